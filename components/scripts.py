@@ -1,0 +1,61 @@
+"""Node scripts: the shell files in `node_scripts/`, rendered with a quoted parameter prelude.
+
+A script never sees a config value except through the prelude this module writes, one
+`NAME='value'` line per parameter, every value passed through `shlex.quote`. The rendered
+script runs on the node as `bash -c "$(cat <<'MARK' ... MARK)"`, so the remote login shell
+only has to be POSIX, the script text shows verbatim in `pulumi preview`, and the script does
+not read itself from stdin (a command inside it could otherwise swallow the rest).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+
+ParamValue = str | int | bool
+
+_PARAM_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_HEREDOC_MARK = "AGILIO_OFFLOAD_SCRIPT"
+
+
+@cache
+def load_script(name: str) -> str:
+    """The text of `node_scripts/<name>.sh`, read once."""
+    return resources.files("components.node_scripts").joinpath(f"{name}.sh").read_text()
+
+
+def _shell_value(value: ParamValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return shlex.quote(str(value))
+
+
+def render_prelude(params: Mapping[str, ParamValue]) -> str:
+    """`NAME='value'` lines, one per parameter, in the order given."""
+    lines = []
+    for name, value in params.items():
+        if not _PARAM_NAME.match(name):
+            raise ValueError(f"script parameter name {name!r} is not an upper-case shell name")
+        lines.append(f"{name}={_shell_value(value)}")
+    return "\n".join(lines)
+
+
+def render_script(name: str, params: Mapping[str, ParamValue]) -> str:
+    """The script file with its parameters set in a prelude right after the shebang."""
+    body = load_script(name)
+    shebang, _, rest = body.partition("\n")
+    if not shebang.startswith("#!"):
+        raise ValueError(f"node script {name}.sh must start with a shebang line")
+    prelude = render_prelude(params)
+    return f"{shebang}\n# parameters (rendered by agilio-offload)\n{prelude}\n{rest}"
+
+
+def remote_command(script: str, *, sudo: bool) -> str:
+    """The command line that runs a rendered script through the node's login shell."""
+    if any(line == _HEREDOC_MARK for line in script.splitlines()):
+        raise ValueError(f"a node script may not contain the line {_HEREDOC_MARK}")
+    runner = "sudo -n bash" if sudo else "bash"
+    return f"{runner} -c \"$(cat <<'{_HEREDOC_MARK}'\n{script}\n{_HEREDOC_MARK}\n)\""

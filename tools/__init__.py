@@ -1,0 +1,1 @@
+"""Operator commands that are not resources: plan (offline preview) and verify (offload proof)."""

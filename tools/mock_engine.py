@@ -1,0 +1,333 @@
+"""Run the real Pulumi program in-process under the SDK's mock engine and record what it registers.
+
+Shared by `tools.plan`, the tests and the benchmarks. No Pulumi CLI, provider plugin, cluster or
+SSH is involved: every resource registration reaches `RecordingMonitor`, which keeps its type,
+name, parent, dependencies, options and inputs (secrets shown as "[secret]", values not known
+before apply as "[unknown]"), and the stack's exports.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import runpy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = REPO_ROOT / "__main__.py"
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+@dataclass
+class Registration:
+    """One resource as the engine would see it in `pulumi preview`."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    depends_on: list[str]
+    inputs: dict[str, Any]
+    custom: bool
+    provider: str | None
+    options: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "dependsOn": self.depends_on,
+            "inputs": self.inputs,
+            "custom": self.custom,
+            "provider": self.provider,
+            "options": self.options,
+        }
+
+
+@dataclass
+class ProgramRun:
+    """What one run of the program registered, exported and raised."""
+
+    resources: list[Registration]
+    outputs: dict[str, Any]
+    component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: BaseException | None = None
+
+    def by_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def by_name(self, name: str) -> Registration:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def by_urn(self) -> dict[str, Registration]:
+        return {r.urn: r for r in self.resources}
+
+
+# --- wire values to plain data ---------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A value from `MessageToDict` with secrets, unknowns and references made readable."""
+    if isinstance(value, dict):
+        sig = value.get(rpc._special_sig_key)
+        if sig == rpc._special_secret_sig:
+            return SECRET
+        if sig == rpc._special_resource_sig:
+            return value.get("urn")
+        if sig == rpc._special_output_value_sig:
+            return SECRET if value.get("secret") else _plain(value.get("value", UNKNOWN))
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if value == rpc.UNKNOWN:
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _struct_to_plain(struct: Any) -> dict[str, Any]:
+    return _plain(json_format.MessageToDict(struct))
+
+
+class EchoMocks(pulumi_mocks.Mocks):
+    """The provider answers with the inputs, as a preview does; nothing else is known yet."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list | None]:
+        return {}, None
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that keeps every registration with its parent, dependencies and options."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self.outputs_by_urn: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        self.registrations.append(_registration(request, response.urn))
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        self.outputs_by_urn[request.urn] = _struct_to_plain(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+
+def _registration(request: Any, urn: str) -> Registration:
+    return Registration(
+        urn=urn,
+        type=request.type,
+        name=request.name,
+        parent=request.parent or None,
+        depends_on=list(request.dependencies),
+        inputs=_struct_to_plain(request.object),
+        custom=bool(request.custom),
+        provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+        options={
+            "deleteBeforeReplace": request.deleteBeforeReplace,
+            "replaceOnChanges": list(request.replaceOnChanges),
+            "ignoreChanges": list(request.ignoreChanges),
+            "additionalSecretOutputs": list(request.additionalSecretOutputs),
+            "protect": request.protect,
+            "retainOnDelete": request.retainOnDelete,
+        },
+    )
+
+
+# --- a stable order -------------------------------------------------------------------------------
+
+
+def program_order(resources: list[Registration]) -> list[Registration]:
+    """Parents before children, dependencies before dependents, otherwise by name.
+
+    The SDK registers resources from a thread pool, so the order the monitor sees them in varies
+    from run to run; this order does not.
+    """
+    by_urn = {r.urn: r for r in resources}
+    children: dict[str | None, list[Registration]] = {}
+    for resource in resources:
+        parent = resource.parent if resource.parent in by_urn else None
+        children.setdefault(parent, []).append(resource)
+    ordered: list[Registration] = []
+
+    def visit(parent: str | None) -> None:
+        for child in _siblings_in_order(children.get(parent, []), by_urn, children):
+            ordered.append(child)
+            visit(child.urn)
+
+    visit(None)
+    return ordered
+
+
+def _subtree(urn: str, children: Mapping[str | None, list[Registration]]) -> list[Registration]:
+    found, stack = [], [urn]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child.urn)
+    return found
+
+
+def _siblings_in_order(
+    siblings: list[Registration],
+    by_urn: Mapping[str, Registration],
+    children: Mapping[str | None, list[Registration]],
+) -> list[Registration]:
+    sibling_urns = {s.urn for s in siblings}
+
+    def sibling_of(urn: str) -> str | None:
+        while urn in by_urn and urn not in sibling_urns:
+            urn = by_urn[urn].parent or ""
+        return urn if urn in sibling_urns else None
+
+    waits_for: dict[str, set[str]] = {}
+    for sibling in siblings:
+        members = [sibling, *_subtree(sibling.urn, children)]
+        needed = {d for m in members for d in (*m.depends_on, m.provider or "")}
+        waits_for[sibling.urn] = {s for d in needed if (s := sibling_of(d))} - {sibling.urn}
+    ready = [(s.name, s.type, s.urn) for s in siblings if not waits_for[s.urn]]
+    heapq.heapify(ready)
+    ordered: list[Registration] = []
+    blocks: dict[str, list[str]] = {}
+    for urn, needs in waits_for.items():
+        for need in needs:
+            blocks.setdefault(need, []).append(urn)
+    while ready:
+        _, _, urn = heapq.heappop(ready)
+        ordered.append(by_urn[urn])
+        for waiting in blocks.get(urn, []):
+            waits_for[waiting].discard(urn)
+            if not waits_for[waiting]:
+                heapq.heappush(ready, (by_urn[waiting].name, by_urn[waiting].type, waiting))
+    pending = [s for s in siblings if waits_for[s.urn]]
+    return ordered + sorted(pending, key=lambda s: (s.name, s.type))  # cycles: keep them visible
+
+
+# --- running the program ------------------------------------------------------------------------
+
+
+def project_name() -> str:
+    return yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["name"]
+
+
+def run_program(
+    config: Mapping[str, str],
+    *,
+    stack: str,
+    secret_keys: Iterable[str] = (),
+    preview: bool = True,
+    mocks: pulumi_mocks.Mocks | None = None,
+    program: Path = PROGRAM,
+) -> ProgramRun:
+    """Run `program` once under mocks with `config` (full keys, JSON text for objects)."""
+    monitor = RecordingMonitor(mocks or EchoMocks())
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+    # set_mocks creates a root Stack unless one exists; run_in_stack must create it instead so
+    # the program's exports are registered, so hold the slot while set_mocks runs.
+    settings.ROOT.set(monitor)
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=project_name(), stack=stack, preview=preview, monitor=monitor
+    )
+    settings.ROOT.set(None)
+    error: BaseException | None = None
+    try:
+        _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
+    except Exception as exc:  # noqa: BLE001 reported to the caller with what was registered
+        error = exc
+    finally:
+        settings.ROOT.set(None)
+    resources = program_order(monitor.registrations)
+    stack_urns = [r.urn for r in resources if r.type == STACK_TYPE]
+    outputs = monitor.outputs_by_urn.get(stack_urns[0], {}) if stack_urns else {}
+    return ProgramRun(
+        resources=resources,
+        outputs=outputs,
+        component_outputs=dict(monitor.outputs_by_urn),
+        error=error,
+    )
+
+
+# --- stack files ----------------------------------------------------------------------------------
+
+
+def stack_file(stack: str) -> Path:
+    return REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml"
+
+
+def _full_key(key: str, project: str) -> str:
+    return key if ":" in key else f"{project}:{key}"
+
+
+def _config_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def project_config_defaults() -> dict[str, Any]:
+    """Defaults declared in Pulumi.yaml's `config:` block, as the CLI would pass them."""
+    declared = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text()).get("config") or {}
+    return {
+        key: spec["default"]
+        for key, spec in declared.items()
+        if isinstance(spec, dict) and "default" in spec
+    }
+
+
+def stack_config(
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    stack_path: Path | None = None,
+) -> tuple[dict[str, str], list[str]]:
+    """The config the CLI would hand the program for `stack`, plus `overrides`.
+
+    Values stored as `secure:` ciphertext cannot be decrypted here; they stand in as "[secret]"
+    and are marked secret, which is all a preview needs.
+    """
+    project = project_name()
+    document = yaml.safe_load((stack_path or stack_file(stack)).read_text()) or {}
+    values = {**project_config_defaults(), **(document.get("config") or {}), **(overrides or {})}
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in values.items():
+        full = _full_key(key, project)
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[full] = SECRET
+            secret_keys.append(full)
+        else:
+            config[full] = _config_text(value)
+    return config, secret_keys
+
+
+def run_stack(
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    preview: bool = True,
+    mocks: pulumi_mocks.Mocks | None = None,
+) -> ProgramRun:
+    """Run the program with a stack file's config (and `overrides`, keyed as in the file)."""
+    config, secret_keys = stack_config(stack, overrides)
+    return run_program(config, stack=stack, secret_keys=secret_keys, preview=preview, mocks=mocks)

@@ -1,0 +1,345 @@
+"""`python -m tools.plan`: the whole plan of a stack, offline, before anything touches a node.
+
+Runs the real program in-process under the Pulumi SDK's mock engine with the stack's config file
+(no Pulumi CLI, no cluster, no SSH), prints the resource tree like `pulumi preview`, and writes
+`resources.json`, `outputs.json`, `kubernetes/*.yaml` and `nodes/<node>/<nn>-<step>.sh`. With
+`--baseline DIR` (an earlier plan's output directory) it lists what would be added, removed and
+changed, with the changed input fields, hardware steps marked.
+
+Exit codes: 0 planned, 1 the program failed, 2 invalid stack config or usage (no files written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.agilio_node import HARDWARE_STEPS
+from components.agilio_node import TYPE as AGILIO_NODE_TYPE
+from components.config import ConfigError
+from tools.mock_engine import ProgramRun, run_program, stack_config, stack_file
+
+REMOTE_COMMAND = "command:remote:Command"
+PLAN_FILES = ("resources.json", "outputs.json", "diff.json", "kubernetes", "nodes")
+
+
+# --- what a resource is ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeStep:
+    """A remote command that runs on a node: which node, which step, does it change hardware."""
+
+    node: str
+    step: str
+    hardware: bool
+
+
+def node_steps(resources: Sequence[Mapping[str, Any]]) -> dict[str, NodeStep]:
+    """URN -> NodeStep for every remote command whose parent is an AgilioNode."""
+    nodes = {r["urn"]: r["name"] for r in resources if r["type"] == AGILIO_NODE_TYPE}
+    steps = {}
+    for resource in resources:
+        node = nodes.get(resource["parent"] or "")
+        if resource["type"] == REMOTE_COMMAND and node is not None:
+            step = resource["name"].removeprefix(f"{node}-")
+            steps[resource["urn"]] = NodeStep(node, step, step in HARDWARE_STEPS)
+    return steps
+
+
+def _mark(step: NodeStep | None) -> str:
+    if step is None:
+        return ""
+    return f"[hardware step {step.node}/{step.step}]" if step.hardware else f"[node {step.node}]"
+
+
+# --- the tree -------------------------------------------------------------------------------------
+
+
+def _tree_prefixes(resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """URN -> the "│  ├─ " drawing in front of its type (resources come parents first)."""
+    last_child: dict[str, str] = {}
+    for resource in resources:
+        last_child[resource["parent"] or ""] = resource["urn"]
+    prefixes: dict[str, str] = {}
+    continuation: dict[str, str] = {}  # what a resource's children draw for its own column
+    for resource in resources:
+        parent = resource["parent"] or ""
+        if parent not in prefixes:
+            prefixes[resource["urn"]] = ""
+            continuation[resource["urn"]] = ""
+            continue
+        is_last = last_child[parent] == resource["urn"]
+        base = continuation[parent]
+        prefixes[resource["urn"]] = base + ("└─ " if is_last else "├─ ")
+        continuation[resource["urn"]] = base + ("   " if is_last else "│  ")
+    return prefixes
+
+
+def render_tree(
+    resources: Sequence[Mapping[str, Any]], status: Mapping[str, str] | None = None
+) -> str:
+    """The resource tree, indented by parent, one line per resource, like `pulumi preview`."""
+    steps = node_steps(resources)
+    prefixes = _tree_prefixes(resources)
+    rows = []
+    for resource in resources:
+        symbol = "+" if status is None else status.get(resource["urn"], " ")
+        type_text = prefixes[resource["urn"]] + resource["type"]
+        rows.append((symbol, type_text, resource["name"], steps.get(resource["urn"])))
+    width = max(len(row[1]) for row in rows) + 2
+    name_width = max(len(row[2]) for row in rows) + 2
+    lines = [f"     {'Type':<{width}}{'Name':<{name_width}}Note"]
+    for symbol, type_text, name, step in rows:
+        lines.append(f" {symbol}   {type_text:<{width}}{name:<{name_width}}{_mark(step)}".rstrip())
+    return "\n".join(lines)
+
+
+def summary(resources: Sequence[Mapping[str, Any]]) -> str:
+    steps = node_steps(resources).values()
+    hardware = [s for s in steps if s.hardware]
+    nodes = {s.node for s in steps}
+    return (
+        f"{len(resources)} resources; {len(nodes)} nodes, {len(list(steps))} node steps, "
+        f"{len(hardware)} of them hardware steps"
+    )
+
+
+# --- files ----------------------------------------------------------------------------------------
+
+
+def _manifest_name(index: int, inputs: Mapping[str, Any]) -> str:
+    metadata = inputs.get("metadata") or {}
+    parts = [inputs["kind"], metadata.get("namespace") or "", metadata.get("name") or "unnamed"]
+    return f"{index:03d}-" + "-".join(p.lower() for p in parts if p) + ".yaml"
+
+
+def kubernetes_manifests(resources: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """File name -> manifest for every Kubernetes object (a Helm release is not one)."""
+    manifests = {}
+    objects = [
+        r
+        for r in resources
+        if r["type"].startswith("kubernetes:") and {"apiVersion", "kind"} <= set(r["inputs"])
+    ]
+    for index, resource in enumerate(objects, start=1):
+        manifests[_manifest_name(index, resource["inputs"])] = resource["inputs"]
+    return manifests
+
+
+def node_scripts(resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """`nodes/<node>/<nn>-<step>.sh` -> the command each node step runs (and `.delete.sh`)."""
+    steps = node_steps(resources)
+    counters: dict[str, int] = {}
+    files = {}
+    for resource in resources:
+        step = steps.get(resource["urn"])
+        if step is None:
+            continue
+        counters[step.node] = counters.get(step.node, 0) + 1
+        stem = f"nodes/{step.node}/{counters[step.node]:02d}-{step.step}"
+        inputs = resource["inputs"]
+        files[f"{stem}.sh"] = str(inputs.get("create", ""))
+        if inputs.get("delete"):
+            files[f"{stem}.delete.sh"] = str(inputs["delete"])
+    return files
+
+
+def _clear_plan_files(out: Path) -> None:
+    for name in PLAN_FILES:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text if text.endswith("\n") else text + "\n")
+
+
+def write_plan(out: Path, resources: list[dict[str, Any]], outputs: Mapping[str, Any]) -> None:
+    _clear_plan_files(out)
+    _write(out / "resources.json", json.dumps(resources, indent=2))
+    _write(out / "outputs.json", json.dumps(outputs, indent=2, sort_keys=True))
+    for name, manifest in kubernetes_manifests(resources).items():
+        _write(out / "kubernetes" / name, yaml.safe_dump(manifest, sort_keys=False))
+    for name, script in node_scripts(resources).items():
+        _write(out / name, script)
+
+
+# --- diff against a baseline ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # "add", "remove" or "change"
+    urn: str
+    type: str
+    name: str
+    fields: tuple[str, ...]
+    step: NodeStep | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "fields": list(self.fields),
+            "node": self.step.node if self.step else None,
+            "hardwareStep": self.step.step if self.step and self.step.hardware else None,
+        }
+
+
+def changed_fields(old: Any, new: Any, path: str = "") -> list[str]:
+    """Dotted paths of the leaves that differ between two input values."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(set(old) | set(new), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            found += (
+                changed_fields(old.get(key), new.get(key), sub)
+                if key in old and key in new
+                else [sub]
+            )
+        return found
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        found = []
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            found += changed_fields(a, b, f"{path}[{index}]")
+        return found
+    return [] if old == new else [path or "(value)"]
+
+
+def diff_resources(
+    old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]
+) -> list[Change]:
+    """What `pulumi up` would do going from `old` to `new`: inputs that differ are updates."""
+    old_by_urn = {r["urn"]: r for r in old}
+    new_urns = {r["urn"] for r in new}
+    steps = {**node_steps(old), **node_steps(new)}
+    changes = []
+    for resource in new:
+        before = old_by_urn.get(resource["urn"])
+        fields = changed_fields(before["inputs"], resource["inputs"]) if before else []
+        if before is None or fields:
+            changes.append(_change("add" if before is None else "change", resource, fields, steps))
+    for resource in old:
+        if resource["urn"] not in new_urns:
+            changes.append(_change("remove", resource, [], steps))
+    return changes
+
+
+def _change(
+    kind: str, resource: Mapping[str, Any], fields: Iterable[str], steps: Mapping[str, NodeStep]
+) -> Change:
+    return Change(
+        kind,
+        resource["urn"],
+        resource["type"],
+        resource["name"],
+        tuple(fields),
+        steps.get(resource["urn"]),
+    )
+
+
+def render_diff(changes: Sequence[Change]) -> str:
+    symbols = {"add": "+", "remove": "-", "change": "~"}
+    counts = {kind: sum(c.kind == kind for c in changes) for kind in symbols}
+    hardware = [c for c in changes if c.step and c.step.hardware]
+    nodes = sorted({c.step.node for c in hardware if c.step})
+    lines = [
+        f"Against the baseline: {counts['add']} to add, {counts['change']} to change, "
+        f"{counts['remove']} to remove; {len(hardware)} hardware steps on "
+        f"{len(nodes)} nodes{(': ' + ', '.join(nodes)) if nodes else ''}"
+    ]
+    for change in changes:
+        fields = f"  fields: {', '.join(change.fields)}" if change.fields else ""
+        mark = _mark(change.step)
+        lines.append(
+            f" {symbols[change.kind]} {change.type}  {change.name}  {mark}{fields}".rstrip()
+        )
+    return "\n".join(lines)
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+
+def plan(stack: str, stack_path: Path | None = None) -> ProgramRun:
+    """Run the program for `stack` (or the config in `stack_path`) under mocks, as a preview."""
+    config, secret_keys = stack_config(stack, stack_path=stack_path)
+    return run_program(config, stack=stack, secret_keys=secret_keys, preview=True)
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.plan", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--stack", default="dev", help="stack name (default: dev)")
+    parser.add_argument(
+        "--stack-file", type=Path, help="config file to use instead of stacks/Pulumi.<stack>.yaml"
+    )
+    parser.add_argument("--out", type=Path, help="output directory (default: build/plan-<stack>)")
+    parser.add_argument("--baseline", type=Path, help="an earlier plan's output directory")
+    parser.add_argument("--quiet", action="store_true", help="print the summary, not the tree")
+    return parser.parse_args(argv)
+
+
+def _load_baseline(path: Path) -> list[dict[str, Any]]:
+    resources_file = path / "resources.json"
+    if not resources_file.is_file():
+        raise FileNotFoundError(f"--baseline {path}: no resources.json there (run the plan first)")
+    return json.loads(resources_file.read_text())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse_args(argv)
+    source = args.stack_file or stack_file(args.stack)
+    if not source.is_file():
+        print(f"plan: no stack config at {source}", file=sys.stderr)
+        return 2
+    try:
+        baseline = _load_baseline(args.baseline) if args.baseline else None
+    except FileNotFoundError as err:
+        print(f"plan: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"Planning stack {args.stack!r} from {source} under the Pulumi mock engine...",
+        file=sys.stderr,
+    )
+    run = plan(args.stack, args.stack_file)
+    if isinstance(run.error, ConfigError):
+        print(f"plan: {run.error}", file=sys.stderr)
+        return 2
+    if run.error is not None:
+        print(f"plan: the program failed: {type(run.error).__name__}: {run.error}", file=sys.stderr)
+        return 1
+    resources = [r.as_json() for r in run.resources]
+    out = args.out or Path("build") / f"plan-{args.stack}"
+    changes = diff_resources(baseline, resources) if baseline is not None else None
+    status = {
+        c.urn: {"add": "+", "change": "~"}[c.kind] for c in changes or [] if c.kind != "remove"
+    }
+    if not args.quiet:
+        print(render_tree(resources, status if changes is not None else None))
+    print(summary(resources))
+    write_plan(out, resources, run.outputs)
+    if changes is not None:
+        print(render_diff(changes))
+        _write(out / "diff.json", json.dumps([c.as_json() for c in changes], indent=2))
+    print(f"Plan written to {out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
