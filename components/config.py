@@ -11,6 +11,7 @@ import base64
 import binascii
 import ipaddress
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -37,6 +38,9 @@ SECRET_KEYS = ("sshPrivateKey",)
 # The nfp driver enables at most 64 VFs on an NFP4000/NFP6000 PF (Agilio CX); each node's own
 # sriov_totalvfs is checked on the node before its VF count changes.
 MAX_VFS_PER_PF = 64
+# Each rollout batch adds ~7 resources to one dependency chain; the Pulumi Python SDK's cycle
+# check recurses along it and fails somewhere past 150 batches (measured with 3.272.0).
+MAX_ROLLOUT_BATCHES = 100
 
 
 class ConfigError(pulumi.RunError):
@@ -45,7 +49,8 @@ class ConfigError(pulumi.RunError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         lines = "\n".join(f"  {problem}" for problem in problems)
-        super().__init__(f"invalid stack config ({len(problems)} problems):\n{lines}")
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"invalid stack config ({count}):\n{lines}")
 
 
 # --- value rules -------------------------------------------------------------------------------
@@ -212,6 +217,30 @@ def _check_ip(value: str) -> str:
     return value
 
 
+def _check_vf_count(value: int) -> int:
+    if not 0 <= value <= MAX_VFS_PER_PF:
+        raise _fail(
+            "vf_count",
+            f"is not a VF count in 0..{MAX_VFS_PER_PF} (the nfp driver's limit per Agilio CX PF)",
+            value,
+        )
+    return value
+
+
+def _check_port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise _fail("port", "is not a TCP port (1..65535)", value)
+    return value
+
+
+def _check_at_least_one(value: int) -> int:
+    if value < 1:
+        raise _fail(
+            "at_least_one", "is less than 1 (at least one node must be allowed down)", value
+        )
+    return value
+
+
 NodeName = Annotated[str, AfterValidator(_check_node_name)]
 Label = Annotated[str, AfterValidator(_check_label)]
 Host = Annotated[str, AfterValidator(_check_host)]
@@ -222,8 +251,8 @@ HostKey = Annotated[str, AfterValidator(_check_host_key)]
 PciId = Annotated[str, AfterValidator(_check_hex4)]
 DriverName = Annotated[str, AfterValidator(_check_driver)]
 IpAddress = Annotated[str, AfterValidator(_check_ip)]
-VfCount = Annotated[int, Field(ge=0, le=MAX_VFS_PER_PF)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+VfCount = Annotated[int, AfterValidator(_check_vf_count)]
+Port = Annotated[int, AfterValidator(_check_port)]
 
 
 # --- the model ---------------------------------------------------------------------------------
@@ -272,7 +301,7 @@ class FirmwareConfig(_Model):
 
 
 class RolloutConfig(_Model):
-    max_unavailable: Annotated[int, Field(ge=1)] = 1
+    max_unavailable: Annotated[int, AfterValidator(_check_at_least_one)] = 1
     drain: bool = True
 
 
@@ -447,6 +476,19 @@ def _cross_field_problems(raw: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _rollout_problems(model: StackConfig) -> list[str]:
+    batches = math.ceil(len(model.nodes) / model.rollout.max_unavailable)
+    if batches <= MAX_ROLLOUT_BATCHES:
+        return []
+    needed = math.ceil(len(model.nodes) / MAX_ROLLOUT_BATCHES)
+    return [
+        f"rollout.maxUnavailable: {model.rollout.max_unavailable} rolls {len(model.nodes)} nodes "
+        f"out in {batches} batches; at most {MAX_ROLLOUT_BATCHES} are allowed (the Pulumi "
+        f"Python SDK fails on dependency chains deeper than ~1000 resources): set it to at "
+        f"least {needed}"
+    ]
+
+
 # --- errors with config paths -------------------------------------------------------------------
 
 
@@ -483,6 +525,8 @@ def validate_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     except ValidationError as exc:
         problems += _format_errors(exc)
     problems += [f"{NAMESPACE}:{p}" for p in _cross_field_problems(raw)]
+    if model is not None:
+        problems += [f"{NAMESPACE}:{p}" for p in _rollout_problems(model)]
     if problems or model is None:
         raise ConfigError(problems)
     return model

@@ -8,6 +8,7 @@ before apply as "[unknown]"), and the stack's exports.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import json
 import runpy
@@ -23,6 +24,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
+
+from tools import sdk_speedups
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = REPO_ROOT / "__main__.py"
@@ -44,6 +47,8 @@ class Registration:
     custom: bool
     provider: str | None
     options: dict[str, Any]
+    # The inputs with secrets in clear text: for tests only, never written by the plan tool.
+    revealed_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -84,28 +89,29 @@ class ProgramRun:
 # --- wire values to plain data ---------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """A value from `MessageToDict` with secrets, unknowns and references made readable."""
+def _plain(value: Any, reveal: bool = False) -> Any:
+    """A value from `MessageToDict` with secrets, unknowns and references made readable.
+
+    Secrets become "[secret]" unless `reveal` (for tests that check what a secret carries).
+    """
     if isinstance(value, dict):
         sig = value.get(rpc._special_sig_key)
         if sig == rpc._special_secret_sig:
-            return SECRET
+            return _plain(value.get("value"), reveal) if reveal else SECRET
         if sig == rpc._special_resource_sig:
             return value.get("urn")
         if sig == rpc._special_output_value_sig:
-            return SECRET if value.get("secret") else _plain(value.get("value", UNKNOWN))
-        return {key: _plain(item) for key, item in value.items()}
+            if value.get("secret") and not reveal:
+                return SECRET
+            return _plain(value.get("value", UNKNOWN), reveal)
+        return {key: _plain(item, reveal) for key, item in value.items()}
     if isinstance(value, list):
-        return [_plain(item) for item in value]
+        return [_plain(item, reveal) for item in value]
     if value == rpc.UNKNOWN:
         return UNKNOWN
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
-
-
-def _struct_to_plain(struct: Any) -> dict[str, Any]:
-    return _plain(json_format.MessageToDict(struct))
 
 
 class EchoMocks(pulumi_mocks.Mocks):
@@ -132,18 +138,20 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
-        self.outputs_by_urn[request.urn] = _struct_to_plain(request.outputs)
+        self.outputs_by_urn[request.urn] = _plain(json_format.MessageToDict(request.outputs))
         return super().RegisterResourceOutputs(request)
 
 
 def _registration(request: Any, urn: str) -> Registration:
+    inputs = json_format.MessageToDict(request.object)
     return Registration(
         urn=urn,
         type=request.type,
         name=request.name,
         parent=request.parent or None,
-        depends_on=list(request.dependencies),
-        inputs=_struct_to_plain(request.object),
+        depends_on=sorted(request.dependencies),
+        inputs=_plain(inputs),
+        revealed_inputs=_plain(inputs, reveal=True),
         custom=bool(request.custom),
         provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
         options={
@@ -241,9 +249,20 @@ def run_program(
     preview: bool = True,
     mocks: pulumi_mocks.Mocks | None = None,
     program: Path = PROGRAM,
+    speedups: bool = True,
 ) -> ProgramRun:
-    """Run `program` once under mocks with `config` (full keys, JSON text for objects)."""
+    """Run `program` once under mocks with `config` (full keys, JSON text for objects).
+
+    `speedups=False` runs the SDK's own (quadratic) bookkeeping instead of `tools.sdk_speedups`.
+    """
+    if speedups:
+        sdk_speedups.install()
+    else:
+        sdk_speedups.uninstall()
     monitor = RecordingMonitor(mocks or EchoMocks())
+    # Nothing of an earlier run (pending outputs, a failure it left) may leak into this one.
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
     # set_mocks creates a root Stack unless one exists; run_in_stack must create it instead so
     # the program's exports are registered, so hold the slot while set_mocks runs.
@@ -259,6 +278,7 @@ def run_program(
         error = exc
     finally:
         settings.ROOT.set(None)
+        _cancel_leftover_tasks()
     resources = program_order(monitor.registrations)
     stack_urns = [r.urn for r in resources if r.type == STACK_TYPE]
     outputs = monitor.outputs_by_urn.get(stack_urns[0], {}) if stack_urns else {}
@@ -268,6 +288,18 @@ def run_program(
         component_outputs=dict(monitor.outputs_by_urn),
         error=error,
     )
+
+
+def _cancel_leftover_tasks() -> None:
+    """A failed run leaves tasks behind (outputs nobody awaited); end them before the next run."""
+    loop = asyncio.get_event_loop()
+    leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
 
 
 # --- stack files ----------------------------------------------------------------------------------
@@ -308,11 +340,12 @@ def stack_config(
     """
     project = project_name()
     document = yaml.safe_load((stack_path or stack_file(stack)).read_text()) or {}
-    values = {**project_config_defaults(), **(document.get("config") or {}), **(overrides or {})}
+    values: dict[str, Any] = {}
+    for layer in (project_config_defaults(), document.get("config") or {}, overrides or {}):
+        values.update({_full_key(key, project): value for key, value in layer.items()})
     config: dict[str, str] = {}
     secret_keys: list[str] = []
-    for key, value in values.items():
-        full = _full_key(key, project)
+    for full, value in values.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             config[full] = SECRET
             secret_keys.append(full)

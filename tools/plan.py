@@ -28,6 +28,7 @@ from components.config import ConfigError
 from tools.mock_engine import ProgramRun, run_program, stack_config, stack_file
 
 REMOTE_COMMAND = "command:remote:Command"
+LOCAL_COMMAND = "command:local:Command"
 PLAN_FILES = ("resources.json", "outputs.json", "diff.json", "kubernetes", "nodes")
 
 
@@ -36,29 +37,35 @@ PLAN_FILES = ("resources.json", "outputs.json", "diff.json", "kubernetes", "node
 
 @dataclass(frozen=True)
 class NodeStep:
-    """A remote command that runs on a node: which node, which step, does it change hardware."""
+    """A command of an AgilioNode: which node, which step, where it runs, is it hardware."""
 
     node: str
     step: str
+    on_node: bool  # runs on the node over SSH (else: kubectl on the operator's machine)
     hardware: bool
 
 
 def node_steps(resources: Sequence[Mapping[str, Any]]) -> dict[str, NodeStep]:
-    """URN -> NodeStep for every remote command whose parent is an AgilioNode."""
+    """URN -> NodeStep for every command whose parent is an AgilioNode."""
     nodes = {r["urn"]: r["name"] for r in resources if r["type"] == AGILIO_NODE_TYPE}
     steps = {}
     for resource in resources:
         node = nodes.get(resource["parent"] or "")
-        if resource["type"] == REMOTE_COMMAND and node is not None:
+        if resource["type"] in (REMOTE_COMMAND, LOCAL_COMMAND) and node is not None:
             step = resource["name"].removeprefix(f"{node}-")
-            steps[resource["urn"]] = NodeStep(node, step, step in HARDWARE_STEPS)
+            on_node = resource["type"] == REMOTE_COMMAND
+            steps[resource["urn"]] = NodeStep(
+                node, step, on_node, on_node and step in HARDWARE_STEPS
+            )
     return steps
 
 
 def _mark(step: NodeStep | None) -> str:
     if step is None:
         return ""
-    return f"[hardware step {step.node}/{step.step}]" if step.hardware else f"[node {step.node}]"
+    if step.hardware:
+        return f"[hardware step {step.node}/{step.step}]"
+    return f"[on node {step.node}, read-only]" if step.on_node else f"[kubectl, {step.node}]"
 
 
 # --- the tree -------------------------------------------------------------------------------------
@@ -104,11 +111,11 @@ def render_tree(
 
 
 def summary(resources: Sequence[Mapping[str, Any]]) -> str:
-    steps = node_steps(resources).values()
+    steps = [s for s in node_steps(resources).values() if s.on_node]
     hardware = [s for s in steps if s.hardware]
     nodes = {s.node for s in steps}
     return (
-        f"{len(resources)} resources; {len(nodes)} nodes, {len(list(steps))} node steps, "
+        f"{len(resources)} resources; {len(nodes)} nodes, {len(steps)} steps on nodes, "
         f"{len(hardware)} of them hardware steps"
     )
 
@@ -142,7 +149,7 @@ def node_scripts(resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     files = {}
     for resource in resources:
         step = steps.get(resource["urn"])
-        if step is None:
+        if step is None or not step.on_node:
             continue
         counters[step.node] = counters.get(step.node, 0) + 1
         stem = f"nodes/{step.node}/{counters[step.node]:02d}-{step.step}"

@@ -1,0 +1,33 @@
+"""The mock engine's SDK speed-ups change the cost of a run, never its result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tools.mock_engine import run_program, stack_config
+
+CYCLE_PROGRAM = Path(__file__).with_name("programs") / "dependency_cycle.py"
+
+
+def five_node_rollout() -> tuple[dict[str, str], list[str]]:
+    nodes = [{"name": f"w{i}", "host": f"192.0.2.{i}", "pf": "ens1np0"} for i in range(1, 6)]
+    return stack_config("dev", {"nodes": nodes, "rollout": {"maxUnavailable": 2}})
+
+
+def test_speedups_register_exactly_what_the_sdk_registers() -> None:
+    config, secret_keys = five_node_rollout()
+    fast = run_program(config, stack="dev", secret_keys=secret_keys, speedups=True)
+    plain = run_program(config, stack="dev", secret_keys=secret_keys, speedups=False)
+    assert fast.error is None and plain.error is None
+    assert [r.as_json() for r in fast.resources] == [r.as_json() for r in plain.resources]
+    assert fast.outputs == plain.outputs
+    assert len(fast.resources) > 40
+
+
+@pytest.mark.parametrize("speedups", [True, False])
+def test_a_dependency_cycle_is_still_reported(speedups: bool) -> None:
+    run = run_program({}, stack="dev", program=CYCLE_PROGRAM, speedups=speedups)
+    assert run.error is not None
+    assert "circular dependency" in str(run.error)

@@ -1,0 +1,173 @@
+"""`python -m tools.plan` end to end on the dev stack: tree, files, errors and baseline diffs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.agilio_node import STEPS
+from tools import plan
+from tools.mock_engine import STACK_TYPE, run_program, stack_config, stack_file
+
+DEV_NODES = ("lab-worker-1", "lab-worker-2")
+
+
+def write_stack(tmp_path: Path, changes: dict[str, Any]) -> Path:
+    """A copy of the dev stack file with top-level keys of the namespace replaced."""
+    document = yaml.safe_load(stack_file("dev").read_text())
+    for key, value in changes.items():
+        document["config"][f"agilio-offload:{key}"] = value
+    path = tmp_path / f"Pulumi.dev-{len(list(tmp_path.iterdir()))}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def dev_value(key: str) -> Any:
+    return yaml.safe_load(stack_file("dev").read_text())["config"][f"agilio-offload:{key}"]
+
+
+def run_plan(out: Path, *extra: str) -> int:
+    return plan.main(["--stack", "dev", "--out", str(out), *extra])
+
+
+@pytest.fixture(scope="module")
+def dev_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("plan") / "dev"
+    assert run_plan(out) == 0
+    return out
+
+
+def test_plan_writes_every_file(dev_plan: Path) -> None:
+    resources = json.loads((dev_plan / "resources.json").read_text())
+    outputs = json.loads((dev_plan / "outputs.json").read_text())
+    assert {"urn", "type", "name", "parent", "dependsOn", "inputs"} <= set(resources[0])
+    assert outputs["sriovResource"] == "corigine.com/agilio_sriov"
+    manifests = sorted((dev_plan / "kubernetes").glob("*.yaml"))
+    assert manifests, "no Kubernetes manifest written"
+    for manifest in manifests:
+        document = yaml.safe_load(manifest.read_text())
+        assert document["apiVersion"] and document["kind"], manifest.name
+    for node in DEV_NODES:
+        scripts = sorted(p.name for p in (dev_plan / "nodes" / node).glob("*.sh"))
+        expected = [f"{i:02d}-{step}.sh" for i, step in enumerate(STEPS, start=1)]
+        assert [s for s in scripts if not s.endswith(".delete.sh")] == expected
+        for script in expected:
+            text = (dev_plan / "nodes" / node / script).read_text()
+            assert f"NODE={node}\n" in text
+
+
+def test_every_resource_has_a_parent_chain_to_the_stack(dev_plan: Path) -> None:
+    resources = json.loads((dev_plan / "resources.json").read_text())
+    by_urn = {r["urn"]: r for r in resources}
+    (stack,) = [r for r in resources if r["type"] == STACK_TYPE]
+    for resource in resources:
+        seen, current = set(), resource
+        while current["parent"] is not None:
+            assert current["parent"] in by_urn, f"{resource['name']}: parent not registered"
+            assert current["urn"] not in seen, "parent cycle"
+            seen.add(current["urn"])
+            current = by_urn[current["parent"]]
+        assert current["urn"] == stack["urn"], resource["name"]
+
+
+def test_tree_marks_hardware_steps(dev_plan: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_plan(dev_plan) == 0
+    printed = capsys.readouterr().out
+    for node in DEV_NODES:
+        for step in ("firmware", "driver", "vfs"):
+            assert f"{node}-{step}" in printed
+            assert f"[hardware step {node}/{step}]" in printed
+        assert f"[on node {node}, read-only]" in printed
+    assert "6 of them hardware steps" in printed
+
+
+def test_plan_is_deterministic(dev_plan: Path, tmp_path: Path) -> None:
+    assert run_plan(tmp_path / "again") == 0
+    assert (tmp_path / "again" / "resources.json").read_text() == (
+        dev_plan / "resources.json"
+    ).read_text()
+
+
+def test_invalid_config_exits_2_with_the_error_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nodes = dev_value("nodes")
+    nodes[0]["pf"] = "eth0;reboot"
+    out = tmp_path / "out"
+    code = run_plan(out, "--stack-file", str(write_stack(tmp_path, {"nodes": nodes})))
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "agilio-offload:nodes[0].pf: 'eth0;reboot' is not a network interface name" in error
+    assert not out.exists()
+
+
+def test_stale_files_of_an_earlier_plan_are_removed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run_plan(out) == 0
+    one_node = write_stack(tmp_path, {"nodes": dev_value("nodes")[:1]})
+    assert run_plan(out, "--stack-file", str(one_node)) == 0
+    assert (out / "nodes" / "lab-worker-1").is_dir()
+    assert not (out / "nodes" / "lab-worker-2").exists()
+
+
+def diff_against_dev(dev_plan: Path, tmp_path: Path, changes: dict[str, Any]) -> list[dict]:
+    out = tmp_path / "changed"
+    assert (
+        run_plan(
+            out, "--stack-file", str(write_stack(tmp_path, changes)), "--baseline", str(dev_plan)
+        )
+        == 0
+    )
+    return json.loads((out / "diff.json").read_text())
+
+
+def test_baseline_diff_of_one_nodes_vf_count(dev_plan: Path, tmp_path: Path) -> None:
+    nodes = dev_value("nodes")
+    nodes[1]["vfs"] = 6
+    changes = diff_against_dev(dev_plan, tmp_path, {"nodes": nodes})
+    by_name = {c["name"]: c for c in changes}
+    assert set(by_name) == {"lab-worker-2-drain", "lab-worker-2-vfs", "lab-worker-2-uncordon"}
+    assert all(c["kind"] == "change" for c in changes)
+    assert by_name["lab-worker-2-vfs"]["hardwareStep"] == "vfs"
+    assert "create" in by_name["lab-worker-2-vfs"]["fields"]
+    assert by_name["lab-worker-2-drain"]["fields"] == ["triggers[3]"]
+    assert [c["hardwareStep"] for c in changes if c["hardwareStep"]] == ["vfs"]
+
+
+def test_baseline_diff_of_the_firmware_app(dev_plan: Path, tmp_path: Path) -> None:
+    changes = diff_against_dev(dev_plan, tmp_path, {"firmware": {"app": "flower-next"}})
+    hardware = {(c["node"], c["hardwareStep"]) for c in changes if c["hardwareStep"]}
+    assert hardware == {(n, s) for n in DEV_NODES for s in ("firmware", "driver", "vfs")}
+    assert not [c for c in changes if c["node"] is None], "a firmware change touched the cluster"
+
+
+def test_baseline_diff_lists_added_and_removed(dev_plan: Path, tmp_path: Path) -> None:
+    nodes = [
+        *dev_value("nodes")[:1],
+        {"name": "lab-worker-3", "host": "192.0.2.13", "pf": "ens1np0"},
+    ]
+    changes = diff_against_dev(dev_plan, tmp_path, {"nodes": nodes})
+    kinds = {(c["kind"], c["node"]) for c in changes if c["node"]}
+    assert ("add", "lab-worker-3") in kinds
+    assert ("remove", "lab-worker-2") in kinds
+    assert not [c for c in changes if c["node"] == "lab-worker-1"]
+
+
+def test_secrets_never_reach_the_plan_files(tmp_path: Path) -> None:
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key-but-secret\n"
+    config, secret_keys = stack_config("dev")
+    config["agilio-offload:sshPrivateKey"] = key
+    run = run_program(
+        config, stack="dev", secret_keys=[*secret_keys, "agilio-offload:sshPrivateKey"]
+    )
+    assert run.error is None
+    commands = [r for r in run.resources if r.type == "command:remote:Command"]
+    assert commands and all(r.revealed_inputs["connection"]["privateKey"] == key for r in commands)
+    plan.write_plan(tmp_path, [r.as_json() for r in run.resources], run.outputs)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert "not-a-real-key-but-secret" not in path.read_text(), path
