@@ -28,6 +28,8 @@ TYPE = "agilio-offload:index:AgilioNode"
 # The node steps in runbook order; each is a remote command named "<node>-<step>".
 STEPS = ("preflight", "firmware", "driver", "vfs")
 HARDWARE_STEPS = ("firmware", "driver", "vfs")
+# What the firmware and vfs steps report in their JSON line, exposed as the node's facts.
+REPORTED_FACTS = ("pciAddress", "totalVfs", "vfs", "firmware")
 
 MIN_KERNEL = "5.7"
 # How long the vfs step waits for the PF to come back after a driver reload.
@@ -109,7 +111,11 @@ class AgilioNode(pulumi.ComponentResource):
         if self._access.drain:
             self.last_step = self._kubectl_step("uncordon", "uncordon", after=[self.vfs])
 
-        self.facts = pulumi.Output.all(self.firmware.stdout, self.vfs.stdout).apply(self._facts)
+        reported = pulumi.Output.all(self.firmware.stdout, self.vfs.stdout).apply(self._facts)
+        # Field by field, so a preview shows the PF (known) beside what the node will report.
+        self.facts: dict[str, pulumi.Input[object]] = {"pf": self._node.pf}
+        for key in REPORTED_FACTS:
+            self.facts[key] = reported.apply(lambda facts, key=key: facts[key])
         self.register_outputs({"node": self._node.name, "facts": self.facts})
         return self.last_step
 
@@ -175,10 +181,10 @@ class AgilioNode(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
 
-    def _facts(self, stdouts: list[str]) -> dict[str, object]:
+    @staticmethod
+    def _facts(stdouts: list[str]) -> dict[str, object]:
         firmware, vfs = (parse_facts(text or "") for text in stdouts)
         return {
-            "pf": self._node.pf,
             "pciAddress": vfs.get("pciAddress") or firmware.get("pciAddress"),
             "totalVfs": vfs.get("totalVfs"),
             "vfs": vfs.get("vfs"),

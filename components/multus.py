@@ -1,13 +1,287 @@
-"""Multus (filled in by the Kubernetes layer issue)."""
+"""Multus: the thick Multus CNI plugin on every node (runbook step 4).
+
+Kube-OVN's offload guide requires the thick plugin for SR-IOV: with the NAD's `resourceName`
+annotation it hands the VF's PCI address to Kube-OVN, which then takes the offload path. The
+objects follow upstream's thick deployment of the pinned release: the NetworkAttachmentDefinition
+CRD, ClusterRole/Binding, ServiceAccount, daemon config and the DaemonSet with its host paths.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from typing import Any
+
 import pulumi
+import pulumi_kubernetes as k8s
+
+from components import pins
+from components.cluster import LINUX_NODES, SYSTEM_NAMESPACE
 
 TYPE = "agilio-offload:index:Multus"
+NAME = "multus"
+DAEMON_CONFIG_MAP = "multus-daemon-config"
+DAEMON_CONFIG_KEY = "daemon-config.json"
+APP_LABELS = {"app": "multus", "name": "multus", "tier": "node"}
+NAD_CRD_NAME = "network-attachment-definitions.k8s.cni.cncf.io"
+
+
+@dataclass
+class MultusArgs:
+    namespace: str = SYSTEM_NAMESPACE
+
+
+def daemon_config() -> dict[str, Any]:
+    """multus-daemon's config: the host's CNI dirs as mounted in the pod, config generated."""
+    return {
+        "chrootDir": "/hostroot",
+        "cniVersion": "0.3.1",
+        "logLevel": "verbose",
+        "logToStderr": True,
+        "cniConfigDir": "/host/etc/cni/net.d",
+        "multusAutoconfigDir": "/host/etc/cni/net.d",
+        "multusConfigFile": "auto",
+        "socketDir": "/host/run/multus/",
+    }
+
+
+def nad_crd_spec() -> k8s.apiextensions.v1.CustomResourceDefinitionSpecArgs:
+    schema = k8s.apiextensions.v1.JSONSchemaPropsArgs(
+        type="object",
+        properties={
+            "apiVersion": k8s.apiextensions.v1.JSONSchemaPropsArgs(type="string"),
+            "kind": k8s.apiextensions.v1.JSONSchemaPropsArgs(type="string"),
+            "metadata": k8s.apiextensions.v1.JSONSchemaPropsArgs(type="object"),
+            "spec": k8s.apiextensions.v1.JSONSchemaPropsArgs(
+                type="object",
+                properties={
+                    # The CNI configuration of the attachment, as JSON text.
+                    "config": k8s.apiextensions.v1.JSONSchemaPropsArgs(type="string"),
+                },
+            ),
+        },
+    )
+    return k8s.apiextensions.v1.CustomResourceDefinitionSpecArgs(
+        group="k8s.cni.cncf.io",
+        scope="Namespaced",
+        names=k8s.apiextensions.v1.CustomResourceDefinitionNamesArgs(
+            plural="network-attachment-definitions",
+            singular="network-attachment-definition",
+            kind="NetworkAttachmentDefinition",
+            short_names=["nad", "net-attach-def"],
+        ),
+        versions=[
+            k8s.apiextensions.v1.CustomResourceDefinitionVersionArgs(
+                name="v1",
+                served=True,
+                storage=True,
+                schema=k8s.apiextensions.v1.CustomResourceValidationArgs(open_apiv3_schema=schema),
+            )
+        ],
+    )
+
+
+def cluster_role_rules() -> list[k8s.rbac.v1.PolicyRuleArgs]:
+    return [
+        # Upstream grants every verb on every k8s.cni.cncf.io resource; the daemon only reads
+        # the attachments a pod asks for, so read access to NADs is all it gets here.
+        k8s.rbac.v1.PolicyRuleArgs(
+            api_groups=["k8s.cni.cncf.io"],
+            resources=["network-attachment-definitions"],
+            verbs=["get", "list", "watch"],
+        ),
+        # Reads the pod being wired and writes its network-status annotation.
+        k8s.rbac.v1.PolicyRuleArgs(
+            api_groups=[""],
+            resources=["pods", "pods/status"],
+            verbs=["get", "list", "update", "watch"],
+        ),
+        # Reports attachment results and failures as events on the pod.
+        k8s.rbac.v1.PolicyRuleArgs(
+            api_groups=["", "events.k8s.io"],
+            resources=["events"],
+            verbs=["create", "patch", "update"],
+        ),
+    ]
+
+
+# name -> (host path, path in the container, mount propagation): upstream's thick DaemonSet.
+HOST_PATH_MOUNTS: dict[str, tuple[str, str, str | None]] = {
+    "cni": ("/etc/cni/net.d", "/host/etc/cni/net.d", None),
+    # multus-daemon runs delegate plugins from the same path as on the host.
+    "cnibin": ("/opt/cni/bin", "/opt/cni/bin", None),
+    "host-run": ("/run", "/host/run", None),
+    "host-var-lib-cni-multus": ("/var/lib/cni/multus", "/var/lib/cni/multus", None),
+    "host-var-lib-kubelet": ("/var/lib/kubelet", "/var/lib/kubelet", "HostToContainer"),
+    "host-run-k8s-cni-cncf-io": ("/run/k8s.cni.cncf.io", "/run/k8s.cni.cncf.io", None),
+    "host-run-netns": ("/run/netns/", "/run/netns", "HostToContainer"),
+    "hostroot": ("/", "/hostroot", "HostToContainer"),
+    "multus-conf-dir": ("/etc/cni/multus/net.d", "/etc/cni/multus/net.d", None),
+}
 
 
 class Multus(pulumi.ComponentResource):
-    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: MultusArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(TYPE, name, None, opts)
-        self.register_outputs({})
+        child = pulumi.ResourceOptions(parent=self)
+        namespace = args.namespace
+        self.crd = k8s.apiextensions.v1.CustomResourceDefinition(
+            f"{name}-nad-crd",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAD_CRD_NAME),
+            spec=nad_crd_spec(),
+            opts=child,
+        )
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=namespace),
+            opts=child,
+        )
+        self.cluster_role = k8s.rbac.v1.ClusterRole(
+            f"{name}-role",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAME),
+            rules=cluster_role_rules(),
+            opts=child,
+        )
+        self.cluster_role_binding = k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-role-binding",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAME),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=NAME
+            ),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=NAME, namespace=namespace)
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster_role]),
+        )
+        self.config_map = k8s.core.v1.ConfigMap(
+            f"{name}-daemon-config",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=DAEMON_CONFIG_MAP,
+                namespace=namespace,
+                labels={"app": "multus", "tier": "node"},
+            ),
+            data={DAEMON_CONFIG_KEY: json.dumps(daemon_config(), indent=4) + "\n"},
+            opts=child,
+        )
+        self.daemon_set = k8s.apps.v1.DaemonSet(
+            f"{name}-ds",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="kube-multus-ds", namespace=namespace, labels=APP_LABELS
+            ),
+            spec=self._daemon_set_spec(),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[
+                    self.crd,
+                    self.service_account,
+                    self.cluster_role_binding,
+                    self.config_map,
+                ],
+            ),
+        )
+        self.register_outputs({"image": pins.MULTUS_IMAGE})
+
+    def _daemon_set_spec(self) -> k8s.apps.v1.DaemonSetSpecArgs:
+        return k8s.apps.v1.DaemonSetSpecArgs(
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"name": APP_LABELS["name"]}),
+            update_strategy=k8s.apps.v1.DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=APP_LABELS),
+                spec=k8s.core.v1.PodSpecArgs(
+                    # The CNI of every node: it must run in the host's network and PID
+                    # namespaces, on every node whatever its taints.
+                    host_network=True,
+                    host_pid=True,
+                    node_selector=LINUX_NODES,
+                    tolerations=[
+                        k8s.core.v1.TolerationArgs(operator="Exists", effect="NoSchedule"),
+                        k8s.core.v1.TolerationArgs(operator="Exists", effect="NoExecute"),
+                    ],
+                    service_account_name=NAME,
+                    termination_grace_period_seconds=10,
+                    init_containers=[_install_container()],
+                    containers=[_daemon_container()],
+                    volumes=_volumes(),
+                ),
+            ),
+        )
+
+
+def _install_container() -> k8s.core.v1.ContainerArgs:
+    return k8s.core.v1.ContainerArgs(
+        name="install-multus-binary",
+        image=pins.MULTUS_IMAGE,
+        command=[
+            "/usr/src/multus-cni/bin/install_multus",
+            "-d",
+            "/host/opt/cni/bin",
+            "-t",
+            "thick",
+        ],
+        resources=k8s.core.v1.ResourceRequirementsArgs(
+            requests={"cpu": "10m", "memory": "15Mi"}, limits={"cpu": "100m", "memory": "50Mi"}
+        ),
+        # Privileged because Kubernetes allows Bidirectional mount propagation (the installed
+        # binary must show up on the host) only in privileged containers.
+        security_context=k8s.core.v1.SecurityContextArgs(privileged=True),
+        termination_message_policy="FallbackToLogsOnError",
+        volume_mounts=[
+            k8s.core.v1.VolumeMountArgs(
+                name="cnibin", mount_path="/host/opt/cni/bin", mount_propagation="Bidirectional"
+            )
+        ],
+    )
+
+
+def _daemon_container() -> k8s.core.v1.ContainerArgs:
+    mounts = [
+        k8s.core.v1.VolumeMountArgs(name=volume, mount_path=path, mount_propagation=propagation)
+        for volume, (_, path, propagation) in HOST_PATH_MOUNTS.items()
+    ]
+    mounts.append(
+        k8s.core.v1.VolumeMountArgs(
+            name=DAEMON_CONFIG_MAP, mount_path="/etc/cni/net.d/multus.d", read_only=True
+        )
+    )
+    return k8s.core.v1.ContainerArgs(
+        name="kube-multus",
+        image=pins.MULTUS_IMAGE,
+        command=["/usr/src/multus-cni/bin/multus-daemon"],
+        env=[
+            k8s.core.v1.EnvVarArgs(
+                name="MULTUS_NODE_NAME",
+                value_from=k8s.core.v1.EnvVarSourceArgs(
+                    field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="spec.nodeName")
+                ),
+            )
+        ],
+        resources=k8s.core.v1.ResourceRequirementsArgs(
+            requests={"cpu": "100m", "memory": "50Mi"}, limits={"cpu": "100m", "memory": "50Mi"}
+        ),
+        # Privileged: it enters every pod's network namespace and runs the delegate CNI
+        # plugins chrooted into the host's root, as kubelet would.
+        security_context=k8s.core.v1.SecurityContextArgs(privileged=True),
+        termination_message_policy="FallbackToLogsOnError",
+        volume_mounts=mounts,
+    )
+
+
+def _volumes() -> list[k8s.core.v1.VolumeArgs]:
+    volumes = [
+        k8s.core.v1.VolumeArgs(
+            name=volume, host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=host_path)
+        )
+        for volume, (host_path, _, _) in HOST_PATH_MOUNTS.items()
+    ]
+    volumes.append(
+        k8s.core.v1.VolumeArgs(
+            name=DAEMON_CONFIG_MAP,
+            config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                name=DAEMON_CONFIG_MAP,
+                items=[k8s.core.v1.KeyToPathArgs(key=DAEMON_CONFIG_KEY, path=DAEMON_CONFIG_KEY)],
+            ),
+        )
+    )
+    return volumes

@@ -242,7 +242,13 @@ def test_component_facts_come_from_the_steps_json() -> None:
 
 
 @pytest.mark.parametrize("drain", [True, False])
-def test_preview_leaves_facts_unknown(drain: bool) -> None:
+def test_preview_shows_the_pf_and_leaves_reported_facts_unknown(drain: bool) -> None:
     result = run({"nodes": nodes(1), "rollout": {"drain": drain}})
     (component,) = result.by_type(TYPE)
-    assert result.component_outputs[component.urn]["facts"] == "[unknown]"
+    assert result.component_outputs[component.urn]["facts"] == {
+        "pf": "ens1np0",
+        "pciAddress": "[unknown]",
+        "totalVfs": "[unknown]",
+        "vfs": "[unknown]",
+        "firmware": "[unknown]",
+    }

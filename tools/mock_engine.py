@@ -12,7 +12,7 @@ import asyncio
 import heapq
 import json
 import runpy
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,20 +169,39 @@ def _registration(request: Any, urn: str) -> Registration:
 
 
 def program_order(resources: list[Registration]) -> list[Registration]:
-    """Parents before children, dependencies before dependents, otherwise by name.
+    """Parents before children; siblings in the order their first resource can start.
 
     The SDK registers resources from a thread pool, so the order the monitor sees them in varies
-    from run to run; this order does not.
+    from run to run; this order does not. "Can start" is a topological order of every resource
+    (dependencies, provider and parent first; ties broken by name), so the tree reads like the
+    rollout: the nodes' preflights, the gate, the batches, then the cluster components.
     """
     by_urn = {r.urn: r for r in resources}
+    start = _start_order(resources, by_urn)
     children: dict[str | None, list[Registration]] = {}
     for resource in resources:
         parent = resource.parent if resource.parent in by_urn else None
         children.setdefault(parent, []).append(resource)
+    first_start: dict[str, int] = {}
+
+    def earliest(resource: Registration) -> int:
+        if resource.urn not in first_start:
+            first_start[resource.urn] = min(
+                [start[resource.urn], *(earliest(c) for c in children.get(resource.urn, []))]
+            )
+        return first_start[resource.urn]
+
+    return _depth_first(children, earliest)
+
+
+def _depth_first(
+    children: Mapping[str | None, list[Registration]],
+    key: Callable[[Registration], int],
+) -> list[Registration]:
     ordered: list[Registration] = []
 
     def visit(parent: str | None) -> None:
-        for child in _siblings_in_order(children.get(parent, []), by_urn, children):
+        for child in sorted(children.get(parent, []), key=lambda r: (key(r), r.name, r.type)):
             ordered.append(child)
             visit(child.urn)
 
@@ -190,48 +209,36 @@ def program_order(resources: list[Registration]) -> list[Registration]:
     return ordered
 
 
-def _subtree(urn: str, children: Mapping[str | None, list[Registration]]) -> list[Registration]:
-    found, stack = [], [urn]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child.urn)
-    return found
-
-
-def _siblings_in_order(
-    siblings: list[Registration],
-    by_urn: Mapping[str, Registration],
-    children: Mapping[str | None, list[Registration]],
-) -> list[Registration]:
-    sibling_urns = {s.urn for s in siblings}
-
-    def sibling_of(urn: str) -> str | None:
-        while urn in by_urn and urn not in sibling_urns:
-            urn = by_urn[urn].parent or ""
-        return urn if urn in sibling_urns else None
-
-    waits_for: dict[str, set[str]] = {}
-    for sibling in siblings:
-        members = [sibling, *_subtree(sibling.urn, children)]
-        needed = {d for m in members for d in (*m.depends_on, m.provider or "")}
-        waits_for[sibling.urn] = {s for d in needed if (s := sibling_of(d))} - {sibling.urn}
-    ready = [(s.name, s.type, s.urn) for s in siblings if not waits_for[s.urn]]
+def _start_order(
+    resources: list[Registration], by_urn: Mapping[str, Registration]
+) -> dict[str, int]:
+    """URN -> position in a topological order (Kahn's, ties by name); cycles go last."""
+    needs: dict[str, set[str]] = {}
+    for resource in resources:
+        before = {*resource.depends_on, resource.parent or "", _provider_urn(resource.provider)}
+        needs[resource.urn] = {urn for urn in before if urn in by_urn} - {resource.urn}
+    unblocks: dict[str, list[str]] = {}
+    for urn, before in needs.items():
+        for need in before:
+            unblocks.setdefault(need, []).append(urn)
+    ready = [(by_urn[u].name, by_urn[u].type, u) for u, before in needs.items() if not before]
     heapq.heapify(ready)
-    ordered: list[Registration] = []
-    blocks: dict[str, list[str]] = {}
-    for urn, needs in waits_for.items():
-        for need in needs:
-            blocks.setdefault(need, []).append(urn)
+    order: dict[str, int] = {}
     while ready:
         _, _, urn = heapq.heappop(ready)
-        ordered.append(by_urn[urn])
-        for waiting in blocks.get(urn, []):
-            waits_for[waiting].discard(urn)
-            if not waits_for[waiting]:
+        order[urn] = len(order)
+        for waiting in unblocks.get(urn, []):
+            needs[waiting].discard(urn)
+            if not needs[waiting]:
                 heapq.heappush(ready, (by_urn[waiting].name, by_urn[waiting].type, waiting))
-    pending = [s for s in siblings if waits_for[s.urn]]
-    return ordered + sorted(pending, key=lambda s: (s.name, s.type))  # cycles: keep them visible
+    for urn in sorted(set(by_urn) - set(order), key=lambda u: by_urn[u].name):
+        order[urn] = len(order)  # part of a cycle: still listed, after everything else
+    return order
+
+
+def _provider_urn(reference: str | None) -> str:
+    """A provider reference is `<urn>::<id>`."""
+    return reference.rsplit("::", 1)[0] if reference else ""
 
 
 # --- running the program ------------------------------------------------------------------------

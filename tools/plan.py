@@ -123,23 +123,49 @@ def summary(resources: Sequence[Mapping[str, Any]]) -> str:
 # --- files ----------------------------------------------------------------------------------------
 
 
-def _manifest_name(index: int, inputs: Mapping[str, Any]) -> str:
+PATCH_HEADER = (
+    "# A patch of an existing object (pulumi-kubernetes {type}): only these fields, applied\n"
+    "# with server-side apply (kubectl apply --server-side), taken off again on destroy.\n"
+)
+MANIFEST_KEYS = ("apiVersion", "kind", "metadata")
+
+
+def _manifest_name(index: int, resource: Mapping[str, Any]) -> str:
+    inputs = resource["inputs"]
     metadata = inputs.get("metadata") or {}
     parts = [inputs["kind"], metadata.get("namespace") or "", metadata.get("name") or "unnamed"]
+    if _is_patch(resource):
+        parts.append("patch")
     return f"{index:03d}-" + "-".join(p.lower() for p in parts if p) + ".yaml"
 
 
-def kubernetes_manifests(resources: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """File name -> manifest for every Kubernetes object (a Helm release is not one)."""
-    manifests = {}
-    objects = [
+def _as_manifest(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs in the order `kubectl get -o yaml` shows them: apiVersion, kind, metadata..."""
+    first = {key: inputs[key] for key in MANIFEST_KEYS if key in inputs}
+    return {**first, **{key: value for key, value in inputs.items() if key not in first}}
+
+
+def _kubernetes_objects(resources: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Every Kubernetes object or patch (a Helm release is not an object)."""
+    return [
         r
         for r in resources
         if r["type"].startswith("kubernetes:") and {"apiVersion", "kind"} <= set(r["inputs"])
     ]
-    for index, resource in enumerate(objects, start=1):
-        manifests[_manifest_name(index, resource["inputs"])] = resource["inputs"]
+
+
+def kubernetes_manifests(resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """File name -> manifest text for every Kubernetes object; patches say what they are."""
+    manifests = {}
+    for index, resource in enumerate(_kubernetes_objects(resources), start=1):
+        header = PATCH_HEADER.format(type=resource["type"]) if _is_patch(resource) else ""
+        text = yaml.safe_dump(_as_manifest(resource["inputs"]), sort_keys=False)
+        manifests[_manifest_name(index, resource)] = header + text
     return manifests
+
+
+def _is_patch(resource: Mapping[str, Any]) -> bool:
+    return resource["type"].endswith("Patch")
 
 
 def node_scripts(resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
@@ -178,8 +204,8 @@ def write_plan(out: Path, resources: list[dict[str, Any]], outputs: Mapping[str,
     _clear_plan_files(out)
     _write(out / "resources.json", json.dumps(resources, indent=2))
     _write(out / "outputs.json", json.dumps(outputs, indent=2, sort_keys=True))
-    for name, manifest in kubernetes_manifests(resources).items():
-        _write(out / "kubernetes" / name, yaml.safe_dump(manifest, sort_keys=False))
+    for name, text in kubernetes_manifests(resources).items():
+        _write(out / "kubernetes" / name, text)
     for name, script in node_scripts(resources).items():
         _write(out / name, script)
 

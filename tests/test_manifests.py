@@ -1,0 +1,114 @@
+"""Every manifest the plan writes is one a reviewer could `kubectl apply`: schema-valid, strict.
+
+Built-in kinds are checked against the Kubernetes OpenAPI schema (`kubernetes-validate`, strict:
+unknown fields fail) for the oldest and newest minor we support; the NetworkAttachmentDefinition
+against the schema of the CRD the plan itself installs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from tools import plan
+
+# The Kubernetes minors the manifests are checked against: the oldest still in upstream support
+# when this was written and the newest kubernetes-validate knows.
+KUBERNETES_VERSIONS = ("1.33.0", kubernetes_validate.latest_version())
+NAD_KIND = "NetworkAttachmentDefinition"
+
+
+@pytest.fixture(scope="module")
+def manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("plan") / "dev"
+    assert plan.main(["--stack", "dev", "--out", str(out)]) == 0
+    files = sorted((out / "kubernetes").glob("*.yaml"))
+    return {path.name: yaml.safe_load(path.read_text()) for path in files}
+
+
+def test_the_plan_writes_every_kind_of_the_layer(manifests: dict[str, dict[str, Any]]) -> None:
+    kinds = sorted({m["kind"] for m in manifests.values()})
+    assert kinds == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "CustomResourceDefinition",
+        "DaemonSet",
+        NAD_KIND,
+        "Node",
+        "ServiceAccount",
+    ]
+    assert len(manifests) == 13
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_built_in_kinds_validate_strictly(
+    manifests: dict[str, dict[str, Any]], version: str
+) -> None:
+    checked = 0
+    for name, manifest in manifests.items():
+        if manifest["kind"] == NAD_KIND:
+            continue
+        try:
+            kubernetes_validate.validate(manifest, version, strict=True)
+        except kubernetes_validate.ValidationError as err:
+            pytest.fail(f"{name} is not a valid {manifest['kind']} for Kubernetes {version}: {err}")
+        checked += 1
+    assert checked == len(manifests) - 1
+
+
+def test_strict_validation_catches_a_misspelt_field() -> None:
+    # The check above could fail: a field Kubernetes does not know is an error in strict mode.
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "datta": {}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(config_map, KUBERNETES_VERSIONS[-1], strict=True)
+
+
+def _nad_schema(manifests: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    (crd,) = [m for m in manifests.values() if m["kind"] == "CustomResourceDefinition"]
+    (version,) = crd["spec"]["versions"]
+    return version["schema"]["openAPIV3Schema"]
+
+
+def test_the_nad_validates_against_its_crd(manifests: dict[str, dict[str, Any]]) -> None:
+    (nad,) = [m for m in manifests.values() if m["kind"] == NAD_KIND]
+    jsonschema.validate(nad, _nad_schema(manifests))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(
+            {**nad, "spec": {"config": {"not": "a string"}}}, _nad_schema(manifests)
+        )
+
+
+def test_the_nads_cni_config_has_what_the_runbook_needs(
+    manifests: dict[str, dict[str, Any]],
+) -> None:
+    (nad,) = [m for m in manifests.values() if m["kind"] == NAD_KIND]
+    config = json.loads(nad["spec"]["config"])
+    assert config["cniVersion"] and config["name"]
+    by_type = {plugin["type"]: plugin for plugin in config["plugins"]}
+    assert list(by_type) == ["kube-ovn", "portmap"]
+    assert by_type["kube-ovn"]["server_socket"] == "/run/openvswitch/kube-ovn-daemon.sock"
+    namespace, name = nad["metadata"]["namespace"], nad["metadata"]["name"]
+    assert by_type["kube-ovn"]["provider"] == f"{name}.{namespace}.ovn"
+    assert by_type["portmap"]["capabilities"] == {"portMappings": True}
+    resource = nad["metadata"]["annotations"]["k8s.v1.cni.cncf.io/resourceName"]
+    assert resource == "corigine.com/agilio_sriov"
+
+
+def test_node_label_patches_say_they_are_patches(tmp_path: Path) -> None:
+    out = tmp_path / "dev"
+    assert plan.main(["--stack", "dev", "--out", str(out)]) == 0
+    patches = sorted((out / "kubernetes").glob("*-patch.yaml"))
+    assert [p.name.split("-", 1)[1] for p in patches] == [
+        "node-lab-worker-1-patch.yaml",
+        "node-lab-worker-2-patch.yaml",
+        "node-lab-control-1-patch.yaml",
+    ]
+    for path in patches:
+        assert path.read_text().startswith("# A patch of an existing object")
