@@ -38,16 +38,18 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# ensure_venv DIR REQUIREMENTS: DIR is a venv with REQUIREMENTS installed (re-done when any
+# requirements file changes).
 ensure_venv() {
-  local requirements="$1" stamp
-  if [ ! -x .venv/bin/python ]; then
-    log "creating .venv with $("$PYTHON" --version)"
-    "$PYTHON" -m venv .venv
+  local venv="$1" requirements="$2" stamp
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating $venv with $("$PYTHON" --version)"
+    "$PYTHON" -m venv "$venv"
   fi
-  stamp=".venv/.installed-$(basename "$requirements")"
+  stamp="$venv/.installed-$(basename "$requirements")"
   if [ ! -f "$stamp" ] || ! cat requirements*.txt | cmp -s - "$stamp"; then
-    log "installing $requirements into .venv"
-    .venv/bin/python -m pip install -q --disable-pip-version-check -r "$requirements"
+    log "installing $requirements into $venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
     cat requirements*.txt >"$stamp"
   fi
 }
@@ -57,12 +59,14 @@ command="${1:-}"
 case "$command" in
   plan)
     install_packages "${PLAN_PACKAGES[@]}"
-    ensure_venv requirements.txt
+    ensure_venv .venv requirements.txt
     exec .venv/bin/python -m tools.plan "$@"
     ;;
   test)
     install_packages "${TEST_PACKAGES[@]}"
-    ensure_venv requirements-dev.txt
+    ensure_venv .venv requirements-dev.txt
+    # The Kubernetes security scanner has its own venv: its many pins must not move ours.
+    ensure_venv .venv-scan requirements-scan.txt
     exec .venv/bin/python -m pytest "$@"
     ;;
   *)

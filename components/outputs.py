@@ -12,8 +12,7 @@ import pulumi
 
 from components.agilio_node import AgilioNode
 from components.config import StackConfig
-
-DEFAULT_NETWORK_ANNOTATION = "v1.multus-cni.io/default-network"
+from components.offloaded_pod import DEFAULT_NETWORK_ANNOTATION
 
 
 def network_attachment(config: StackConfig) -> str:

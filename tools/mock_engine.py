@@ -244,8 +244,13 @@ def _provider_urn(reference: str | None) -> str:
 # --- running the program ------------------------------------------------------------------------
 
 
-def project_name() -> str:
-    return yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["name"]
+def project_name(project_dir: Path = REPO_ROOT) -> str:
+    return yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
+
+
+def _project_dir(program: Path) -> Path:
+    """The Pulumi project a program belongs to: its own directory's, else this repository's."""
+    return program.parent if (program.parent / "Pulumi.yaml").is_file() else REPO_ROOT
 
 
 def run_program(
@@ -275,7 +280,11 @@ def run_program(
     # the program's exports are registered, so hold the slot while set_mocks runs.
     settings.ROOT.set(monitor)
     pulumi.runtime.set_mocks(
-        monitor.mocks, project=project_name(), stack=stack, preview=preview, monitor=monitor
+        monitor.mocks,
+        project=project_name(_project_dir(program)),
+        stack=stack,
+        preview=preview,
+        monitor=monitor,
     )
     settings.ROOT.set(None)
     error: BaseException | None = None
