@@ -1,7 +1,7 @@
 """The node scripts over real SSH against an emulated Agilio node (tests/emulated_node).
 
-Every command a test sends comes from `step_command`, the one place that knows how the program
-turns a step into the text pulumi-command runs on a node.
+Every command a test sends is the exact `create` or `delete` text the program gives
+pulumi-command for the node, taken from the program run under Pulumi mocks (`program_commands`).
 """
 
 from __future__ import annotations
@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import pytest
 
-from components.scripts import ParamValue, remote_command, render_script
+from components import agilio_node
 from tests.emulated_node.harness import EmulatedNode
+from tools.mock_engine import run_stack
 
 if TYPE_CHECKING:
     from tests.emulated_node.plugin import StartNode
@@ -31,23 +33,38 @@ RELOAD_UNIT = "agilio-offload-nfp-reload.service"
 PERSIST_UNIT = f"agilio-offload-vfs-{PF}.service"
 FLOWER_0097 = "flower/nic_AMDA0097.nffw"
 
-# The parameters AgilioNode passes, per step, after NODE, PF, APP and ASSY ("ACTION" is set from
-# the action asked for; preflight has no undo).
-STEP_PARAMS: dict[str, dict[str, ParamValue]] = {
-    "preflight": {"MIN_KERNEL": "5.7"},
-    "firmware": {"ACTION": "apply"},
-    "driver": {"ACTION": "apply", "PF_WAIT_SECONDS": 60},
-    "vfs": {"VFS": 4, "ACTION": "apply", "PF_WAIT_SECONDS": 60},
-}
+
+@cache
+def program_commands(vfs: int, assy: str, pf_wait_seconds: int) -> dict[tuple[str, str], str]:
+    """(step, "apply" | "undo") -> the command the program registers for the node's step.
+
+    The node is configured as a test asks (`nodes[0].vfs`, `nodes[0].assy`); the PF wait, a
+    constant of the program, is patched for the one test that needs it short.
+    """
+    node = {"name": NODE, "host": "127.0.0.1", "pf": PF, "vfs": vfs, "assy": assy}
+    overrides = {"agilio-offload:nodes": [node], "agilio-offload:rollout": {"drain": False}}
+    with mock.patch.object(agilio_node, "PF_WAIT_SECONDS", pf_wait_seconds):
+        run = run_stack("dev", overrides)
+    assert run.error is None, run.error
+    commands = {}
+    for step in STEPS:
+        inputs = run.by_name(f"{NODE}-{step}").revealed_inputs
+        commands[(step, "apply")] = inputs["create"]
+        if inputs.get("delete"):
+            commands[(step, "undo")] = inputs["delete"]
+    return commands
 
 
-def step_command(step: str, action: str, params: Mapping[str, ParamValue]) -> str:
+def step_command(step: str, action: str, params: dict[str, Any]) -> str:
     """The exact command of `step`'s create (action "apply") or delete ("undo")."""
-    values: dict[str, ParamValue] = {"NODE": NODE, "PF": PF, "APP": "flower", "ASSY": "scan"}
-    for key, default in STEP_PARAMS[step].items():
-        values[key] = action if key == "ACTION" else default
-    values.update({key: value for key, value in params.items() if key in values})
-    return remote_command(render_script(step, values), sudo=False)
+    unknown = set(params) - {"VFS", "ASSY", "PF_WAIT_SECONDS"}
+    assert not unknown, f"not a node setting of the program: {unknown}"
+    commands = program_commands(
+        int(params.get("VFS", 4)),
+        str(params.get("ASSY", "scan")),
+        int(params.get("PF_WAIT_SECONDS", agilio_node.PF_WAIT_SECONDS)),
+    )
+    return commands[(step, action)]
 
 
 @dataclass
@@ -68,7 +85,7 @@ class StepRun:
         return lines[0]
 
 
-def run_step(node: EmulatedNode, step: str, action: str = "apply", **params: ParamValue) -> StepRun:
+def run_step(node: EmulatedNode, step: str, action: str = "apply", **params: Any) -> StepRun:
     result = node.run(step_command(step, action, params))
     facts: dict[str, Any] = {}
     if result.returncode == 0:
@@ -88,14 +105,14 @@ def must(run: StepRun) -> StepRun:
     return run
 
 
-def apply_all(node: EmulatedNode, **params: ParamValue) -> dict[str, dict[str, Any]]:
+def apply_all(node: EmulatedNode, **params: Any) -> dict[str, dict[str, Any]]:
     """Every step in order, then wait until the node is idle; the facts per step."""
     facts = {step: must(run_step(node, step, **params)).facts for step in STEPS}
     node.wait_idle()
     return facts
 
 
-def undo_all(node: EmulatedNode, **params: ParamValue) -> dict[str, dict[str, Any]]:
+def undo_all(node: EmulatedNode, **params: Any) -> dict[str, dict[str, Any]]:
     facts = {step: must(run_step(node, step, "undo", **params)).facts for step in UNDO_ORDER}
     node.wait_idle()
     return facts
