@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
+import hypothesis  # noqa: F401 (see below)
 import pytest
+
+# Imported here, not lazily by its pytest plugin at the end of the session: CPython 3.11.7 may
+# fail compiling a module ("SystemError: AST constructor recursion depth mismatch") after a
+# program run that ended in an exception, as tests/test_mock_engine.py's cycle test does.
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -26,6 +26,20 @@ def test_speedups_register_exactly_what_the_sdk_registers() -> None:
     assert len(fast.resources) > 40
 
 
+def test_speedups_report_the_same_source_positions() -> None:
+    config, secret_keys = five_node_rollout()
+    # From the same line, so the frames of this test are the same in both.
+    fast, plain = (
+        run_program(config, stack="dev", secret_keys=secret_keys, speedups=speedups)
+        for speedups in (True, False)
+    )
+    traces = {r.urn: r.stack_trace for r in plain.resources}
+    assert {r.urn: r.stack_trace for r in fast.resources} == traces
+    # Each resource created in a component points at the line of the program that made it.
+    step = plain.by_name("w1-vfs").stack_trace
+    assert step and step[0][0].endswith("/components/agilio_node.py")
+
+
 @pytest.mark.parametrize("speedups", [True, False])
 def test_a_dependency_cycle_is_still_reported(speedups: bool) -> None:
     run = run_program({}, stack="dev", program=CYCLE_PROGRAM, speedups=speedups)

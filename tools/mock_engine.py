@@ -49,6 +49,9 @@ class Registration:
     options: dict[str, Any]
     # The inputs with secrets in clear text: for tests only, never written by the plan tool.
     revealed_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Where the program created it, as the SDK reports it (file URI, line), innermost first: for
+    # tests only (it names paths of this machine).
+    stack_trace: list[tuple[str, int]] = field(default_factory=list, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -154,6 +157,7 @@ def _registration(request: Any, urn: str) -> Registration:
         revealed_inputs=_plain(inputs, reveal=True),
         custom=bool(request.custom),
         provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+        stack_trace=[(frame.pc.uri, frame.pc.line) for frame in request.stackTrace.frames],
         options={
             "deleteBeforeReplace": request.deleteBeforeReplace,
             "replaceOnChanges": list(request.replaceOnChanges),

@@ -1,4 +1,4 @@
-"""Two linear-time replacements for quadratic bookkeeping in the Pulumi Python SDK (3.272.0).
+"""Cheaper replacements for costly bookkeeping in the Pulumi Python SDK (3.272.0).
 
 Used only by `tools.mock_engine` (the plan tool, the tests, the benchmarks), where nothing but
 the SDK's own bookkeeping costs time; both keep the SDK's behaviour, only its cost changes.
@@ -15,6 +15,10 @@ program at 300 nodes showed the two hot spots (README "Scale"):
    cycle through a newer resource, so a new dependency of that kind needs no walk. The first
    dependency on a newer resource (possible through an output resolved later) ends the shortcut
    for the rest of the run: from then on the SDK's own walk runs.
+3. `resource._get_stack_trace` records where each resource was created: it extracts the whole
+   Python stack with every frame's source line read through `linecache` (and the file stat'ed),
+   then turns each file name into a URI. Here the frames are walked directly, without source
+   lines, and each file's URI is computed once: the same frames, line numbers and URIs.
 """
 
 from __future__ import annotations
@@ -22,11 +26,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import pathlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import pulumi
-from pulumi.runtime import resource_cycle_breaker, rpc, stack
+from pulumi.runtime import resource, resource_cycle_breaker, rpc, stack
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import SETTINGS, _get_rpc_manager
 
 _SEQUENCE = "_agilio_offload_sequence"
@@ -87,17 +94,49 @@ def _declare_dependency(from_resource: object, to_resource: object) -> bool:
     return True
 
 
+@functools.cache
+def _file_uri(filename: str) -> str | None:
+    try:
+        return pathlib.Path(filename).as_uri()
+    except ValueError:  # a relative or pseudo file name ("<string>"): no position, as the SDK
+        return None
+
+
+def _stack_frame(filename: str, line: int | None) -> source_pb2.StackFrame:
+    uri = _file_uri(filename) if filename and line is not None else None
+    if uri is None:
+        return source_pb2.StackFrame(pc=None)
+    return source_pb2.StackFrame(pc=source_pb2.SourcePosition(uri=uri, line=line))
+
+
+def _get_stack_trace() -> source_pb2.StackTrace:
+    """The SDK's stack trace: the frames below the third `__init__` (the concrete resource's
+    constructor), innermost first; empty when there is no such frame below the outermost."""
+    frames: list[tuple[str, str, int | None]] = []
+    frame = sys._getframe()
+    while frame is not None:
+        frames.append((frame.f_code.co_name, frame.f_code.co_filename, frame.f_lineno))
+        frame = frame.f_back
+    inits = [index for index, (name, _, _) in enumerate(frames) if name == "__init__"]
+    if len(inits) < 3 or inits[2] >= len(frames) - 1:
+        return source_pb2.StackTrace()
+    callers = frames[inits[2] + 1 :]
+    return source_pb2.StackTrace(frames=[_stack_frame(f, line) for _, f, line in callers])
+
+
 _sdk_declare_dependency: Callable[[Any, Any], bool] = resource_cycle_breaker.declare_dependency
 _sdk_wait_for_rpcs = stack.wait_for_rpcs
+_sdk_get_stack_trace = resource._get_stack_trace
 
 
 def install() -> None:
-    """Swap both in, with a fresh creation order for the run about to start."""
+    """Swap all three in, with a fresh creation order for the run about to start."""
     global _ordering
     _ordering = _Ordering()
     pulumi.Resource.__init__ = _numbered_resource_init  # type: ignore[method-assign]
     stack.wait_for_rpcs = _wait_for_rpcs
     rpc.declare_dependency = _declare_dependency
+    resource._get_stack_trace = _get_stack_trace
 
 
 def uninstall() -> None:
@@ -105,3 +144,4 @@ def uninstall() -> None:
     pulumi.Resource.__init__ = _ORIGINAL_RESOURCE_INIT  # type: ignore[method-assign]
     stack.wait_for_rpcs = _sdk_wait_for_rpcs
     rpc.declare_dependency = _sdk_declare_dependency
+    resource._get_stack_trace = _sdk_get_stack_trace
