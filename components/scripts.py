@@ -77,7 +77,7 @@ def render_script(name: str, params: Mapping[str, ParamValue]) -> str:
 
 def remote_command(script: str, *, sudo: bool) -> str:
     """The command line that runs a rendered script through the node's login shell."""
-    if any(line == _HEREDOC_MARK for line in script.splitlines()):
+    if f"\n{_HEREDOC_MARK}\n" in f"\n{script}\n":
         raise ValueError(f"a node script may not contain the line {_HEREDOC_MARK}")
     runner = "sudo -n bash" if sudo else "bash"
     return f"{runner} -c \"$(cat <<'{_HEREDOC_MARK}'\n{script}\n{_HEREDOC_MARK}\n)\""

@@ -102,7 +102,9 @@ def _file_uri(filename: str) -> str | None:
         return None
 
 
+@functools.cache
 def _stack_frame(filename: str, line: int | None) -> source_pb2.StackFrame:
+    # Cached: call sites repeat, and a repeated field copies what it is given.
     uri = _file_uri(filename) if filename and line is not None else None
     if uri is None:
         return source_pb2.StackFrame(pc=None)
