@@ -171,3 +171,16 @@ def test_secrets_never_reach_the_plan_files(tmp_path: Path) -> None:
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert "not-a-real-key-but-secret" not in path.read_text(), path
+
+
+def test_the_prod_stack_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan.main(["--stack", "prod", "--out", str(tmp_path)]) == 0
+    resources = json.loads((tmp_path / "resources.json").read_text())
+    gates = sorted(r["name"] for r in resources if r["name"].startswith("batch-"))
+    assert gates == ["batch-1-done", "batch-2-done"]  # 6 nodes, 2 at a time
+    (release,) = [r for r in resources if r["type"] == "kubernetes:helm.sh/v3:Release"]
+    assert release["inputs"]["values"]["agent"]["interface"] == "ens1np0,ens3np0"
+    outputs = json.loads((tmp_path / "outputs.json").read_text())
+    assert outputs["networkAttachment"] == "kube-system/offload"
+    assert len(list((tmp_path / "nodes").glob("*/04-vfs.sh"))) == 6
+    assert "6 nodes" in capsys.readouterr().out
