@@ -67,13 +67,22 @@ def parse_facts(stdout: str) -> dict[str, object]:
     return facts if isinstance(facts, dict) else {}
 
 
+def _shell_path(path: str) -> str:
+    """A quoted path for the operator's shell. A leading `~/` becomes `"$HOME"/` (kubectl does
+    not expand `~`, and a quoted one is literal), so the command reads the same on every
+    operator's machine and a change of operator does not re-run the drain."""
+    if path.startswith("~/"):
+        return '"$HOME"/' + shlex.quote(path[2:])
+    return shlex.quote(path)
+
+
 def _kubectl(kubernetes: KubernetesConfig, *args: str) -> str:
     command = ["kubectl"]
     if kubernetes.kubeconfig_path:
-        command += ["--kubeconfig", kubernetes.kubeconfig_path]
+        command += ["--kubeconfig", _shell_path(kubernetes.kubeconfig_path)]
     if kubernetes.context:
-        command += ["--context", kubernetes.context]
-    return shlex.join([*command, *args])
+        command += ["--context", shlex.quote(kubernetes.context)]
+    return " ".join([*command, *(shlex.quote(arg) for arg in args)])
 
 
 class AgilioNode(pulumi.ComponentResource):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,27 @@ def test_drain_brackets_the_hardware_steps_with_the_stack_kubeconfig() -> None:
     assert uncordon.inputs["create"].endswith("uncordon w1")
     assert drain.urn in step(result, "w1", "firmware").depends_on
     assert step(result, "w1", "vfs").urn in uncordon.depends_on
+
+
+def test_kubectl_finds_a_home_relative_kubeconfig_on_every_operators_machine(
+    tmp_path: Path,
+) -> None:
+    result = run({"nodes": nodes(1), "kubernetes": {"kubeconfigPath": "~/.kube/my lab"}})
+    drain = step(result, "w1", "drain").inputs["create"]
+    # The command text names no home directory, so it is the same for every operator...
+    assert drain.startswith("kubectl --kubeconfig \"$HOME\"/'.kube/my lab' drain w1 ")
+    # ...and the shell hands kubectl the operator's own path, in one piece.
+    stand_in = tmp_path / "kubectl"
+    stand_in.write_text("#!/bin/sh\nprintf '%s\\n' \"$@\"\n")
+    stand_in.chmod(0o755)
+    argv = subprocess.run(
+        ["bash", "-c", drain],
+        env={"HOME": "/home/operator", "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert argv[:3] == ["--kubeconfig", "/home/operator/.kube/my lab", "drain"]
 
 
 def first_change(result: ProgramRun, node: str) -> Registration:
