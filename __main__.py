@@ -8,7 +8,7 @@ import pulumi
 from components.agilio_node import agilio_nodes_in_batches
 from components.cluster import kubernetes_provider
 from components.config import load_stack_config
-from components.kube_ovn import KubeOvnOffload, KubeOvnOffloadArgs, agent_interface
+from components.kube_ovn import KubeOvnOffload, KubeOvnOffloadArgs
 from components.multus import Multus, MultusArgs
 from components.offload_nad import OffloadNAD, OffloadNADArgs
 from components.outputs import export_stack_outputs, stack_outputs
@@ -34,18 +34,16 @@ nad = OffloadNAD(
     OffloadNADArgs(config.nad.name, config.nad.namespace, config.sriov.resource),
     on_cluster([multus]),
 )
-interface = agent_interface(
-    config.kube_ovn.iface, [node.uplink for node in config.resolved_nodes()]
-)
 kube_ovn = KubeOvnOffload(
     "kube-ovn",
     KubeOvnOffloadArgs(
         chart_version=config.kube_ovn.chart_version,
-        interface=interface,
+        interface=config.kube_ovn.iface,
         master_nodes=config.kube_ovn.master_nodes,
+        tunnel_interfaces={node.name: node.uplink for node in config.resolved_nodes()},
         values=config.kube_ovn.values,
     ),
     on_cluster([nad]),
 )
 
-export_stack_outputs(stack_outputs(config, nodes, interface))
+export_stack_outputs(stack_outputs(config, nodes))

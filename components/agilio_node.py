@@ -3,7 +3,8 @@
 Each step is a `remote.Command` running a script from `node_scripts/` with its parameters in a
 quoted prelude; the steps run in runbook order, each depending on the one before:
 
-    preflight (read-only) -> [drain] -> firmware -> driver -> vfs -> [uncordon]
+    preflight (read-only) -> [drain] -> firmware -> driver -> vfs -> device-plugin-restart
+    -> [uncordon]
 
 `agilio_nodes_in_batches` rolls the nodes out `rollout.maxUnavailable` at a time: no hardware step
 of any node starts before every node passed its preflight, and batch k starts after batch k-1's
@@ -21,6 +22,7 @@ from pathlib import Path
 import pulumi
 from pulumi_command import local, remote
 
+from components.cluster import SYSTEM_NAMESPACE
 from components.config import KubernetesConfig, ResolvedNode, StackConfig
 from components.scripts import ParamValue, remote_command, render_script
 
@@ -38,6 +40,8 @@ PF_WAIT_SECONDS = 300
 DIAL_ERROR_LIMIT = 40
 PER_DIAL_TIMEOUT_SECONDS = 15
 DRAIN_TIMEOUT = "600s"
+# The SR-IOV device plugin's pods (components/sriov_device_plugin.py sets this label).
+DEVICE_PLUGIN_POD_SELECTOR = "name=sriov-device-plugin"
 
 
 @dataclass
@@ -116,9 +120,16 @@ class AgilioNode(pulumi.ComponentResource):
         self.vfs = self._step(
             "vfs", {"VFS": self._node.vfs, **self._wait_params()}, after=[self.driver]
         )
-        self.last_step: pulumi.Resource = self.vfs
+        # The device plugin counts VFs only when it starts: restart this node's copy so kubelet
+        # sees the new VFs (none runs yet on a first rollout; then this does nothing).
+        self.device_plugin_restart = self._kubectl_step(
+            "device-plugin-restart", "delete", after=[self.vfs]
+        )
+        self.last_step: pulumi.Resource = self.device_plugin_restart
         if self._access.drain:
-            self.last_step = self._kubectl_step("uncordon", "uncordon", after=[self.vfs])
+            self.last_step = self._kubectl_step(
+                "uncordon", "uncordon", after=[self.device_plugin_restart]
+            )
 
         reported = pulumi.Output.all(self.firmware.stdout, self.vfs.stdout).apply(self._facts)
         # Field by field, so a preview shows the PF (known) beside what the node will report.
@@ -182,6 +193,17 @@ class AgilioNode(pulumi.ComponentResource):
         args = [self._node.name]
         if verb == "drain":
             args += ["--ignore-daemonsets", "--delete-emptydir-data", f"--timeout={DRAIN_TIMEOUT}"]
+        if verb == "delete":
+            args = [
+                "pod",
+                "--namespace",
+                SYSTEM_NAMESPACE,
+                "--selector",
+                DEVICE_PLUGIN_POD_SELECTOR,
+                "--field-selector",
+                f"spec.nodeName={self._node.name}",
+                "--ignore-not-found",
+            ]
         return local.Command(
             f"{self._node.name}-{step}",
             create=_kubectl(self._access.kubernetes, verb, *args),

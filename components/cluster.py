@@ -1,4 +1,4 @@
-"""What the four Kubernetes components share: the provider and node labels.
+"""What the four Kubernetes components share: the provider, node labels and annotations.
 
 One `kubernetes.Provider` from the stack config (kubeconfig path and/or context; neither means
 the ambient kubeconfig of whoever runs `pulumi`) is passed to every Kubernetes resource, so the
@@ -42,5 +42,16 @@ def label_node(
     return k8s.core.v1.NodePatch(
         name,
         metadata=k8s.meta.v1.ObjectMetaPatchArgs(name=node, labels=dict(labels)),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def annotate_node(
+    name: str, node: str, annotations: Mapping[str, str], parent: pulumi.Resource
+) -> k8s.core.v1.NodePatch:
+    """Add `annotations` to an existing Node; `pulumi destroy` takes them off again."""
+    return k8s.core.v1.NodePatch(
+        name,
+        metadata=k8s.meta.v1.ObjectMetaPatchArgs(name=node, annotations=dict(annotations)),
         opts=pulumi.ResourceOptions(parent=parent),
     )

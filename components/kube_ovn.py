@@ -8,12 +8,18 @@ the runbook's install flags as chart values:
 | HW_OFFLOAD     | features.enableHardwareOffload    | true  |
 | ENABLE_LB      | features.enableLoadbalancer       | false (the NIC cannot offload dp_hash/hash) |
 | ENABLE_MIRROR  | agent.mirroring.enabled           | false (default; values may turn it on) |
-| IFACE          | agent.interface                   | kubeOvn.iface and the nodes' uplinks |
+| IFACE          | agent.interface                   | kubeOvn.iface |
 | MASTER_NODES   | masterNodes                       | kubeOvn.masterNodes' IPs |
 
-`masterNodes` is set explicitly so the chart never needs a cluster `lookup`; the master nodes
-also get Kube-OVN's `kube-ovn/role=master` label, which its ovn-central pods select. User
-`values` merge in underneath: they cannot undo offload or turn the load balancer on.
+Each Agilio node also gets Kube-OVN's node annotation `ovn.kubernetes.io/tunnel_interface` with
+its own uplink (`nodes[].uplink`, default `kubeOvn.iface`), which overrides IFACE on that node:
+the tunnel runs over the Agilio port whatever the other NICs are called. (IFACE with several
+names is one regular expression matched against the node's NICs in kernel order, not a list.)
+
+`masterNodes` is set explicitly so the chart needs no cluster `lookup` to find the OVN
+databases; the master nodes also get Kube-OVN's `kube-ovn/role=master` label, which its
+ovn-central pods select. User `values` merge in underneath: they cannot undo offload or turn the
+load balancer on.
 """
 
 from __future__ import annotations
@@ -31,12 +37,14 @@ from components.cluster import (
     KUBE_OVN_MASTER_LABEL,
     KUBE_OVN_MASTER_LABEL_VALUE,
     SYSTEM_NAMESPACE,
+    annotate_node,
     label_node,
 )
 from components.config import MasterNode
 
 TYPE = "agilio-offload:index:KubeOvnOffload"
 RELEASE_NAME = "kube-ovn"
+TUNNEL_INTERFACE_ANNOTATION = "ovn.kubernetes.io/tunnel_interface"
 # Installing or upgrading the CNI of a cluster takes a while: every node's agent restarts.
 RELEASE_TIMEOUT_SECONDS = 900
 
@@ -46,14 +54,10 @@ class KubeOvnOffloadArgs:
     chart_version: str
     interface: str
     master_nodes: Sequence[MasterNode]
+    # Agilio node name -> the NIC that carries its node IP (its tunnel interface).
+    tunnel_interfaces: Mapping[str, str] = field(default_factory=dict)
     values: Mapping[str, Any] = field(default_factory=dict)
     namespace: str = SYSTEM_NAMESPACE
-
-
-def agent_interface(iface: str, uplinks: Sequence[str]) -> str:
-    """Kube-OVN's IFACE: the default NIC, then every other node uplink (comma-separated; each
-    node's agent takes the first one it has)."""
-    return ",".join(dict.fromkeys([iface, *uplinks]))
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,6 +97,15 @@ class KubeOvnOffload(pulumi.ComponentResource):
             )
             for master in args.master_nodes
         ]
+        self.tunnel_interfaces = [
+            annotate_node(
+                f"{node}-kube-ovn-tunnel-interface",
+                node,
+                {TUNNEL_INTERFACE_ANNOTATION: uplink},
+                self,
+            )
+            for node, uplink in args.tunnel_interfaces.items()
+        ]
         self.values = chart_values(args)
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
@@ -103,6 +116,12 @@ class KubeOvnOffload(pulumi.ComponentResource):
             namespace=args.namespace,
             values=self.values,
             timeout=RELEASE_TIMEOUT_SECONDS,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=self.master_labels),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*self.master_labels, *self.tunnel_interfaces],
+                # Kube-OVN is the cluster's network: `pulumi destroy` must not uninstall it
+                # (README "Rolling back" says how to, when that is really meant).
+                retain_on_delete=True,
+            ),
         )
         self.register_outputs({"chartVersion": args.chart_version, "interface": args.interface})

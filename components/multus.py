@@ -131,7 +131,9 @@ class Multus(pulumi.ComponentResource):
             f"{name}-nad-crd",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=NAD_CRD_NAME),
             spec=nad_crd_spec(),
-            opts=child,
+            # Deleting a CRD deletes every object of its kind: every NAD in the cluster, other
+            # teams' too. `pulumi destroy` leaves it (README "Rolling back").
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",

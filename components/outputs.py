@@ -30,18 +30,16 @@ def pod_resources(config: StackConfig) -> dict[str, dict[str, str]]:
     return {"requests": dict(one_vf), "limits": dict(one_vf)}
 
 
-def kube_ovn_summary(config: StackConfig, iface: str) -> dict[str, Any]:
+def kube_ovn_summary(config: StackConfig) -> dict[str, Any]:
     return {
         "chartVersion": config.kube_ovn.chart_version,
         "hwOffload": True,
         "enableLb": False,
-        "iface": iface,
+        "iface": config.kube_ovn.iface,
     }
 
 
-def stack_outputs(
-    config: StackConfig, nodes: Sequence[AgilioNode], kube_ovn_iface: str
-) -> dict[str, Any]:
+def stack_outputs(config: StackConfig, nodes: Sequence[AgilioNode]) -> dict[str, Any]:
     """Every output of the contract; `nodes` carries each node's facts from its steps' JSON."""
     return {
         "sriovResource": config.sriov.resource,
@@ -49,7 +47,7 @@ def stack_outputs(
         "podAnnotations": pod_annotations(config),
         "podResources": pod_resources(config),
         "nodes": {node.node_name: node.facts for node in nodes},
-        "kubeOvn": kube_ovn_summary(config, kube_ovn_iface),
+        "kubeOvn": kube_ovn_summary(config),
     }
 
 

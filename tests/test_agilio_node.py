@@ -52,7 +52,11 @@ def test_each_node_has_its_steps_as_children_in_runbook_order() -> None:
     components = {r.urn: r.name for r in result.by_type(TYPE)}
     assert sorted(components.values()) == ["w1", "w2"]
     for node in ("w1", "w2"):
-        steps = [r for r in result.resources if components.get(r.parent or "") == node]
+        steps = [
+            r
+            for r in result.resources
+            if components.get(r.parent or "") == node and r.type == REMOTE
+        ]
         assert [r.name for r in steps] == [f"{node}-{s}" for s in STEPS]
         assert all(r.type == REMOTE for r in steps)
         for before, after in itertools.pairwise(steps):
@@ -126,7 +130,21 @@ def test_drain_brackets_the_hardware_steps_with_the_stack_kubeconfig() -> None:
     )
     assert uncordon.inputs["create"].endswith("uncordon w1")
     assert drain.urn in step(result, "w1", "firmware").depends_on
-    assert step(result, "w1", "vfs").urn in uncordon.depends_on
+    restart = step(result, "w1", "device-plugin-restart")
+    assert step(result, "w1", "vfs").urn in restart.depends_on
+    assert restart.urn in uncordon.depends_on
+
+
+def test_the_device_plugin_restarts_on_the_node_after_its_vfs_change() -> None:
+    result = run({"nodes": nodes(1), "rollout": {"drain": False}})
+    restart = step(result, "w1", "device-plugin-restart")
+    assert restart.type == LOCAL
+    assert restart.inputs["create"] == (
+        "kubectl --context kind-agilio-lab delete pod --namespace kube-system "
+        "--selector name=sriov-device-plugin --field-selector spec.nodeName=w1 --ignore-not-found"
+    )
+    assert step(result, "w1", "vfs").urn in restart.depends_on
+    assert restart.inputs["triggers"] == ["flower", "scan", "ens1np0", 4]
 
 
 def test_kubectl_finds_a_home_relative_kubeconfig_on_every_operators_machine(
@@ -207,12 +225,13 @@ def batch_count(result: ProgramRun) -> int:
 def test_one_batch_per_node_by_default_each_waiting_for_the_one_before() -> None:
     result = run({"nodes": nodes(3), "rollout": {"drain": False}})
     assert set(gates(result)) == {"preflight-gate", "batch-1-done", "batch-2-done"}
-    assert len(result.by_type(LOCAL)) == 3  # no drain or uncordon steps
+    # No drain or uncordon: three gates and each node's device plugin restart.
+    assert len(result.by_type(LOCAL)) == 3 + 3
     assert names(step(result, "w1", "firmware").depends_on) == {"w1-preflight", "preflight-gate"}
     assert names(step(result, "w2", "firmware").depends_on) == {"w2-preflight", "batch-1-done"}
     assert names(step(result, "w3", "firmware").depends_on) == {"w3-preflight", "batch-2-done"}
-    assert names(result.by_name("batch-1-done").depends_on) == {"w1-vfs"}
-    assert names(result.by_name("batch-2-done").depends_on) == {"w2-vfs"}
+    assert names(result.by_name("batch-1-done").depends_on) == {"w1-device-plugin-restart"}
+    assert names(result.by_name("batch-2-done").depends_on) == {"w2-device-plugin-restart"}
     assert names(result.by_name("preflight-gate").depends_on) == {
         "w1-preflight",
         "w2-preflight",

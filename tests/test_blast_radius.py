@@ -21,8 +21,10 @@ def test_one_nodes_vf_change_touches_that_nodes_vfs_step_only() -> None:
     result = radius("one node's VF count")
     assert result.hardware_steps == [("lab-worker-2", "vfs")]
     assert result.nodes_touched == ["lab-worker-2"]
-    # Besides the vfs step, only the drain and uncordon that bracket it re-run.
+    # Besides the vfs step, only the drain and uncordon that bracket it and the restart of the
+    # node's device plugin (so kubelet sees the new count) re-run.
     assert sorted(c.name for c in result.changes) == [
+        "lab-worker-2-device-plugin-restart",
         "lab-worker-2-drain",
         "lab-worker-2-uncordon",
         "lab-worker-2-vfs",

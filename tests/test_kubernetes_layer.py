@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from components import pins
+from components.agilio_node import DEVICE_PLUGIN_POD_SELECTOR
 from components.cluster import AGILIO_NODE_LABEL
-from components.kube_ovn import agent_interface, deep_merge
+from components.kube_ovn import deep_merge
 from tools.mock_engine import ProgramRun, Registration, run_stack
 from tools.plan import diff_resources
 
@@ -92,7 +93,7 @@ def test_device_plugin_runs_the_pinned_image_on_agilio_nodes_only() -> None:
     labels = {
         r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"]
         for r in run().by_type(NODE_PATCH)
-        if AGILIO_NODE_LABEL in r.inputs["metadata"]["labels"]
+        if AGILIO_NODE_LABEL in r.inputs["metadata"].get("labels", {})
     }
     assert labels == {
         "lab-worker-1": {AGILIO_NODE_LABEL: "true"},
@@ -250,18 +251,27 @@ def test_user_values_merge_in_under_the_offload_flags() -> None:
     assert values["agent"] == {"mirroring": {"enabled": True}, "interface": "ens1np0"}
 
 
-def test_node_uplinks_join_the_agent_interface_list() -> None:
+def test_each_agilio_node_tunnels_over_its_own_uplink() -> None:
     nodes = [
         {"name": "w1", "host": "192.0.2.1", "pf": "ens1np0"},
         {"name": "w2", "host": "192.0.2.2", "pf": "ens1np0", "uplink": "ens2np0"},
-        {"name": "w3", "host": "192.0.2.3", "pf": "ens1np0", "uplink": "ens2np0"},
     ]
     result = run({"nodes": nodes})
-    assert result.by_name("kube-ovn-release").inputs["values"]["agent"]["interface"] == (
-        "ens1np0,ens2np0"
-    )
-    assert result.outputs["kubeOvn"]["iface"] == "ens1np0,ens2np0"
-    assert agent_interface("a", ["b", "a", "c", "b"]) == "a,b,c"
+    release = result.by_name("kube-ovn-release")
+    assert release.inputs["values"]["agent"]["interface"] == "ens1np0"
+    patches = {
+        r.inputs["metadata"]["name"]: r.inputs["metadata"]["annotations"]
+        for r in result.by_type(NODE_PATCH)
+        if "annotations" in r.inputs["metadata"]
+    }
+    assert patches == {
+        "w1": {"ovn.kubernetes.io/tunnel_interface": "ens1np0"},
+        "w2": {"ovn.kubernetes.io/tunnel_interface": "ens2np0"},
+    }
+    # Set before Kube-OVN's agents start.
+    annotations = {r.urn for r in result.by_type(NODE_PATCH) if r.name.endswith("-interface")}
+    assert annotations <= set(release.depends_on)
+    assert result.outputs["kubeOvn"]["iface"] == "ens1np0"
 
 
 def test_deep_merge_replaces_leaves_and_lists_and_leaves_inputs_alone() -> None:
@@ -303,7 +313,7 @@ def test_every_kubernetes_resource_uses_the_stacks_provider() -> None:
     result = run()
     (provider,) = result.by_type(PROVIDER)
     resources = _kubernetes_resources(result)
-    assert len(resources) == 14
+    assert len(resources) == 16
     assert {r.name: r.provider for r in resources} == {r.name: provider.urn for r in resources}
 
 
@@ -325,3 +335,19 @@ def test_no_image_is_a_moving_tag(name: str) -> None:
     for container in [*spec["containers"], *spec.get("initContainers", [])]:
         tag = container["image"].rsplit(":", 1)[1]
         assert tag.startswith("v") and "latest" not in tag and "snapshot" not in tag
+
+
+def test_destroy_leaves_the_clusters_network_and_the_nad_crd() -> None:
+    result = run()
+    retained = {r.name for r in result.resources if r.options["retainOnDelete"]}
+    assert retained == {"kube-ovn-release", "multus-nad-crd"}
+
+
+def test_the_node_steps_restart_exactly_the_device_plugins_pods() -> None:
+    result = run()
+    key, value = DEVICE_PLUGIN_POD_SELECTOR.split("=")
+    template = result.by_name("sriov-device-plugin-ds").inputs["spec"]["template"]
+    assert template["metadata"]["labels"][key] == value
+    restart = result.by_name("lab-worker-2-device-plugin-restart").inputs["create"]
+    assert f"--selector {DEVICE_PLUGIN_POD_SELECTOR}" in restart
+    assert "--field-selector spec.nodeName=lab-worker-2" in restart

@@ -130,7 +130,12 @@ def test_baseline_diff_of_one_nodes_vf_count(dev_plan: Path, tmp_path: Path) -> 
     nodes[1]["vfs"] = 6
     changes = diff_against_dev(dev_plan, tmp_path, {"nodes": nodes})
     by_name = {c["name"]: c for c in changes}
-    assert set(by_name) == {"lab-worker-2-drain", "lab-worker-2-vfs", "lab-worker-2-uncordon"}
+    assert set(by_name) == {
+        "lab-worker-2-drain",
+        "lab-worker-2-vfs",
+        "lab-worker-2-device-plugin-restart",
+        "lab-worker-2-uncordon",
+    }
     assert all(c["kind"] == "change" for c in changes)
     assert by_name["lab-worker-2-vfs"]["hardwareStep"] == "vfs"
     assert "create" in by_name["lab-worker-2-vfs"]["fields"]
@@ -179,7 +184,14 @@ def test_the_prod_stack_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     gates = sorted(r["name"] for r in resources if r["name"].startswith("batch-"))
     assert gates == ["batch-1-done", "batch-2-done"]  # 6 nodes, 2 at a time
     (release,) = [r for r in resources if r["type"] == "kubernetes:helm.sh/v3:Release"]
-    assert release["inputs"]["values"]["agent"]["interface"] == "ens1np0,ens3np0"
+    assert release["inputs"]["values"]["agent"]["interface"] == "ens1np0"
+    tunnels = {
+        r["inputs"]["metadata"]["name"]: r["inputs"]["metadata"]["annotations"]
+        for r in resources
+        if r["name"].endswith("-kube-ovn-tunnel-interface")
+    }
+    assert tunnels["agilio-05"] == {"ovn.kubernetes.io/tunnel_interface": "ens3np0"}
+    assert tunnels["agilio-01"] == {"ovn.kubernetes.io/tunnel_interface": "ens1np0"}
     outputs = json.loads((tmp_path / "outputs.json").read_text())
     assert outputs["networkAttachment"] == "kube-system/offload"
     assert len(list((tmp_path / "nodes").glob("*/04-vfs.sh"))) == 6
