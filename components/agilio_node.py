@@ -103,7 +103,9 @@ class AgilioNode(pulumi.ComponentResource):
         self._node = args.node
         self._access = args.access
         self._connection = self._connection_args()
-        self.preflight = self._step("preflight", {"MIN_KERNEL": MIN_KERNEL}, undo=False)
+        self.preflight = self._step(
+            "preflight", {"MIN_KERNEL": MIN_KERNEL, "VFS": self._node.vfs}, undo=False
+        )
 
     def roll_out(self, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
         """The changing steps, once `after` (the node's rollout gate) is done; returns the last.

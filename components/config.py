@@ -24,6 +24,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     field_validator,
 )
@@ -251,8 +252,10 @@ HostKey = Annotated[str, AfterValidator(_check_host_key)]
 PciId = Annotated[str, AfterValidator(_check_hex4)]
 DriverName = Annotated[str, AfterValidator(_check_driver)]
 IpAddress = Annotated[str, AfterValidator(_check_ip)]
-VfCount = Annotated[int, AfterValidator(_check_vf_count)]
-Port = Annotated[int, AfterValidator(_check_port)]
+# Strict: a YAML `true` is not the number 1, nor "yes" a boolean.
+VfCount = Annotated[int, Strict(), AfterValidator(_check_vf_count)]
+Port = Annotated[int, Strict(), AfterValidator(_check_port)]
+StrictBool = Annotated[bool, Strict()]
 
 
 # --- the model ---------------------------------------------------------------------------------
@@ -285,7 +288,7 @@ class NodeConfig(_Model):
 class SshConfig(_Model):
     user: LinuxUser = "root"
     private_key_path: str | None = None
-    sudo: bool | None = None
+    sudo: StrictBool | None = None
 
     @field_validator("private_key_path")
     @classmethod
@@ -301,8 +304,8 @@ class FirmwareConfig(_Model):
 
 
 class RolloutConfig(_Model):
-    max_unavailable: Annotated[int, AfterValidator(_check_at_least_one)] = 1
-    drain: bool = True
+    max_unavailable: Annotated[int, Strict(), AfterValidator(_check_at_least_one)] = 1
+    drain: StrictBool = True
 
 
 class SriovConfig(_Model):
@@ -337,10 +340,16 @@ _OWNED_VALUES: dict[tuple[str, ...], tuple[str, object]] = {
         "ENABLE_LB must stay off: the NIC cannot offload dp_hash/hash",
         False,
     ),
+    ("cni", "nonPrimaryCNI"): (
+        "offloaded pods take Kube-OVN as their default network, so it must be the primary CNI",
+        False,
+    ),
 }
 _VALUES_SET_ELSEWHERE: dict[tuple[str, ...], str] = {
     ("masterNodes",): "kubeOvn.masterNodes",
+    ("masterNodesLabels",): "kubeOvn.masterNodes (the stack labels them kube-ovn/role=master)",
     ("agent", "interface"): "kubeOvn.iface and nodes[].uplink",
+    ("namespace",): "the stack (always kube-system, where the other components look for it)",
 }
 
 
@@ -366,7 +375,7 @@ class KubeOvnConfig(_Model):
         for path, where in _VALUES_SET_ELSEWHERE.items():
             found, value = _lookup(values, path)
             if found:
-                problems.append(f"{'.'.join(path)}: set it with {where}, not in values")
+                problems.append(f"{'.'.join(path)}: set by {where}, not in values")
         if problems:
             raise PydanticCustomError("kube_ovn_values", "; ".join(problems))
         return values
@@ -462,7 +471,8 @@ def _cross_field_problems(raw: Mapping[str, Any]) -> list[str]:
     problems = _duplicates([(f"nodes[{i}].name", n.get("name")) for i, n in nodes if "name" in n])
     problems += _duplicates(
         [
-            (f"nodes[{i}].host", f"{n['host']}:{n.get('port', 22)}")
+            # DNS names are case-insensitive: Node-1 and node-1 are one host.
+            (f"nodes[{i}].host", f"{n['host'].lower()}:{n.get('port', 22)}")
             for i, n in nodes
             if isinstance(n.get("host"), str)
         ]

@@ -81,7 +81,7 @@ def test_scripts_carry_their_parameters_quoted() -> None:
     vfs = step(result, "w1", "vfs").inputs["create"]
     for line in ("NODE=w1", "PF=ens1np0", "VFS=12", "APP=flower-next", "ASSY=AMDA0099"):
         assert f"\n{line}\n" in vfs
-    assert "VFS=" not in step(result, "w1", "preflight").inputs["create"]
+    assert "\nVFS=12\n" in step(result, "w1", "preflight").inputs["create"]  # checked first
     assert "VFS=" not in step(result, "w1", "firmware").inputs["create"]
     assert vfs.startswith("bash -c \"$(cat <<'AGILIO_OFFLOAD_SCRIPT'\n#!/usr/bin/env bash\n")
 

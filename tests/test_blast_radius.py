@@ -21,11 +21,13 @@ def test_one_nodes_vf_change_touches_that_nodes_vfs_step_only() -> None:
     result = radius("one node's VF count")
     assert result.hardware_steps == [("lab-worker-2", "vfs")]
     assert result.nodes_touched == ["lab-worker-2"]
-    # Besides the vfs step, only the drain and uncordon that bracket it and the restart of the
-    # node's device plugin (so kubelet sees the new count) re-run.
+    # Besides the vfs step, only read-only or kubectl steps of that node re-run: its preflight
+    # (checks the new count before anything changes), the drain and uncordon that bracket the
+    # change and the restart of its device plugin (so kubelet sees the new count).
     assert sorted(c.name for c in result.changes) == [
         "lab-worker-2-device-plugin-restart",
         "lab-worker-2-drain",
+        "lab-worker-2-preflight",
         "lab-worker-2-uncordon",
         "lab-worker-2-vfs",
     ]

@@ -177,8 +177,19 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
         {"features": {"enableLoadbalancer": True}},
         "kubeOvn.values: features.enableLoadbalancer: true is not allowed (ENABLE_LB must stay off",
     ),
-    ("kubeOvn.values", {"masterNodes": ["10.0.0.1"]}, "set it with kubeOvn.masterNodes"),
-    ("kubeOvn.values", {"agent": {"interface": "eth0"}}, "set it with kubeOvn.iface"),
+    ("kubeOvn.values", {"masterNodes": ["10.0.0.1"]}, "set by kubeOvn.masterNodes"),
+    ("kubeOvn.values", {"agent": {"interface": "eth0"}}, "set by kubeOvn.iface"),
+    ("kubeOvn.values", {"masterNodesLabels": {"role": "x"}}, "masterNodesLabels: set by"),
+    ("kubeOvn.values", {"namespace": "kube-ovn"}, "namespace: set by the stack"),
+    (
+        "kubeOvn.values",
+        {"cni": {"nonPrimaryCNI": True}},
+        "cni.nonPrimaryCNI: true is not allowed (offloaded pods take Kube-OVN",
+    ),
+    ("nodes[0].port", True, "nodes[0].port: True: input should be a valid integer"),
+    ("vfs", True, "agilio-offload:vfs: True: input should be a valid integer"),
+    ("rollout.drain", "yes", "rollout.drain: 'yes': input should be a valid boolean"),
+    ("rollout.maxUnavailable", 2.0, "rollout.maxUnavailable: 2.0: input should be a valid integer"),
     ("kubeOvn.values", "enableLoadbalancer=true", "kubeOvn.values: 'enableLoadbalancer=true'"),
     ("nodes[0].hsot", "10.0.0.1", "nodes[0].hsot: unknown key"),
     ("firmware.application", "flower", "firmware.application: unknown key"),
@@ -224,6 +235,14 @@ def test_uniqueness_of_node_names_hosts_and_masters() -> None:
     assert any("nodes[2].host: '192.0.2.11:22' is used more than once" in p for p in problems)
     assert any("kubeOvn.masterNodes[1].name" in p for p in problems)
     assert any("kubeOvn.masterNodes[1].ip" in p for p in problems)
+
+
+def test_host_names_differing_in_case_are_one_host() -> None:
+    raw = dev_config()
+    raw["nodes"][0]["host"] = "Agilio-1.example.com"
+    raw["nodes"][1]["host"] = "agilio-1.EXAMPLE.com"
+    (problem,) = problems_of(raw)
+    assert "nodes[1].host: 'agilio-1.example.com:22' is used more than once" in problem
 
 
 def test_same_host_on_another_port_is_allowed() -> None:

@@ -222,7 +222,10 @@ def test_vf_count_change_4_to_8_has_no_ebusy(node: EmulatedNode) -> None:
     assert len(node.calls("rmmod")) == 1
 
 
-def test_vfs_step_waits_for_the_reload(node: EmulatedNode) -> None:
+def test_vfs_step_waits_for_the_reload(start_node: StartNode) -> None:
+    # A slow firmware load, so the reload is surely still running when the vfs step connects
+    # (an SSH handshake on a busy machine can outlast the default 0.4 s).
+    node = start_node(load_seconds=3.0)
     for step in ("preflight", "firmware", "driver"):
         must(run_step(node, step))
 
@@ -251,8 +254,13 @@ FAILURES = {
     ),
     "no SR-IOV": (
         {"total_vfs": 0},
-        "preflight: PF ens1np0 sriov_totalvfs is 0, need >= 1 (SR-IOV enabled in the BIOS and the"
-        " card's firmware)",
+        "preflight: PF ens1np0 sriov_totalvfs is 0, need >= 4 (the VF count asked for; 0 means"
+        " SR-IOV is off in the BIOS or the card's firmware)",
+    ),
+    "more VFs than the PF has": (
+        {"total_vfs": 2},
+        "preflight: PF ens1np0 sriov_totalvfs is 2, need >= 4 (the VF count asked for; 0 means"
+        " SR-IOV is off in the BIOS or the card's firmware)",
     ),
     "missing firmware": (
         {"firmware_files": {"flower/nic_AMDA0099.nffw": "x\n"}},

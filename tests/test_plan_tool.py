@@ -131,6 +131,7 @@ def test_baseline_diff_of_one_nodes_vf_count(dev_plan: Path, tmp_path: Path) -> 
     changes = diff_against_dev(dev_plan, tmp_path, {"nodes": nodes})
     by_name = {c["name"]: c for c in changes}
     assert set(by_name) == {
+        "lab-worker-2-preflight",
         "lab-worker-2-drain",
         "lab-worker-2-vfs",
         "lab-worker-2-device-plugin-restart",

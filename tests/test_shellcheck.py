@@ -16,7 +16,7 @@ SCRIPTS = sorted(SCRIPTS_DIR.glob("*.sh"))
 STEPS = ("preflight", "firmware", "driver", "vfs")
 COMMON = {"NODE": "worker-1", "PF": "ens1np0", "APP": "flower", "ASSY": "scan"}
 STEP_PARAMS: dict[str, dict[str, str | int]] = {
-    "preflight": {"MIN_KERNEL": "5.7"},
+    "preflight": {"MIN_KERNEL": "5.7", "VFS": 4},
     "firmware": {"ACTION": "apply"},
     "driver": {"ACTION": "apply", "PF_WAIT_SECONDS": 300},
     "vfs": {"VFS": 4, "ACTION": "apply", "PF_WAIT_SECONDS": 300},

@@ -7,18 +7,19 @@
 #   APP         firmware application directory under /lib/firmware/netronome: flower | flower-next
 #   ASSY        the card's assembly ID (AMDAnnnn), or "scan" to read it from the card
 #   MIN_KERNEL  the lowest kernel release accepted, e.g. 5.7
+#   VFS         the VF count asked for this node
 #
 # Checks, in order: the PF netdev exists; its PCI vendor is 0x19ee (Netronome) or 0x1da8
-# (Corigine); it is bound to nfp; the kernel >= MIN_KERNEL; sriov_totalvfs >= 1; the firmware
-# image for the assembly exists. The VF count is checked by the vfs step (so that a VF-count
-# change touches only that step). Changes nothing, except that a scan sets the card's debug-dump
-# level to 0 (`ethtool -W`), as the runbook's fw-select does.
+# (Corigine); it is bound to nfp; the kernel >= MIN_KERNEL; sriov_totalvfs >= VFS; the firmware
+# image for the assembly exists. (The vfs step checks the count again right before it writes.)
+# Changes nothing, except that a scan sets the card's debug-dump level to 0 (`ethtool -W`), as
+# the runbook's fw-select does.
 #
 # Last stdout line: {"step","node","pf","pciAddress","changed":false,"vendor","device","driver",
 #   "kernel","totalVfs","assembly","firmware"}
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
-: "${NODE:?}" "${PF:?}" "${APP:?}" "${ASSY:?}" "${MIN_KERNEL:?}"
+: "${NODE:?}" "${PF:?}" "${APP:?}" "${ASSY:?}" "${MIN_KERNEL:?}" "${VFS:?}"
 STEP=preflight
 # shellcheck source=lib.sh
 . "${BASH_SOURCE[0]%/*}/lib.sh"
@@ -40,8 +41,8 @@ kernel=$(read_attr /proc/sys/kernel/osrelease)
 version_at_least "$kernel" "$MIN_KERNEL" || die "kernel is ${kernel:-unknown}, need >= $MIN_KERNEL"
 
 total_vfs=$(read_attr "$device_dir/sriov_totalvfs")
-at_least "$total_vfs" 1 ||
-  die "PF $PF sriov_totalvfs is ${total_vfs:-missing}, need >= 1 (SR-IOV enabled in the BIOS and the card's firmware)"
+at_least "$total_vfs" "$VFS" ||
+  die "PF $PF sriov_totalvfs is ${total_vfs:-missing}, need >= $VFS (the VF count asked for; 0 means SR-IOV is off in the BIOS or the card's firmware)"
 
 assembly=$(resolve_assembly)
 image=$(firmware_image "$assembly")
