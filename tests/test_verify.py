@@ -252,6 +252,21 @@ def test_every_node_offloaded_exits_0(kubectl: StandIn, capsys: pytest.CaptureFi
     assert err == ""
 
 
+def test_no_vf_pods_anywhere_is_no_failure_but_says_nothing_is_proven(
+    kubectl: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = cluster(node_b_offloads=True)
+    scenario["pods"] = [p for p in scenario["pods"] if p["metadata"]["name"] == "coredns-5d78c"]
+    kubectl.answer(scenario)
+    assert main(["--context", "lab"]) == 0
+    out, err = capsys.readouterr()
+    assert {row[1] for row in table_rows(out).values()} == {"0"}
+    assert err == (
+        f"verify: no node runs a pod with {VF}: nothing shows offload yet; run a pod on a VF"
+        ' (README "Stack outputs") and check again\n'
+    )
+
+
 def test_json_output(kubectl: StandIn, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--context", "lab", "--json"]) == 1
     out, err = capsys.readouterr()

@@ -418,6 +418,16 @@ def complaints(reports: Iterable[NodeReport]) -> list[str]:
     return lines
 
 
+def nothing_to_prove(reports: Sequence[NodeReport], resource: str) -> str | None:
+    """A note when every node was checked but none runs a VF pod: no failure, no proof either."""
+    if reports and all(r.checked for r in reports) and not any(r.vf_pods for r in reports):
+        return (
+            f"verify: no node runs a pod with {resource}: nothing shows offload yet; run a pod "
+            'on a VF (README "Stack outputs") and check again'
+        )
+    return None
+
+
 # --- command line ---------------------------------------------------------------------------------
 
 
@@ -471,6 +481,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(render_table(reports))
     for line in complaints(reports):
         print(line, file=sys.stderr)
+    note = nothing_to_prove(reports, options.resource)
+    if note:
+        print(note, file=sys.stderr)
     return code
 
 
