@@ -122,10 +122,14 @@ class AgilioNode(pulumi.ComponentResource):
         self.vfs = self._step(
             "vfs", {"VFS": self._node.vfs, **self._wait_params()}, after=[self.driver]
         )
+        after_vfs: list[pulumi.Resource] = [self.vfs]
+        if self._access.drain:
+            self.drain_before_undo = self._drain_before_undo(after=after_vfs)
+            after_vfs = [self.drain_before_undo]
         # The device plugin counts VFs only when it starts: restart this node's copy so kubelet
         # sees the new VFs (none runs yet on a first rollout; then this does nothing).
         self.device_plugin_restart = self._kubectl_step(
-            "device-plugin-restart", "delete", after=[self.vfs]
+            "device-plugin-restart", "delete", after=after_vfs
         )
         self.last_step: pulumi.Resource = self.device_plugin_restart
         if self._access.drain:
@@ -211,6 +215,29 @@ class AgilioNode(pulumi.ComponentResource):
             create=_kubectl(self._access.kubernetes, verb, *args),
             # Re-run around every change of the steps it brackets.
             triggers=[self._node.app, self._node.assy, self._node.pf, self._node.vfs],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
+
+    def _drain_before_undo(self, *, after: Sequence[pulumi.Resource]) -> local.Command:
+        """Drains the node when its steps are undone (the node leaves the stack, or destroy).
+
+        Creating it does nothing. Pulumi deletes dependents first, so its delete (the drain)
+        runs before the vfs, driver and firmware undo; as the batch gates wait for it, a
+        destroy drains and undoes one batch at a time. The node stays cordoned after the undo:
+        uncordon it when it should take pods again. No triggers: changes never re-run it.
+        """
+        name = self._node.name
+        return local.Command(
+            f"{name}-drain-before-undo",
+            create=shlex.join(["echo", f"agilio-offload: {name} is drained before any undo"]),
+            delete=_kubectl(
+                self._access.kubernetes,
+                "drain",
+                name,
+                "--ignore-daemonsets",
+                "--delete-emptydir-data",
+                f"--timeout={DRAIN_TIMEOUT}",
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
 

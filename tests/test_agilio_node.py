@@ -130,9 +130,30 @@ def test_drain_brackets_the_hardware_steps_with_the_stack_kubeconfig() -> None:
     )
     assert uncordon.inputs["create"].endswith("uncordon w1")
     assert drain.urn in step(result, "w1", "firmware").depends_on
+    undo_drain = step(result, "w1", "drain-before-undo")
     restart = step(result, "w1", "device-plugin-restart")
-    assert step(result, "w1", "vfs").urn in restart.depends_on
-    assert restart.urn in uncordon.depends_on
+    assert names(undo_drain.depends_on) == {"w1-vfs"}
+    assert names(restart.depends_on) == {"w1-drain-before-undo"}
+    assert names(uncordon.depends_on) == {"w1-device-plugin-restart"}
+
+
+def test_undoing_a_node_drains_it_first_one_batch_at_a_time() -> None:
+    result = run({"nodes": nodes(2), "rollout": {"maxUnavailable": 1}})
+    undo_drain = step(result, "w1", "drain-before-undo")
+    # Creating it changes nothing; deleting it (node removed, or destroy) drains the node.
+    assert undo_drain.inputs["create"].startswith("echo ")
+    assert undo_drain.inputs["delete"] == (
+        "kubectl --context kind-agilio-lab drain w1 --ignore-daemonsets --delete-emptydir-data"
+        " --timeout=600s"
+    )
+    assert "triggers" not in undo_drain.inputs  # a change never re-runs it
+    # Pulumi deletes dependents first: it drains before vfs, driver and firmware are undone...
+    assert names(undo_drain.depends_on) == {"w1-vfs"}
+    # ...and the batch gate waits for it, so batch 2 is undone before batch 1 starts draining.
+    chain = {r.name: names(r.depends_on) for r in result.resources}
+    assert "w1-drain-before-undo" in chain["w1-device-plugin-restart"]
+    assert chain["batch-1-done"] == {"w1-uncordon"}
+    assert "batch-1-done" in chain["w2-drain"]
 
 
 def test_the_device_plugin_restarts_on_the_node_after_its_vfs_change() -> None:
