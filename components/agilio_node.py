@@ -3,8 +3,8 @@
 Each step is a `remote.Command` running a script from `node_scripts/` with its parameters in a
 quoted prelude; the steps run in runbook order, each depending on the one before:
 
-    preflight (read-only) -> [drain] -> firmware -> driver -> vfs -> device-plugin-restart
-    -> [uncordon]
+    preflight (read-only) -> [drain] -> reload-wait (read-only) -> firmware -> driver -> vfs
+    -> [drain-before-undo] -> device-plugin-restart -> [uncordon]
 
 `agilio_nodes_in_batches` rolls the nodes out `rollout.maxUnavailable` at a time: no hardware step
 of any node starts before every node passed its preflight, and batch k starts after batch k-1's
@@ -28,7 +28,7 @@ from components.scripts import ParamValue, remote_command, render_script
 
 TYPE = "agilio-offload:index:AgilioNode"
 # The node steps in runbook order; each is a remote command named "<node>-<step>".
-STEPS = ("preflight", "firmware", "driver", "vfs")
+STEPS = ("preflight", "reload-wait", "firmware", "driver", "vfs")
 HARDWARE_STEPS = ("firmware", "driver", "vfs")
 # What the firmware and vfs steps report in their JSON line, exposed as the node's facts.
 REPORTED_FACTS = ("pciAddress", "totalVfs", "vfs", "firmware")
@@ -117,7 +117,10 @@ class AgilioNode(pulumi.ComponentResource):
         if self._access.drain:
             self.drain = self._kubectl_step("drain", "drain", after=first_change)
             first_change = [self.drain]
-        self.firmware = self._step("firmware", {"ACTION": "apply"}, after=first_change)
+        # Read-only; its undo holds a destroy until the reload the firmware undo started is
+        # done, so the next batch is undone only then.
+        self.reload_wait = self._step("reload-wait", self._wait_params(), after=first_change)
+        self.firmware = self._step("firmware", {"ACTION": "apply"}, after=[self.reload_wait])
         self.driver = self._step("driver", self._wait_params(), after=[self.firmware])
         self.vfs = self._step(
             "vfs", {"VFS": self._node.vfs, **self._wait_params()}, after=[self.driver]

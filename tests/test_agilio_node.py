@@ -129,7 +129,8 @@ def test_drain_brackets_the_hardware_steps_with_the_stack_kubeconfig() -> None:
         "--ignore-daemonsets --delete-emptydir-data --timeout=600s"
     )
     assert uncordon.inputs["create"].endswith("uncordon w1")
-    assert drain.urn in step(result, "w1", "firmware").depends_on
+    assert names(step(result, "w1", "reload-wait").depends_on) == {"w1-drain"}
+    assert names(step(result, "w1", "firmware").depends_on) == {"w1-reload-wait"}
     undo_drain = step(result, "w1", "drain-before-undo")
     restart = step(result, "w1", "device-plugin-restart")
     assert names(undo_drain.depends_on) == {"w1-vfs"}
@@ -248,9 +249,9 @@ def test_one_batch_per_node_by_default_each_waiting_for_the_one_before() -> None
     assert set(gates(result)) == {"preflight-gate", "batch-1-done", "batch-2-done"}
     # No drain or uncordon: three gates and each node's device plugin restart.
     assert len(result.by_type(LOCAL)) == 3 + 3
-    assert names(step(result, "w1", "firmware").depends_on) == {"w1-preflight", "preflight-gate"}
-    assert names(step(result, "w2", "firmware").depends_on) == {"w2-preflight", "batch-1-done"}
-    assert names(step(result, "w3", "firmware").depends_on) == {"w3-preflight", "batch-2-done"}
+    assert names(step(result, "w1", "reload-wait").depends_on) == {"w1-preflight", "preflight-gate"}
+    assert names(step(result, "w2", "reload-wait").depends_on) == {"w2-preflight", "batch-1-done"}
+    assert names(step(result, "w3", "reload-wait").depends_on) == {"w3-preflight", "batch-2-done"}
     assert names(result.by_name("batch-1-done").depends_on) == {"w1-device-plugin-restart"}
     assert names(result.by_name("batch-2-done").depends_on) == {"w2-device-plugin-restart"}
     assert names(result.by_name("preflight-gate").depends_on) == {

@@ -27,8 +27,9 @@ pytest_plugins = ("tests.emulated_node.plugin",)
 
 NODE = "worker-1"
 PF = "ens1np0"
-STEPS = ("preflight", "firmware", "driver", "vfs")
-UNDO_ORDER = ("vfs", "driver", "firmware")  # what `pulumi destroy` runs, dependents first
+STEPS = ("preflight", "reload-wait", "firmware", "driver", "vfs")
+# What `pulumi destroy` runs, dependents first (preflight has no undo).
+UNDO_ORDER = ("vfs", "driver", "firmware", "reload-wait")
 RELOAD_UNIT = "agilio-offload-nfp-reload.service"
 PERSIST_UNIT = f"agilio-offload-vfs-{PF}.service"
 FLOWER_0097 = "flower/nic_AMDA0097.nffw"
@@ -222,6 +223,13 @@ def test_vf_count_change_4_to_8_has_no_ebusy(node: EmulatedNode) -> None:
     assert len(node.calls("rmmod")) == 1
 
 
+def test_reload_wait_applies_without_waiting_when_no_reload_runs(node: EmulatedNode) -> None:
+    before = node.snapshot()
+    run = must(run_step(node, "reload-wait"))
+    assert run.facts["waited"] is False and run.facts["changed"] is False
+    assert node.snapshot() == before
+
+
 def test_vfs_step_waits_for_the_reload(start_node: StartNode) -> None:
     # A slow firmware load, so the reload is surely still running when the vfs step connects
     # (an SSH handshake on a busy machine can outlast the default 0.4 s).
@@ -378,6 +386,10 @@ def test_undo_restores_the_starting_state(
     undone = undo_all(node)
 
     assert undone["firmware"]["reloadStarted"] is True
+    # The undo of reload-wait held the destroy until that reload was done and the PF back.
+    assert undone["reload-wait"]["waited"] is True
+    assert undone["reload-wait"]["reload"] == "idle"
+    assert undone["reload-wait"]["pciAddress"]
     assert node.snapshot() == before
     assert [c["argv"] for c in node.calls("rmmod")] == [["nfp"], ["nfp"]]
     again = undo_all(node)

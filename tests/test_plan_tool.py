@@ -195,5 +195,5 @@ def test_the_prod_stack_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert tunnels["agilio-01"] == {"ovn.kubernetes.io/tunnel_interface": "ens1np0"}
     outputs = json.loads((tmp_path / "outputs.json").read_text())
     assert outputs["networkAttachment"] == "kube-system/offload"
-    assert len(list((tmp_path / "nodes").glob("*/04-vfs.sh"))) == 6
+    assert len(list((tmp_path / "nodes").glob("*/05-vfs.sh"))) == 6
     assert "6 nodes" in capsys.readouterr().out

@@ -13,10 +13,11 @@ from components.scripts import LIB_SOURCE_LINE, render_script
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "components" / "node_scripts"
 SCRIPTS = sorted(SCRIPTS_DIR.glob("*.sh"))
-STEPS = ("preflight", "firmware", "driver", "vfs")
+STEPS = ("preflight", "reload-wait", "firmware", "driver", "vfs")
 COMMON = {"NODE": "worker-1", "PF": "ens1np0", "APP": "flower", "ASSY": "scan"}
 STEP_PARAMS: dict[str, dict[str, str | int]] = {
     "preflight": {"MIN_KERNEL": "5.7", "VFS": 4},
+    "reload-wait": {"ACTION": "apply", "PF_WAIT_SECONDS": 300},
     "firmware": {"ACTION": "apply"},
     "driver": {"ACTION": "apply", "PF_WAIT_SECONDS": 300},
     "vfs": {"VFS": 4, "ACTION": "apply", "PF_WAIT_SECONDS": 300},
