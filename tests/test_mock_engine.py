@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
 
+from tools import sdk_speedups
 from tools.mock_engine import run_program, stack_config
 
 CYCLE_PROGRAM = Path(__file__).with_name("programs") / "dependency_cycle.py"
@@ -45,3 +47,12 @@ def test_a_dependency_cycle_is_still_reported(speedups: bool) -> None:
     run = run_program({}, stack="dev", program=CYCLE_PROGRAM, speedups=speedups)
     assert run.error is not None
     assert "circular dependency" in str(run.error)
+
+
+def test_the_collector_is_paused_for_a_run_only() -> None:
+    assert gc.isenabled()
+    with sdk_speedups.cyclic_gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with sdk_speedups.cyclic_gc_paused(False):
+        assert gc.isenabled()

@@ -293,7 +293,8 @@ def run_program(
     settings.ROOT.set(None)
     error: BaseException | None = None
     try:
-        _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
+        with sdk_speedups.cyclic_gc_paused(speedups):
+            _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
     except Exception as exc:  # noqa: BLE001 reported to the caller with what was registered
         error = exc
     finally:

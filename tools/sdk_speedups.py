@@ -19,16 +19,23 @@ program at 300 nodes showed the two hot spots (README "Scale"):
    Python stack with every frame's source line read through `linecache` (and the file stat'ed),
    then turns each file name into a URI. Here the frames are walked directly, without source
    lines, and each file's URI is computed once: the same frames, line numbers and URIs.
+4. Python's cyclic garbage collector: a run keeps tens of thousands of live objects (futures,
+   outputs, protobuf messages), and every full collection walks all of them, so collections
+   cost more the bigger the stack (a third of a 1000-node plan). `cyclic_gc_paused` holds the
+   collector off for the run and collects once after it; reference counting still frees
+   everything that is not in a cycle (the peak memory stays within a few percent).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import gc
 import itertools
 import pathlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pulumi
@@ -129,6 +136,20 @@ def _get_stack_trace() -> source_pb2.StackTrace:
 _sdk_declare_dependency: Callable[[Any, Any], bool] = resource_cycle_breaker.declare_dependency
 _sdk_wait_for_rpcs = stack.wait_for_rpcs
 _sdk_get_stack_trace = resource._get_stack_trace
+
+
+@contextlib.contextmanager
+def cyclic_gc_paused(pause: bool = True) -> Iterator[None]:
+    """No cyclic garbage collection inside (when `pause`); one full collection after."""
+    was_enabled = gc.isenabled()
+    if pause:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if pause and was_enabled:
+            gc.enable()
+            gc.collect()
 
 
 def install() -> None:
