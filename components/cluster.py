@@ -39,10 +39,8 @@ def label_node(
     name: str, node: str, labels: Mapping[str, str], parent: pulumi.Resource
 ) -> k8s.core.v1.NodePatch:
     """Add `labels` to an existing Node; `pulumi destroy` takes them off again."""
-    return k8s.core.v1.NodePatch(
-        name,
-        metadata=k8s.meta.v1.ObjectMetaPatchArgs(name=node, labels=dict(labels)),
-        opts=pulumi.ResourceOptions(parent=parent),
+    return _patch_node(
+        name, k8s.meta.v1.ObjectMetaPatchArgs(name=node, labels=dict(labels)), parent
     )
 
 
@@ -50,8 +48,13 @@ def annotate_node(
     name: str, node: str, annotations: Mapping[str, str], parent: pulumi.Resource
 ) -> k8s.core.v1.NodePatch:
     """Add `annotations` to an existing Node; `pulumi destroy` takes them off again."""
+    metadata = k8s.meta.v1.ObjectMetaPatchArgs(name=node, annotations=dict(annotations))
+    return _patch_node(name, metadata, parent)
+
+
+def _patch_node(
+    name: str, metadata: k8s.meta.v1.ObjectMetaPatchArgs, parent: pulumi.Resource
+) -> k8s.core.v1.NodePatch:
     return k8s.core.v1.NodePatch(
-        name,
-        metadata=k8s.meta.v1.ObjectMetaPatchArgs(name=node, annotations=dict(annotations)),
-        opts=pulumi.ResourceOptions(parent=parent),
+        name, metadata=metadata, opts=pulumi.ResourceOptions(parent=parent)
     )
