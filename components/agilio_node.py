@@ -40,6 +40,7 @@ PF_WAIT_SECONDS = 300
 DIAL_ERROR_LIMIT = 40
 PER_DIAL_TIMEOUT_SECONDS = 15
 DRAIN_TIMEOUT = "600s"
+DRAIN_OPTIONS = ("--ignore-daemonsets", "--delete-emptydir-data", f"--timeout={DRAIN_TIMEOUT}")
 # The SR-IOV device plugin's pods (components/sriov_device_plugin.py sets this label).
 DEVICE_PLUGIN_POD_SELECTOR = "name=sriov-device-plugin"
 
@@ -115,7 +116,7 @@ class AgilioNode(pulumi.ComponentResource):
         """
         first_change: list[pulumi.Resource] = [self.preflight, *after]
         if self._access.drain:
-            self.drain = self._kubectl_step("drain", "drain", after=first_change)
+            self.drain = self._kubectl_step("drain", *self._drain_args(), after=first_change)
             first_change = [self.drain]
         # Read-only; its undo holds a destroy until the reload the firmware undo started is
         # done, so the next batch is undone only then.
@@ -132,12 +133,12 @@ class AgilioNode(pulumi.ComponentResource):
         # The device plugin counts VFs only when it starts: restart this node's copy so kubelet
         # sees the new VFs (none runs yet on a first rollout; then this does nothing).
         self.device_plugin_restart = self._kubectl_step(
-            "device-plugin-restart", "delete", after=after_vfs
+            "device-plugin-restart", *self._device_plugin_restart_args(), after=after_vfs
         )
         self.last_step: pulumi.Resource = self.device_plugin_restart
         if self._access.drain:
             self.last_step = self._kubectl_step(
-                "uncordon", "uncordon", after=[self.device_plugin_restart]
+                "uncordon", "uncordon", self._node.name, after=[self.device_plugin_restart]
             )
 
         reported = pulumi.Output.all(self.firmware.stdout, self.vfs.stdout).apply(self._facts)
@@ -197,28 +198,31 @@ class AgilioNode(pulumi.ComponentResource):
         )
 
     def _kubectl_step(
-        self, step: str, verb: str, *, after: Sequence[pulumi.Resource]
+        self, step: str, *kubectl_args: str, after: Sequence[pulumi.Resource]
     ) -> local.Command:
-        args = [self._node.name]
-        if verb == "drain":
-            args += ["--ignore-daemonsets", "--delete-emptydir-data", f"--timeout={DRAIN_TIMEOUT}"]
-        if verb == "delete":
-            args = [
-                "pod",
-                "--namespace",
-                SYSTEM_NAMESPACE,
-                "--selector",
-                DEVICE_PLUGIN_POD_SELECTOR,
-                "--field-selector",
-                f"spec.nodeName={self._node.name}",
-                "--ignore-not-found",
-            ]
         return local.Command(
             f"{self._node.name}-{step}",
-            create=_kubectl(self._access.kubernetes, verb, *args),
+            create=_kubectl(self._access.kubernetes, *kubectl_args),
             # Re-run around every change of the steps it brackets.
             triggers=[self._node.app, self._node.assy, self._node.pf, self._node.vfs],
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
+
+    def _drain_args(self) -> tuple[str, ...]:
+        return ("drain", self._node.name, *DRAIN_OPTIONS)
+
+    def _device_plugin_restart_args(self) -> tuple[str, ...]:
+        """Delete this node's device plugin pod; its DaemonSet starts a new one at once."""
+        return (
+            "delete",
+            "pod",
+            "--namespace",
+            SYSTEM_NAMESPACE,
+            "--selector",
+            DEVICE_PLUGIN_POD_SELECTOR,
+            "--field-selector",
+            f"spec.nodeName={self._node.name}",
+            "--ignore-not-found",
         )
 
     def _drain_before_undo(self, *, after: Sequence[pulumi.Resource]) -> local.Command:
@@ -233,14 +237,7 @@ class AgilioNode(pulumi.ComponentResource):
         return local.Command(
             f"{name}-drain-before-undo",
             create=shlex.join(["echo", f"agilio-offload: {name} is drained before any undo"]),
-            delete=_kubectl(
-                self._access.kubernetes,
-                "drain",
-                name,
-                "--ignore-daemonsets",
-                "--delete-emptydir-data",
-                f"--timeout={DRAIN_TIMEOUT}",
-            ),
+            delete=_kubectl(self._access.kubernetes, *self._drain_args()),
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
 

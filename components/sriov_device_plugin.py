@@ -86,6 +86,7 @@ class SriovDevicePlugin(pulumi.ComponentResource):
             for node in args.agilio_nodes
         ]
         text = config_json(args.sriov)
+        self.config_hash = config_hash(text)
         self.config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=CONFIG_MAP_NAME, namespace=args.namespace),
@@ -106,13 +107,13 @@ class SriovDevicePlugin(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name="kube-sriov-device-plugin", namespace=args.namespace, labels=APP_LABELS
             ),
-            spec=self._daemon_set_spec(config_hash(text)),
+            spec=self._daemon_set_spec(self.config_hash),
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[self.config_map, self.service_account, *self.node_labels]
             ),
         )
         self.resource = args.sriov.resource
-        self.register_outputs({"resource": self.resource, "configHash": config_hash(text)})
+        self.register_outputs({"resource": self.resource, "configHash": self.config_hash})
 
     def _daemon_set_spec(self, hash_: str) -> k8s.apps.v1.DaemonSetSpecArgs:
         return k8s.apps.v1.DaemonSetSpecArgs(

@@ -219,7 +219,8 @@ def _start_order(
     """URN -> position in a topological order (Kahn's, ties by name); cycles go last."""
     needs: dict[str, set[str]] = {}
     for resource in resources:
-        before = {*resource.depends_on, resource.parent or "", _provider_urn(resource.provider)}
+        # `provider` is already the provider's URN (the reference's "::<id>" cut off on record).
+        before = {*resource.depends_on, resource.parent or "", resource.provider or ""}
         needs[resource.urn] = {urn for urn in before if urn in by_urn} - {resource.urn}
     unblocks: dict[str, list[str]] = {}
     for urn, before in needs.items():
@@ -238,11 +239,6 @@ def _start_order(
     for urn in sorted(set(by_urn) - set(order), key=lambda u: by_urn[u].name):
         order[urn] = len(order)  # part of a cycle: still listed, after everything else
     return order
-
-
-def _provider_urn(reference: str | None) -> str:
-    """A provider reference is `<urn>::<id>`."""
-    return reference.rsplit("::", 1)[0] if reference else ""
 
 
 # --- running the program ------------------------------------------------------------------------
