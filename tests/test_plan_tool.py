@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import yaml
 
 from components.agilio_node import STEPS
 from tools import plan
-from tools.mock_engine import STACK_TYPE, run_program, stack_config, stack_file
+from tools.mock_engine import REPO_ROOT, STACK_TYPE, run_program, stack_config, stack_file
 
 DEV_NODES = ("lab-worker-1", "lab-worker-2")
 
@@ -197,3 +199,19 @@ def test_the_prod_stack_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert outputs["networkAttachment"] == "kube-system/offload"
     assert len(list((tmp_path / "nodes").glob("*/05-vfs.sh"))) == 6
     assert "6 nodes" in capsys.readouterr().out
+
+
+def test_plan_files_are_byte_identical_from_another_process(dev_plan: Path, tmp_path: Path) -> None:
+    # Protobuf maps iterate in a per-process order: a second process must still write the
+    # same bytes, so that `diff -r` of two plans shows only real changes.
+    out = tmp_path / "other-process"
+    subprocess.run(
+        [sys.executable, "-m", "tools.plan", "--out", str(out)],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    )
+    files = sorted(p.relative_to(dev_plan) for p in dev_plan.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    for name in files:
+        assert (out / name).read_bytes() == (dev_plan / name).read_bytes(), name

@@ -107,7 +107,9 @@ def _plain(value: Any, reveal: bool = False) -> Any:
             if value.get("secret") and not reveal:
                 return SECRET
             return _plain(value.get("value", UNKNOWN), reveal)
-        return {key: _plain(item, reveal) for key, item in value.items()}
+        # Sorted: protobuf maps come out in a per-process order, and a plan must read the same
+        # from run to run (reviewers diff the files).
+        return {key: _plain(value[key], reveal) for key in sorted(value)}
     if isinstance(value, list):
         return [_plain(item, reveal) for item in value]
     if value == rpc.UNKNOWN:
