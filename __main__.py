@@ -5,13 +5,13 @@ The chain, in runbook order; each component depends on the one before it.
 
 import pulumi
 
-from components.agilio_node import agilio_nodes_in_batches
 from components.cluster import kubernetes_provider
 from components.config import load_stack_config
 from components.kube_ovn import KubeOvnOffload, KubeOvnOffloadArgs
 from components.multus import Multus, MultusArgs
 from components.offload_nad import OffloadNAD, OffloadNADArgs
 from components.outputs import export_stack_outputs, stack_outputs
+from components.rollout import roll_out_nodes
 from components.sriov_device_plugin import SriovDevicePlugin, SriovDevicePluginArgs
 
 config, ssh_private_key = load_stack_config()
@@ -22,7 +22,7 @@ def on_cluster(after: list[pulumi.Resource]) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(providers=[provider], depends_on=after)
 
 
-nodes = agilio_nodes_in_batches(config, ssh_private_key)
+nodes = roll_out_nodes(config, ssh_private_key)
 sriov = SriovDevicePlugin(
     "sriov-device-plugin",
     SriovDevicePluginArgs(config.sriov, [node.node_name for node in nodes]),

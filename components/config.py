@@ -11,7 +11,6 @@ import base64
 import binascii
 import ipaddress
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -39,9 +38,6 @@ SECRET_KEYS = ("sshPrivateKey",)
 # The nfp driver enables at most 64 VFs on an NFP4000/NFP6000 PF (Agilio CX); each node's own
 # sriov_totalvfs is checked on the node before its VF count changes.
 MAX_VFS_PER_PF = 64
-# Each rollout batch adds ~7 resources to one dependency chain; the Pulumi Python SDK's cycle
-# check recurses along it and fails somewhere past 150 batches (measured with 3.272.0).
-MAX_ROLLOUT_BATCHES = 100
 
 
 class ConfigError(pulumi.RunError):
@@ -486,19 +482,6 @@ def _cross_field_problems(raw: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _rollout_problems(model: StackConfig) -> list[str]:
-    batches = math.ceil(len(model.nodes) / model.rollout.max_unavailable)
-    if batches <= MAX_ROLLOUT_BATCHES:
-        return []
-    needed = math.ceil(len(model.nodes) / MAX_ROLLOUT_BATCHES)
-    return [
-        f"rollout.maxUnavailable: {model.rollout.max_unavailable} rolls {len(model.nodes)} nodes "
-        f"out in {batches} batches; at most {MAX_ROLLOUT_BATCHES} are allowed (the Pulumi "
-        f"Python SDK fails on dependency chains deeper than ~1000 resources): set it to at "
-        f"least {needed}"
-    ]
-
-
 # --- errors with config paths -------------------------------------------------------------------
 
 
@@ -535,8 +518,6 @@ def validate_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     except ValidationError as exc:
         problems += _format_errors(exc)
     problems += [f"{NAMESPACE}:{p}" for p in _cross_field_problems(raw)]
-    if model is not None:
-        problems += [f"{NAMESPACE}:{p}" for p in _rollout_problems(model)]
     if problems or model is None:
         raise ConfigError(problems)
     return model

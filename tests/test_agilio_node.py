@@ -1,4 +1,6 @@
-"""AgilioNode under Pulumi mocks: the steps, their order, connections, rollout batches, facts."""
+"""AgilioNode under Pulumi mocks: the steps, their order, connections, kubectl steps, facts.
+
+The rollout (preflight gate, lanes) is tested in tests/test_rollout.py."""
 
 from __future__ import annotations
 
@@ -12,14 +14,15 @@ from typing import Any
 import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
-from components.agilio_node import (
+from components.agilio_node import HARDWARE_STEPS, STEPS, TYPE
+from components.node_steps import (
     DIAL_ERROR_LIMIT,
-    HARDWARE_STEPS,
     PER_DIAL_TIMEOUT_SECONDS,
-    STEPS,
-    TYPE,
+    PF_WAIT_SECONDS,
+    dial_budget_seconds,
     parse_facts,
 )
+from components.preflight import TYPE as PREFLIGHT_TYPE
 from tools.mock_engine import EchoMocks, ProgramRun, Registration, run_stack
 
 REMOTE = "command:remote:Command"
@@ -47,20 +50,27 @@ def step(result: ProgramRun, node: str, name: str) -> Registration:
     return result.by_name(f"{node}-{name}")
 
 
-def test_each_node_has_its_steps_as_children_in_runbook_order() -> None:
+def node_commands(result: ProgramRun, node: str, type_: str) -> list[Registration]:
+    """The node's commands of `type_`: its preflight (under Preflight), then its own steps."""
+    owners = {r.urn for r in result.by_type(TYPE) if r.name == node}
+    owners |= {r.urn for r in result.by_type(PREFLIGHT_TYPE)}
+    return [
+        r
+        for r in result.resources
+        if r.parent in owners and r.type == type_ and r.name.startswith(f"{node}-")
+    ]
+
+
+def test_each_node_has_its_steps_in_runbook_order() -> None:
     result = run({"nodes": nodes(2), "rollout": {"drain": False}})
-    components = {r.urn: r.name for r in result.by_type(TYPE)}
-    assert sorted(components.values()) == ["w1", "w2"]
+    assert sorted(r.name for r in result.by_type(TYPE)) == ["w1", "w2"]
     for node in ("w1", "w2"):
-        steps = [
-            r
-            for r in result.resources
-            if components.get(r.parent or "") == node and r.type == REMOTE
-        ]
+        steps = node_commands(result, node, REMOTE)
         assert [r.name for r in steps] == [f"{node}-{s}" for s in STEPS]
-        assert all(r.type == REMOTE for r in steps)
-        for before, after in itertools.pairwise(steps):
+        # Each waits for the one before; the preflight through the gate.
+        for before, after in itertools.pairwise(steps[1:]):
             assert before.urn in after.depends_on, f"{after.name} does not wait for {before.name}"
+        assert result.by_name("preflight-gate").urn in step(result, node, "drain").depends_on
 
 
 def test_hardware_steps_replace_delete_first_and_undo_on_delete() -> None:
@@ -138,7 +148,7 @@ def test_drain_brackets_the_hardware_steps_with_the_stack_kubeconfig() -> None:
     assert names(uncordon.depends_on) == {"w1-device-plugin-restart"}
 
 
-def test_undoing_a_node_drains_it_first_one_batch_at_a_time() -> None:
+def test_undoing_a_node_drains_it_first_one_node_per_lane_at_a_time() -> None:
     result = run({"nodes": nodes(2), "rollout": {"maxUnavailable": 1}})
     undo_drain = step(result, "w1", "drain-before-undo")
     # Creating it changes nothing; deleting it (node removed, or destroy) drains the node.
@@ -150,11 +160,11 @@ def test_undoing_a_node_drains_it_first_one_batch_at_a_time() -> None:
     assert "triggers" not in undo_drain.inputs  # a change never re-runs it
     # Pulumi deletes dependents first: it drains before vfs, driver and firmware are undone...
     assert names(undo_drain.depends_on) == {"w1-vfs"}
-    # ...and the batch gate waits for it, so batch 2 is undone before batch 1 starts draining.
+    # ...and the next node of the lane waits for this one's last step, so w2 is undone (and
+    # drained) before w1 starts draining.
     chain = {r.name: names(r.depends_on) for r in result.resources}
     assert "w1-drain-before-undo" in chain["w1-device-plugin-restart"]
-    assert chain["batch-1-done"] == {"w1-uncordon"}
-    assert "batch-1-done" in chain["w2-drain"]
+    assert chain["w2-drain"] == {"w1-uncordon", "preflight-gate"}
 
 
 def test_the_device_plugin_restarts_on_the_node_after_its_vfs_change() -> None:
@@ -165,8 +175,12 @@ def test_the_device_plugin_restarts_on_the_node_after_its_vfs_change() -> None:
         "kubectl --context kind-agilio-lab delete pod --namespace kube-system "
         "--selector name=sriov-device-plugin --field-selector spec.nodeName=w1 --ignore-not-found"
     )
-    assert step(result, "w1", "vfs").urn in restart.depends_on
-    assert restart.inputs["triggers"] == ["flower", "scan", "ens1np0", 4]
+    # After the VFs (and the drain-before-undo that always sits between them).
+    assert names(restart.depends_on) == {"w1-drain-before-undo"}
+    assert names(step(result, "w1", "drain-before-undo").depends_on) == {"w1-vfs"}
+    app, assy, pf, vfs, digest = restart.inputs["triggers"]
+    assert (app, assy, pf, vfs) == ("flower", "scan", "ens1np0", 4)
+    assert len(digest) == 64  # the hardware steps' commands and connection, hashed
 
 
 def test_kubectl_finds_a_home_relative_kubeconfig_on_every_operators_machine(
@@ -188,77 +202,6 @@ def test_kubectl_finds_a_home_relative_kubeconfig_on_every_operators_machine(
         check=True,
     ).stdout.splitlines()
     assert argv[:3] == ["--kubeconfig", "/home/operator/.kube/my lab", "drain"]
-
-
-def first_change(result: ProgramRun, node: str) -> Registration:
-    return step(result, node, "drain")
-
-
-def last_step(result: ProgramRun, node: str) -> Registration:
-    return step(result, node, "uncordon")
-
-
-def gates(result: ProgramRun) -> dict[str, set[str]]:
-    """The rollout gates (local commands at the top of the stack) and what each waits for."""
-    components = {r.urn for r in result.by_type(TYPE)}
-    return {
-        r.name: names(r.depends_on) for r in result.by_type(LOCAL) if r.parent not in components
-    }
-
-
-def gate_of(result: ProgramRun, node: str) -> str:
-    """The one rollout gate this node's first change waits for (besides its own preflight)."""
-    (gate,) = names(first_change(result, node).depends_on) - {f"{node}-preflight"}
-    return gate
-
-
-def test_five_nodes_two_at_a_time_roll_out_in_three_batches() -> None:
-    result = run({"nodes": nodes(5), "rollout": {"maxUnavailable": 2, "drain": True}})
-    assert [gate_of(result, f"w{i}") for i in range(1, 6)] == [
-        "preflight-gate",
-        "preflight-gate",
-        "batch-1-done",
-        "batch-1-done",
-        "batch-2-done",
-    ]
-    assert gates(result) == {
-        "preflight-gate": {f"w{i}-preflight" for i in range(1, 6)},
-        "batch-1-done": {"w1-uncordon", "w2-uncordon"},
-        "batch-2-done": {"w3-uncordon", "w4-uncordon"},
-    }
-    assert batch_count(result) == 3
-
-
-def batch_count(result: ProgramRun) -> int:
-    """Longest chain of nodes whose first change waits, through a gate, for another node."""
-    gate_waits = gates(result)
-    depth: dict[str, int] = {}
-    for component in result.by_type(TYPE):  # program order: earlier batches first
-        node = component.name
-        before = {
-            w.rsplit("-", 1)[0]
-            for w in gate_waits[gate_of(result, node)]
-            if w.endswith("-uncordon")
-        }
-        depth[node] = 1 + max((depth[n] for n in before), default=0)
-    return max(depth.values())
-
-
-def test_one_batch_per_node_by_default_each_waiting_for_the_one_before() -> None:
-    result = run({"nodes": nodes(3), "rollout": {"drain": False}})
-    assert set(gates(result)) == {"preflight-gate", "batch-1-done", "batch-2-done"}
-    # No drain or uncordon: three gates and each node's device plugin restart.
-    assert len(result.by_type(LOCAL)) == 3 + 3
-    assert names(step(result, "w1", "reload-wait").depends_on) == {"w1-preflight", "preflight-gate"}
-    assert names(step(result, "w2", "reload-wait").depends_on) == {"w2-preflight", "batch-1-done"}
-    assert names(step(result, "w3", "reload-wait").depends_on) == {"w3-preflight", "batch-2-done"}
-    assert names(result.by_name("batch-1-done").depends_on) == {"w1-device-plugin-restart"}
-    assert names(result.by_name("batch-2-done").depends_on) == {"w2-device-plugin-restart"}
-    assert names(result.by_name("preflight-gate").depends_on) == {
-        "w1-preflight",
-        "w2-preflight",
-        "w3-preflight",
-    }
 
 
 def test_a_new_pf_replaces_the_hardware_steps() -> None:
@@ -316,3 +259,86 @@ def test_preview_shows_the_pf_and_leaves_reported_facts_unknown(drain: bool) -> 
         "vfs": "[unknown]",
         "firmware": "[unknown]",
     }
+
+
+def kubectl_steps(result: ProgramRun, node: str) -> dict[str, Registration]:
+    return {r.name.removeprefix(f"{node}-"): r for r in node_commands(result, node, LOCAL)}
+
+
+def test_turning_drain_off_keeps_every_kubectl_step_as_a_no_op() -> None:
+    # Were the drain steps to vanish, the engine would delete them, and the delete of
+    # drain-before-undo is a drain: of every node at once.
+    on, off = (run({"nodes": nodes(2), "rollout": {"drain": drain}}) for drain in (True, False))
+    for node in ("w1", "w2"):
+        assert set(kubectl_steps(on, node)) == set(kubectl_steps(off, node))
+        steps = kubectl_steps(off, node)
+        for name in ("drain", "uncordon"):
+            assert steps[name].inputs["create"].startswith("echo "), name
+        assert steps["drain-before-undo"].inputs["delete"].startswith("echo ")
+        assert "drain" in kubectl_steps(on, node)["drain-before-undo"].inputs["delete"]
+
+
+def test_an_update_of_a_kubectl_step_runs_nothing() -> None:
+    # Turning drain on (or a new context) is an update: it must not drain every node at once;
+    # only a trigger change (the node's hardware steps re-run) replaces, so re-runs, a step.
+    result = run({"nodes": nodes(1)})
+    for name, command in kubectl_steps(result, "w1").items():
+        assert command.inputs["update"].startswith("echo "), name
+
+
+def test_every_command_leaves_its_previous_output_out_of_the_environment() -> None:
+    # sshd without AcceptEnv refuses the variables pulumi-command would otherwise send.
+    result = run({"nodes": nodes(1)})
+    for command in [*result.by_type(REMOTE), *result.by_type(LOCAL)]:
+        assert command.inputs["addPreviousOutputInEnv"] is False, command.name
+
+
+def digest(result: ProgramRun, node: str = "w1") -> str:
+    return step(result, node, "drain").inputs["triggers"][4]
+
+
+def test_a_changed_connection_re_drains_the_node() -> None:
+    # A connection change is an update of every hardware step, which re-runs `create`.
+    before = run({"nodes": nodes(1)})
+    after = run({"nodes": nodes(1, port=2222)})
+    assert digest(before) != digest(after)
+    assert (
+        step(before, "w1", "drain").inputs["triggers"][:4]
+        == (step(after, "w1", "drain").inputs["triggers"][:4])
+    )
+
+
+def test_a_changed_script_re_drains_the_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = run({"nodes": nodes(1)})
+    from components import node_steps
+
+    original = node_steps.render_script
+
+    def edited(name: str, params: dict[str, Any]) -> str:
+        return original(name, params) + ("\n# a new line in vfs.sh" if name == "vfs" else "")
+
+    monkeypatch.setattr(node_steps, "render_script", edited)
+    after = run({"nodes": nodes(1)})
+    assert step(before, "w1", "vfs").inputs["create"] != step(after, "w1", "vfs").inputs["create"]
+    assert digest(before) != digest(after)
+    for name in ("drain", "device-plugin-restart", "uncordon"):
+        assert step(after, "w1", name).inputs["triggers"][4] == digest(after)
+
+
+def test_a_key_in_config_adds_a_secret_trigger(tmp_path: Path) -> None:
+    key_file = tmp_path / "id_ed25519"
+    key_file.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nrotated\n")
+    result = run({"nodes": nodes(1), "ssh": {"privateKeyPath": str(key_file)}})
+    triggers = step(result, "w1", "drain").inputs["triggers"]
+    assert triggers[5] == "[secret]"
+    assert "rotated" not in json.dumps(step(result, "w1", "drain").revealed_inputs)
+
+
+def test_the_dial_budget_outlasts_a_pf_reload() -> None:
+    # pulumi-command dials at most DIAL_ERROR_LIMIT times with the SDK's backoff between dials:
+    # while the address is gone every dial times out, and the budget outlasts the PF's wait.
+    shortest, longest = dial_budget_seconds()
+    assert longest > PF_WAIT_SECONDS, longest
+    assert shortest >= 90, shortest
+    assert longest == pytest.approx(shortest + DIAL_ERROR_LIMIT * PER_DIAL_TIMEOUT_SECONDS)
+    assert dial_budget_seconds(limit=3, per_dial=0) == (pytest.approx(0.25), pytest.approx(0.25))

@@ -142,7 +142,8 @@ def test_baseline_diff_of_one_nodes_vf_count(dev_plan: Path, tmp_path: Path) -> 
     assert all(c["kind"] == "change" for c in changes)
     assert by_name["lab-worker-2-vfs"]["hardwareStep"] == "vfs"
     assert "create" in by_name["lab-worker-2-vfs"]["fields"]
-    assert by_name["lab-worker-2-drain"]["fields"] == ["triggers[3]"]
+    # The VF count, and the digest of the hardware steps' commands that it changes.
+    assert by_name["lab-worker-2-drain"]["fields"] == ["triggers[3]", "triggers[4]"]
     assert [c["hardwareStep"] for c in changes if c["hardwareStep"]] == ["vfs"]
 
 
@@ -184,8 +185,18 @@ def test_secrets_never_reach_the_plan_files(tmp_path: Path) -> None:
 def test_the_prod_stack_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert plan.main(["--stack", "prod", "--out", str(tmp_path)]) == 0
     resources = json.loads((tmp_path / "resources.json").read_text())
-    gates = sorted(r["name"] for r in resources if r["name"].startswith("batch-"))
-    assert gates == ["batch-1-done", "batch-2-done"]  # 6 nodes, 2 at a time
+    by_name = {r["name"]: r for r in resources}
+    # 6 nodes in 2 lanes: agilio-03 starts once agilio-01 is done, agilio-04 after agilio-02.
+    lane_waits = {
+        name: sorted(urn.rsplit("::", 1)[-1] for urn in by_name[f"{name}-drain"]["dependsOn"])
+        for name in ("agilio-01", "agilio-02", "agilio-03", "agilio-04")
+    }
+    assert lane_waits == {
+        "agilio-01": ["preflight-gate"],
+        "agilio-02": ["preflight-gate"],
+        "agilio-03": ["agilio-01-uncordon", "preflight-gate"],
+        "agilio-04": ["agilio-02-uncordon", "preflight-gate"],
+    }
     (release,) = [r for r in resources if r["type"] == "kubernetes:helm.sh/v3:Release"]
     assert release["inputs"]["values"]["agent"]["interface"] == "ens1np0"
     tunnels = {

@@ -119,10 +119,27 @@ def _plain(value: Any, reveal: bool = False) -> Any:
     return value
 
 
+STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+# The organization of a DIY (file or cloud-storage) backend, whose stack names read
+# `organization/<project>/<stack>`.
+ORGANIZATION = "organization"
+
+
 class EchoMocks(pulumi_mocks.Mocks):
-    """The provider answers with the inputs, as a preview does; nothing else is known yet."""
+    """The provider answers with the inputs, as a preview does; nothing else is known yet.
+
+    A StackReference reads `stack_outputs` (by the referenced stack's name; a stack not listed
+    has exported nothing yet, as a stack before its first update).
+    """
+
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.stack_outputs = dict(stack_outputs or {})
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
+        if args.typ == STACK_REFERENCE_TYPE:
+            name = args.inputs["name"]
+            outputs = dict(self.stack_outputs.get(name, {}))
+            return name, {"name": name, "outputs": outputs, "secretOutputNames": []}
         return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list | None]:
@@ -191,9 +208,11 @@ def program_order(resources: list[Registration]) -> list[Registration]:
     first_start: dict[str, int] = {}
 
     def earliest(resource: Registration) -> int:
+        # A component registers at once; it "starts" when its first child can.
         if resource.urn not in first_start:
-            first_start[resource.urn] = min(
-                [start[resource.urn], *(earliest(c) for c in children.get(resource.urn, []))]
+            kids = children.get(resource.urn, [])
+            first_start[resource.urn] = (
+                min(earliest(c) for c in kids) if kids else start[resource.urn]
             )
         return first_start[resource.urn]
 
@@ -287,6 +306,7 @@ def run_program(
         stack=stack,
         preview=preview,
         monitor=monitor,
+        organization=ORGANIZATION,
     )
     settings.ROOT.set(None)
     error: BaseException | None = None

@@ -25,10 +25,12 @@ import yaml
 from components.agilio_node import HARDWARE_STEPS
 from components.agilio_node import TYPE as AGILIO_NODE_TYPE
 from components.config import ConfigError
+from components.preflight import TYPE as PREFLIGHT_TYPE
 from tools.mock_engine import ProgramRun, run_program, stack_config, stack_file
 
 REMOTE_COMMAND = "command:remote:Command"
 LOCAL_COMMAND = "command:local:Command"
+PREFLIGHT_SUFFIX = "-preflight"
 PLAN_FILES = ("resources.json", "outputs.json", "diff.json", "kubernetes", "nodes")
 
 
@@ -45,12 +47,25 @@ class NodeStep:
     hardware: bool
 
 
+def _step_owner(resource: Mapping[str, Any], parents: Mapping[str, str]) -> str | None:
+    """The node a command belongs to: its AgilioNode parent, or for a preflight step (a child
+    of the Preflight component) the name before `-preflight`."""
+    parent = parents.get(resource["parent"] or "")
+    if parent == AGILIO_NODE_TYPE:
+        return resource["parent"].rsplit("::", 1)[-1]
+    if parent == PREFLIGHT_TYPE and resource["name"].endswith(PREFLIGHT_SUFFIX):
+        return resource["name"].removesuffix(PREFLIGHT_SUFFIX)
+    return None
+
+
 def node_steps(resources: Sequence[Mapping[str, Any]]) -> dict[str, NodeStep]:
-    """URN -> NodeStep for every command whose parent is an AgilioNode."""
-    nodes = {r["urn"]: r["name"] for r in resources if r["type"] == AGILIO_NODE_TYPE}
+    """URN -> NodeStep for every command of a node (its AgilioNode's, and its preflight)."""
+    parents = {
+        r["urn"]: r["type"] for r in resources if r["type"] in (AGILIO_NODE_TYPE, PREFLIGHT_TYPE)
+    }
     steps = {}
     for resource in resources:
-        node = nodes.get(resource["parent"] or "")
+        node = _step_owner(resource, parents)
         if resource["type"] in (REMOTE_COMMAND, LOCAL_COMMAND) and node is not None:
             step = resource["name"].removeprefix(f"{node}-")
             on_node = resource["type"] == REMOTE_COMMAND

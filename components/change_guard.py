@@ -1,0 +1,84 @@
+"""The change guard: refuses, before any node changes, the changes the engine cannot roll out
+within `rollout.maxUnavailable`.
+
+The Pulumi engine deletes the resources that vanished from the program after the program has run,
+scheduling each delete only after the deletes of the vanished resources that depend on it (pulumi
+`pkg/resource/deploy/step_generator.go` `ScheduleDeletes`): removed nodes that do not depend on
+one another are undone (drained, VFs removed, driver reloaded) all at once, whatever the rollout
+says. And a PF change replaces each hardware step delete-first, one step at a time
+(delete-before-replace), so the old PF's undo interleaves with the new PF's apply.
+
+The guard reads what the stack's last update exported (its own `nodes` output, through a
+StackReference to itself) and compares it with the config:
+- more nodes removed than `rollout.maxUnavailable`: refused; remove at most that many per update;
+- a node whose PF changed in place: refused; remove the node (`pulumi up`), then add it back with
+  the new PF (`pulumi up`), so its whole undo runs before its new apply.
+Its verdict is an input of the preflight gate: a refusal fails the gate, so no node step changes
+anything, and a failed program run makes the engine delete nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+
+from components.config import StackConfig
+
+NODES_OUTPUT = "nodes"
+
+
+class ChangeRefused(pulumi.RunError):
+    """A change the rollout cannot make safely: every reason, one per line, with the fix."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        super().__init__(f"change refused before any node was touched:\n{lines}")
+
+
+def change_problems(config: StackConfig, previous_nodes: Mapping[str, object] | None) -> list[str]:
+    """What is wrong with going from the last update's `nodes` output to `config`."""
+    if not previous_nodes:
+        return []  # the first update, or a stack that exported no nodes yet
+    current = {node.name: node for node in config.resolved_nodes()}
+    problems = []
+    removed = sorted(set(previous_nodes) - set(current))
+    bound = config.rollout.max_unavailable
+    if len(removed) > bound:
+        problems.append(
+            f"agilio-offload:nodes: this update removes {len(removed)} nodes "
+            f"({', '.join(removed)}) but rollout.maxUnavailable is {bound}: the engine undoes "
+            f"removed nodes all at once (drain, VFs off, driver reload). Remove at most {bound} "
+            f"per `pulumi up`, or raise agilio-offload:rollout.maxUnavailable for this update."
+        )
+    for index, node in enumerate(config.nodes):
+        before = previous_nodes.get(node.name)
+        old_pf = before.get("pf") if isinstance(before, Mapping) else None
+        if isinstance(old_pf, str) and old_pf != node.pf:
+            problems.append(
+                f"agilio-offload:nodes[{index}].pf: node {node.name}'s PF changes from {old_pf} "
+                f"to {node.pf} in place, which would interleave the old PF's undo with the new "
+                f"PF's apply. Remove the node from agilio-offload:nodes and `pulumi up` (undoes "
+                f"{old_pf}), then add it back with pf {node.pf} and `pulumi up` again."
+            )
+    return problems
+
+
+def _verdict(config: StackConfig, previous_nodes: object) -> str:
+    problems = change_problems(
+        config, previous_nodes if isinstance(previous_nodes, Mapping) else None
+    )
+    if problems:
+        raise ChangeRefused(problems)
+    return "the change guard found nothing to refuse"
+
+
+def own_stack_name() -> str:
+    return f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+
+
+def change_verdict(config: StackConfig) -> pulumi.Output[str]:
+    """The guard's verdict: a message, or a failed Output (ChangeRefused) that stops the gate."""
+    last_update = pulumi.StackReference(own_stack_name())
+    return last_update.get_output(NODES_OUTPUT).apply(lambda previous: _verdict(config, previous))

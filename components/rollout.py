@@ -1,0 +1,58 @@
+"""The rollout: in which order the nodes change, and what every change waits for.
+
+    every node's preflight + cluster checks + change guard ──> preflight-gate
+    preflight-gate ──> node 1, node 2, ... node k             (k = rollout.maxUnavailable lanes)
+    node i's first change (drain) waits for node i-k's last step (uncordon)
+
+Node i joins lane i mod k: a lane is a chain of nodes, each starting as soon as the one before
+it in the lane has finished, so at most k nodes are between drain and uncordon at any time and
+no node waits for the slowest node of a batch (a rolling window, not barriers). A failed step
+stops new work everywhere (the engine starts no new step after a failure).
+
+`pulumi destroy` deletes dependents first: node i is undone before node i-k, one node per lane at
+a time, so the bound holds in reverse too. Removing nodes is bounded by the change guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+
+from components.agilio_node import AgilioNode, AgilioNodeArgs
+from components.change_guard import change_verdict
+from components.config import StackConfig
+from components.node_steps import node_access
+from components.preflight import Preflight, PreflightArgs
+
+
+def lane_predecessor(index: int, lanes: int) -> int | None:
+    """The node (by config index) that node `index` waits for, or None for a lane's first."""
+    before = index - lanes
+    return before if before >= 0 else None
+
+
+def roll_out_nodes(
+    config: StackConfig,
+    private_key: pulumi.Input[str] | None,
+    checks: Sequence[pulumi.Resource] = (),
+) -> list[AgilioNode]:
+    """Every Agilio node in config order, rolled out in `rollout.maxUnavailable` lanes after
+    every node's preflight, the cluster `checks` and the change guard have passed."""
+    access = node_access(config, private_key)
+    resolved = config.resolved_nodes()
+    preflight = Preflight(
+        "preflight",
+        PreflightArgs(
+            nodes=resolved, access=access, checks=checks, verdicts=[change_verdict(config)]
+        ),
+    )
+    lanes = config.rollout.max_unavailable
+    nodes: list[AgilioNode] = []
+    for index, node in enumerate(resolved):
+        after: list[pulumi.Resource] = [preflight.gate]
+        before = lane_predecessor(index, lanes)
+        if before is not None:
+            after.append(nodes[before].last_step)
+        nodes.append(AgilioNode(node.name, AgilioNodeArgs(node, access, after=after)))
+    return nodes
