@@ -4,6 +4,7 @@ to the stack itself."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from components.change_guard import ChangeRefused, change_problems
 from components.config import StackConfig, validate_stack_config
 from tests.test_config import dev_config
+from tests.test_plan_tool import run_plan, write_stack
 from tools.mock_engine import EchoMocks, ProgramRun, run_stack
 
 OWN_STACK = "organization/agilio-offload/dev"
@@ -93,3 +95,21 @@ def test_removing_within_the_bound_plans(removed: int) -> None:
         last_outputs(4), {"nodes": nodes(4 - removed), "rollout": {"maxUnavailable": 2}}
     )
     assert result.error is None, result.error
+
+
+# --- the plan tool: the baseline's outputs are the stack's last outputs ---
+
+
+def test_the_plan_refuses_removing_too_many_nodes_against_its_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    three = write_stack(tmp_path, {"nodes": nodes(3), "rollout": {"maxUnavailable": 1}})
+    one = write_stack(tmp_path, {"nodes": nodes(1), "rollout": {"maxUnavailable": 1}})
+    baseline, out = tmp_path / "three", tmp_path / "one"
+    assert run_plan(baseline, "--stack-file", str(three)) == 0
+    assert run_plan(out, "--stack-file", str(one), "--baseline", str(baseline)) == 3
+    assert "removes 2 nodes (w2, w3)" in capsys.readouterr().err
+    assert not out.exists()
+    # One node at a time is fine.
+    two = write_stack(tmp_path, {"nodes": nodes(2), "rollout": {"maxUnavailable": 1}})
+    assert run_plan(out, "--stack-file", str(two), "--baseline", str(baseline)) == 0

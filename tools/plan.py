@@ -6,7 +6,8 @@ Runs the real program in-process under the Pulumi SDK's mock engine with the sta
 `--baseline DIR` (an earlier plan's output directory) it lists what would be added, removed and
 changed, with the changed input fields, hardware steps marked.
 
-Exit codes: 0 planned, 1 the program failed, 2 invalid stack config or usage (no files written).
+Exit codes: 0 planned, 1 the program failed, 2 invalid stack config or usage (no files written),
+3 the change cannot be rolled out within `rollout.maxUnavailable` (refused, no files written).
 """
 
 from __future__ import annotations
@@ -24,9 +25,18 @@ import yaml
 
 from components.agilio_node import HARDWARE_STEPS
 from components.agilio_node import TYPE as AGILIO_NODE_TYPE
+from components.change_guard import ChangeRefused
 from components.config import ConfigError
 from components.preflight import TYPE as PREFLIGHT_TYPE
-from tools.mock_engine import ProgramRun, run_program, stack_config, stack_file
+from tools.mock_engine import (
+    ORGANIZATION,
+    EchoMocks,
+    ProgramRun,
+    project_name,
+    run_program,
+    stack_config,
+    stack_file,
+)
 
 REMOTE_COMMAND = "command:remote:Command"
 LOCAL_COMMAND = "command:local:Command"
@@ -323,10 +333,20 @@ def render_diff(changes: Sequence[Change]) -> str:
 # --- the command ----------------------------------------------------------------------------------
 
 
-def plan(stack: str, stack_path: Path | None = None) -> ProgramRun:
-    """Run the program for `stack` (or the config in `stack_path`) under mocks, as a preview."""
+def plan(
+    stack: str,
+    stack_path: Path | None = None,
+    last_outputs: Mapping[str, Any] | None = None,
+) -> ProgramRun:
+    """Run the program for `stack` (or the config in `stack_path`) under mocks, as a preview.
+
+    `last_outputs` are what the stack exported last (a baseline plan's outputs.json): the
+    program's change guard reads them through a StackReference to the stack itself.
+    """
     config, secret_keys = stack_config(stack, stack_path=stack_path)
-    return run_program(config, stack=stack, secret_keys=secret_keys, preview=True)
+    own_stack = f"{ORGANIZATION}/{project_name()}/{stack}"
+    mocks = EchoMocks({own_stack: last_outputs} if last_outputs else None)
+    return run_program(config, stack=stack, secret_keys=secret_keys, preview=True, mocks=mocks)
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -350,6 +370,11 @@ def _load_baseline(path: Path) -> list[dict[str, Any]]:
     return json.loads(resources_file.read_text())
 
 
+def _baseline_outputs(path: Path | None) -> dict[str, Any] | None:
+    outputs_file = path / "outputs.json" if path else None
+    return json.loads(outputs_file.read_text()) if outputs_file and outputs_file.is_file() else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     source = args.stack_file or stack_file(args.stack)
@@ -365,10 +390,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Planning stack {args.stack!r} from {source} under the Pulumi mock engine...",
         file=sys.stderr,
     )
-    run = plan(args.stack, args.stack_file)
+    run = plan(args.stack, args.stack_file, _baseline_outputs(args.baseline))
     if isinstance(run.error, ConfigError):
         print(f"plan: {run.error}", file=sys.stderr)
         return 2
+    if isinstance(run.error, ChangeRefused):
+        print(f"plan: {run.error}", file=sys.stderr)
+        return 3
     if run.error is not None:
         print(f"plan: the program failed: {type(run.error).__name__}: {run.error}", file=sys.stderr)
         return 1
