@@ -9,7 +9,9 @@ says. And a PF change replaces each hardware step delete-first, one step at a ti
 (delete-before-replace), so the old PF's undo interleaves with the new PF's apply.
 
 The guard reads what the stack's last update exported (its own `nodes` output, through a
-StackReference to itself) and compares it with the config:
+StackReference to itself: the engine's builtin provider answers it from the backend's latest
+snapshot, `pkg/resource/deploy/builtins.go` `readStackReference` -> `GetStackOutputs`, and a
+stack with no update yet has no outputs) and compares it with the config:
 - more nodes removed than `rollout.maxUnavailable`: refused; remove at most that many per update;
 - a node whose PF changed in place: refused; remove the node (`pulumi up`), then add it back with
   the new PF (`pulumi up`), so its whole undo runs before its new apply.
