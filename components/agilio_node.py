@@ -24,6 +24,7 @@ from pulumi_command import local, remote
 
 from components.cluster import SYSTEM_NAMESPACE
 from components.config import KubernetesConfig, ResolvedNode, StackConfig
+from components.kubectl import kubectl_command as _kubectl
 from components.scripts import ParamValue, remote_command, render_script
 
 TYPE = "agilio-offload:index:AgilioNode"
@@ -70,24 +71,6 @@ def parse_facts(stdout: str) -> dict[str, object]:
     except json.JSONDecodeError:
         return {}
     return facts if isinstance(facts, dict) else {}
-
-
-def _shell_path(path: str) -> str:
-    """A quoted path for the operator's shell. A leading `~/` becomes `"$HOME"/` (kubectl does
-    not expand `~`, and a quoted one is literal), so the command reads the same on every
-    operator's machine and a change of operator does not re-run the drain."""
-    if path.startswith("~/"):
-        return '"$HOME"/' + shlex.quote(path[2:])
-    return shlex.quote(path)
-
-
-def _kubectl(kubernetes: KubernetesConfig, *args: str) -> str:
-    command = ["kubectl"]
-    if kubernetes.kubeconfig_path:
-        command += ["--kubeconfig", _shell_path(kubernetes.kubeconfig_path)]
-    if kubernetes.context:
-        command += ["--context", shlex.quote(kubernetes.context)]
-    return " ".join([*command, *(shlex.quote(arg) for arg in args)])
 
 
 class AgilioNode(pulumi.ComponentResource):
