@@ -200,7 +200,9 @@ def last_step(result: ProgramRun, node: str) -> Registration:
 
 def gates(result: ProgramRun) -> dict[str, set[str]]:
     """The rollout gates (local commands at the top of the stack) and what each waits for."""
+    # Node steps and the registration checks (components/vf_registration.py) are no gates.
     components = {r.urn for r in result.by_type(TYPE)}
+    components |= {r.urn for r in result.by_type("agilio-offload:index:VfRegistration")}
     return {
         r.name: names(r.depends_on) for r in result.by_type(LOCAL) if r.parent not in components
     }
@@ -247,8 +249,9 @@ def batch_count(result: ProgramRun) -> int:
 def test_one_batch_per_node_by_default_each_waiting_for_the_one_before() -> None:
     result = run({"nodes": nodes(3), "rollout": {"drain": False}})
     assert set(gates(result)) == {"preflight-gate", "batch-1-done", "batch-2-done"}
-    # No drain or uncordon: three gates and each node's device plugin restart.
-    assert len(result.by_type(LOCAL)) == 3 + 3
+    # No drain or uncordon: three gates, each node's device plugin restart and its cluster
+    # registration check.
+    assert len(result.by_type(LOCAL)) == 3 + 3 + 3
     assert names(step(result, "w1", "reload-wait").depends_on) == {"w1-preflight", "preflight-gate"}
     assert names(step(result, "w2", "reload-wait").depends_on) == {"w2-preflight", "batch-1-done"}
     assert names(step(result, "w3", "reload-wait").depends_on) == {"w3-preflight", "batch-2-done"}

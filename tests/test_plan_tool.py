@@ -138,6 +138,7 @@ def test_baseline_diff_of_one_nodes_vf_count(dev_plan: Path, tmp_path: Path) -> 
         "lab-worker-2-vfs",
         "lab-worker-2-device-plugin-restart",
         "lab-worker-2-uncordon",
+        "vfs-advertised-lab-worker-2",  # the registration check waits for the new count
     }
     assert all(c["kind"] == "change" for c in changes)
     assert by_name["lab-worker-2-vfs"]["hardwareStep"] == "vfs"
