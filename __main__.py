@@ -13,6 +13,7 @@ from components.offload_nad import OffloadNAD, OffloadNADArgs
 from components.outputs import export_stack_outputs, stack_outputs
 from components.rollout import roll_out_nodes
 from components.sriov_device_plugin import SriovDevicePlugin, SriovDevicePluginArgs
+from components.vf_registration import VfRegistration, VfRegistrationArgs
 
 config, ssh_private_key = load_stack_config()
 provider = kubernetes_provider("kubernetes", config.kubernetes)
@@ -27,6 +28,14 @@ sriov = SriovDevicePlugin(
     "sriov-device-plugin",
     SriovDevicePluginArgs(config.sriov, [node.node_name for node in nodes]),
     on_cluster(nodes),
+)
+# The registration check of the first rollout: each node's own wait found no plugin yet.
+vfs_advertised = VfRegistration(
+    "vfs-advertised",
+    VfRegistrationArgs(
+        {node.name: node.vfs for node in config.resolved_nodes()}, config.sriov, config.kubernetes
+    ),
+    pulumi.ResourceOptions(depends_on=[sriov]),
 )
 multus = Multus("multus", MultusArgs(), on_cluster([sriov]))
 nad = OffloadNAD(

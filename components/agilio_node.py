@@ -5,7 +5,7 @@ quoted prelude, or kubectl on the operator's machine; the steps run in runbook o
 depending on the one before:
 
     drain -> reload-wait (read-only) -> firmware -> driver -> vfs -> drain-before-undo
-    -> device-plugin-restart -> uncordon
+    -> device-plugin-restart -> vfs-advertised (read-only) -> uncordon
 
 The node's read-only preflight lives in components/preflight.py, and components/rollout.py says
 what the node's first step waits for (`AgilioNodeArgs.after`: the preflight gate and the node
@@ -34,6 +34,7 @@ from components.node_steps import (
     echo_command,
     parse_facts,
 )
+from components.vf_registration import DEVICE_PLUGIN_POD_SELECTOR, wait_vfs_advertised_command
 
 TYPE = "agilio-offload:index:AgilioNode"
 # The node's steps over SSH, in runbook order; each is a remote command named "<node>-<step>".
@@ -41,14 +42,18 @@ TYPE = "agilio-offload:index:AgilioNode"
 STEPS = ("preflight", "reload-wait", "firmware", "driver", "vfs")
 HARDWARE_STEPS = ("firmware", "driver", "vfs")
 # The kubectl steps around them, on the operator's machine, in chain order.
-KUBECTL_STEPS = ("drain", "drain-before-undo", "device-plugin-restart", "uncordon")
+KUBECTL_STEPS = (
+    "drain",
+    "drain-before-undo",
+    "device-plugin-restart",
+    "vfs-advertised",
+    "uncordon",
+)
 # What the firmware and vfs steps report in their JSON line, exposed as the node's facts.
 REPORTED_FACTS = ("pciAddress", "totalVfs", "vfs", "firmware")
 
 DRAIN_TIMEOUT = "600s"
 DRAIN_OPTIONS = ("--ignore-daemonsets", "--delete-emptydir-data", f"--timeout={DRAIN_TIMEOUT}")
-# The SR-IOV device plugin's pods (components/sriov_device_plugin.py sets this label).
-DEVICE_PLUGIN_POD_SELECTOR = "name=sriov-device-plugin"
 
 
 @dataclass
@@ -69,6 +74,7 @@ class AgilioNode(pulumi.ComponentResource):
     vfs: remote.Command
     drain_before_undo: local.Command
     device_plugin_restart: local.Command
+    vfs_advertised: local.Command
     uncordon: local.Command
     last_step: pulumi.Resource
     facts: dict[str, pulumi.Input[object]]
@@ -114,10 +120,20 @@ class AgilioNode(pulumi.ComponentResource):
             after=[self.drain_before_undo],
             triggers=triggers,
         )
+        # The runbook's registration check: the node is uncordoned only once kubelet advertises
+        # its VFs (on a first rollout no plugin runs yet: the cluster's VfRegistration checks).
+        self.vfs_advertised = steps.local_step(
+            "vfs-advertised",
+            wait_vfs_advertised_command(
+                args.access.kubernetes, args.node.name, args.access.sriov, args.node.vfs
+            ),
+            after=[self.device_plugin_restart],
+            triggers=triggers,
+        )
         self.uncordon = steps.local_step(
             "uncordon",
             self._uncordon_command(),
-            after=[self.device_plugin_restart],
+            after=[self.vfs_advertised],
             triggers=triggers,
         )
         self.last_step = self.uncordon

@@ -17,7 +17,7 @@ from pathlib import Path
 import pulumi
 from pulumi_command import local, remote
 
-from components.config import KubernetesConfig, ResolvedNode, StackConfig
+from components.config import KubernetesConfig, ResolvedNode, SriovConfig, StackConfig
 from components.scripts import ParamValue, remote_command, render_script
 
 MIN_KERNEL = "5.7"
@@ -53,11 +53,13 @@ def dial_budget_seconds(
 
 @dataclass
 class NodeAccess:
-    """How the program reaches nodes: SSH key (or the SSH agent) and kubectl for draining."""
+    """How the program reaches nodes: SSH key (or the SSH agent), kubectl for draining, and the
+    device plugin resource whose registration it checks."""
 
     private_key: pulumi.Input[str] | None = None
     drain: bool = True
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
+    sriov: SriovConfig = field(default_factory=SriovConfig)
 
 
 def node_access(config: StackConfig, private_key: pulumi.Input[str] | None) -> NodeAccess:
@@ -65,7 +67,12 @@ def node_access(config: StackConfig, private_key: pulumi.Input[str] | None) -> N
     key = private_key
     if key is None and config.ssh.private_key_path:
         key = pulumi.Output.secret(Path(config.ssh.private_key_path).expanduser().read_text())
-    return NodeAccess(private_key=key, drain=config.rollout.drain, kubernetes=config.kubernetes)
+    return NodeAccess(
+        private_key=key,
+        drain=config.rollout.drain,
+        kubernetes=config.kubernetes,
+        sriov=config.sriov,
+    )
 
 
 def parse_facts(stdout: str) -> dict[str, object]:

@@ -145,7 +145,9 @@ def test_drain_brackets_the_hardware_steps_with_the_stack_kubeconfig() -> None:
     restart = step(result, "w1", "device-plugin-restart")
     assert names(undo_drain.depends_on) == {"w1-vfs"}
     assert names(restart.depends_on) == {"w1-drain-before-undo"}
-    assert names(uncordon.depends_on) == {"w1-device-plugin-restart"}
+    advertised = step(result, "w1", "vfs-advertised")
+    assert names(advertised.depends_on) == {"w1-device-plugin-restart"}
+    assert names(uncordon.depends_on) == {"w1-vfs-advertised"}
 
 
 def test_undoing_a_node_drains_it_first_one_node_per_lane_at_a_time() -> None:

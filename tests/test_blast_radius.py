@@ -23,13 +23,16 @@ def test_one_nodes_vf_change_touches_that_nodes_vfs_step_only() -> None:
     assert result.nodes_touched == ["lab-worker-2"]
     # Besides the vfs step, only read-only or kubectl steps of that node re-run: its preflight
     # (checks the new count before anything changes), the drain and uncordon that bracket the
-    # change and the restart of its device plugin (so kubelet sees the new count).
+    # change and the restart of its device plugin (so kubelet sees the new count), and both
+    # registration checks of that node (read-only: wait for the new count).
     assert sorted(c.name for c in result.changes) == [
         "lab-worker-2-device-plugin-restart",
         "lab-worker-2-drain",
         "lab-worker-2-preflight",
         "lab-worker-2-uncordon",
         "lab-worker-2-vfs",
+        "lab-worker-2-vfs-advertised",
+        "vfs-advertised-lab-worker-2",
     ]
     assert {c.kind for c in result.changes} == {"change"}
 

@@ -138,6 +138,8 @@ def test_baseline_diff_of_one_nodes_vf_count(dev_plan: Path, tmp_path: Path) -> 
         "lab-worker-2-vfs",
         "lab-worker-2-device-plugin-restart",
         "lab-worker-2-uncordon",
+        "lab-worker-2-vfs-advertised",  # both registration checks wait for the new count
+        "vfs-advertised-lab-worker-2",
     }
     assert all(c["kind"] == "change" for c in changes)
     assert by_name["lab-worker-2-vfs"]["hardwareStep"] == "vfs"

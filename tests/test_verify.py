@@ -1,8 +1,9 @@
-"""`python -m tools.verify` end to end against a stand-in `kubectl` first on PATH.
+"""`python -m tools.verify` end to end against the stand-in `kubectl` first on PATH.
 
-The stand-in is a Python script answering like a cluster described by `scenario.json` next to it;
-it records each call's argv in `argv.log`, refuses `get` without `-o json`, and checks the exact
-`kubectl exec ... -- ovs-appctl dpctl/dump-flows -m type=...` command.
+The stand-in (tests/kubectl_standin.py, shared with the registration wait's tests) answers like
+a cluster described by a scenario: pods with the labels each Kube-OVN install sets, nodes with
+what kubelet advertises, and per ovs-ovn pod its `other_config:hw-offload` and recorded
+dump-flows text. It records each call's argv and refuses commands it does not know.
 """
 
 from __future__ import annotations
@@ -17,61 +18,23 @@ from typing import Any
 
 import pytest
 
+from tests.kubectl_fixture import (
+    AGILIO_LABELS,
+    CHART_OVS_LABELS,
+    INSTALL_SH_OVS_LABELS,
+    StandIn,
+    advertised,
+    node,
+    ovs_pod,
+    pod,
+)
 from tools import verify
 from tools.verify import main
 
 REPO = Path(__file__).resolve().parent.parent
-OVS_SELECTOR = "app.kubernetes.io/name=kube-ovn-ovs"  # the ovs-ovn pods of the kube-ovn-v2 chart
-
-STAND_IN = """
-import json
-import sys
-from pathlib import Path
-
-OVS_SELECTOR = "app.kubernetes.io/name=kube-ovn-ovs"
-
-here = Path(__file__).resolve().parent
-scenario = json.loads((here / "scenario.json").read_text())
-args = sys.argv[1:]
-with open(here / "argv.log", "a") as log:
-    log.write(json.dumps(args) + "\\n")
-
-
-def fail(message, code=1):
-    sys.stderr.write(message + "\\n")
-    sys.exit(code)
-
-
-if scenario.get("fail"):
-    fail(scenario["fail"])
-if "--context" in args:
-    at = args.index("--context")
-    if scenario.get("context") not in (None, args[at + 1]):
-        fail(f"error: context was not found for specified context: {args[at + 1]}")
-    args = args[:at] + args[at + 2:]
-
-if args[:1] == ["get"]:
-    if args[-2:] != ["-o", "json"]:
-        fail("stand-in kubectl: this test wants -o json", 3)
-    if args[:-2] == ["get", "pods", "-n", "kube-system", "-l", OVS_SELECTOR]:
-        items = scenario["ovs_pods"]
-    elif args[:-2] == ["get", "pods", "--all-namespaces"]:
-        items = scenario["ovs_pods"] + scenario["pods"]
-    else:
-        fail(f"stand-in kubectl: unexpected {args}", 3)
-    print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
-elif args[:1] == ["exec"]:
-    pod = args[3]
-    expected = ["exec", "-n", "kube-system", pod, "-c", "openvswitch", "--",
-                "ovs-appctl", "dpctl/dump-flows", "-m"]
-    if args[:-1] != expected or args[-1] not in ("type=offloaded", "type=non-offloaded"):
-        fail(f"stand-in kubectl: unexpected {args}", 3)
-    if pod not in scenario["flows"]:
-        fail(f'Error from server (NotFound): pods "{pod}" not found')
-    sys.stdout.write(scenario["flows"][pod][args[-1].removeprefix("type=")])
-else:
-    fail(f"stand-in kubectl: unexpected {args}", 3)
-"""
+OVS_SELECTOR = "app=ovs"  # what both installs set on the ovs-ovn pods
+CHART_SELECTOR = "app.kubernetes.io/name=kube-ovn-ovs"  # the kube-ovn-v2 chart's own label
+HW_OFFLOAD = ["ovs-vsctl", "--if-exists", "get", "Open_vSwitch", ".", "other_config:hw-offload"]
 
 VF = "corigine.com/agilio_sriov"
 
@@ -115,38 +78,29 @@ packets:500, bytes:49000, used:0.100s, offloaded:yes, dp:tc, actions:8
 """
 
 
-def pod(
-    name: str,
-    node: str | None,
+def cluster(
+    node_b_offloads: bool = False,
     *,
-    namespace: str = "default",
-    phase: str = "Running",
-    requests: dict[str, str] | None = None,
-    limits: dict[str, str] | None = None,
-    labels: dict[str, str] | None = None,
+    ovs_labels: dict[str, str] | None = None,
+    vfs: tuple[int | None, int | None] = (4, 4),
+    hw_offload: tuple[str | None, str | None] = ("true", "true"),
 ) -> dict[str, Any]:
-    resources: dict[str, Any] = {}
-    if requests:
-        resources["requests"] = requests
-    if limits:
-        resources["limits"] = limits
-    spec: dict[str, Any] = {"containers": [{"name": "main", "resources": resources}]}
-    if node:
-        spec["nodeName"] = node
-    metadata = {"name": name, "namespace": namespace, "labels": labels or {}}
-    return {"metadata": metadata, "spec": spec, "status": {"phase": phase}}
+    """node-a: 2 VF pods, offloaded; node-b: 1 VF pod, offloaded only if `node_b_offloads`.
 
-
-def ovs_pod(name: str, node: str, phase: str = "Running") -> dict[str, Any]:
-    return pod(name, node, namespace="kube-system", phase=phase, labels={"app": "ovs"})
-
-
-def cluster(node_b_offloads: bool = False) -> dict[str, Any]:
-    """node-a: 2 VF pods, offloaded; node-b: 1 VF pod, offloaded only if `node_b_offloads`."""
+    Both are Agilio nodes advertising `vfs` (node-a, node-b) of the resource, with
+    `other_config:hw-offload` set to `hw_offload`; lab-control-1 is neither.
+    """
+    labels = ovs_labels or CHART_OVS_LABELS
     return {
         "context": "lab",
-        "ovs_pods": [ovs_pod("ovs-ovn-7xk2p", "node-a"), ovs_pod("ovs-ovn-9qz4m", "node-b")],
+        "nodes": {
+            "node-a": node(AGILIO_LABELS, (0, advertised(VF, vfs[0], vfs[0]))),
+            "node-b": node(AGILIO_LABELS, (0, advertised(VF, vfs[1], vfs[1]))),
+            "lab-control-1": node({}, (0, advertised(VF, None, None))),
+        },
         "pods": [
+            ovs_pod("ovs-ovn-7xk2p", "node-a", labels=labels),
+            ovs_pod("ovs-ovn-9qz4m", "node-b", labels=labels),
             pod("vf-client", "node-a", requests={VF: "1", "cpu": "100m"}, limits={VF: "1"}),
             pod("vf-server", "node-a", limits={VF: "1"}),  # limits only: still a VF pod
             pod("coredns-5d78c", "node-a", namespace="kube-system", requests={"cpu": "100m"}),
@@ -154,42 +108,32 @@ def cluster(node_b_offloads: bool = False) -> dict[str, Any]:
             pod("vf-job-done", "node-b", phase="Succeeded", requests={VF: "1"}),
             pod("vf-unscheduled", None, phase="Pending", requests={VF: "1"}),
         ],
-        "flows": {
-            "ovs-ovn-7xk2p": {"offloaded": NODE_A_OFFLOADED, "non-offloaded": NODE_A_NOT_OFFLOADED},
+        "exec": {
+            "ovs-ovn-7xk2p": {
+                "hw_offload": hw_offload[0],
+                "flows": {"offloaded": NODE_A_OFFLOADED, "non-offloaded": NODE_A_NOT_OFFLOADED},
+            },
             "ovs-ovn-9qz4m": {
-                "offloaded": NODE_B_OFFLOADED if node_b_offloads else "",
-                "non-offloaded": NODE_B_NOT_OFFLOADED,
+                "hw_offload": hw_offload[1],
+                "flows": {
+                    "offloaded": NODE_B_OFFLOADED if node_b_offloads else "",
+                    "non-offloaded": NODE_B_NOT_OFFLOADED,
+                },
             },
         },
     }
 
 
-class StandIn:
-    """The stand-in kubectl in tmp_path/bin, first on PATH."""
-
-    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.bin = tmp_path / "bin"
-        self.bin.mkdir()
-        script = self.bin / "kubectl"
-        script.write_text(f"#!{sys.executable}\n{STAND_IN}")
-        script.chmod(0o755)
-        self.path = f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}"
-        monkeypatch.setenv("PATH", self.path)
-        self.answer(cluster())
-
-    def answer(self, scenario: dict[str, Any]) -> None:
-        (self.bin / "scenario.json").write_text(json.dumps(scenario))
-
-    def calls(self) -> list[list[str]]:
-        log = self.bin / "argv.log"
-        if not log.exists():
-            return []
-        return [json.loads(line) for line in log.read_text().splitlines()]
+def without_pods(scenario: dict[str, Any], *names: str) -> dict[str, Any]:
+    scenario["pods"] = [p for p in scenario["pods"] if p["metadata"]["name"] not in names]
+    return scenario
 
 
 @pytest.fixture
 def kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StandIn:
-    return StandIn(tmp_path, monkeypatch)
+    stand_in = StandIn(tmp_path, monkeypatch)
+    stand_in.answer(cluster())
+    return stand_in
 
 
 def table_rows(stdout: str) -> dict[str, list[str]]:
@@ -199,8 +143,28 @@ def table_rows(stdout: str) -> dict[str, list[str]]:
     return {cells[0]: cells for cells in (re.split(r"\s{2,}", line) for line in lines[1:])}
 
 
-NODE_A_ROW = ["node-a", "2", "2", "6958", "681884", "1", "42", "2520", "99.4%", "ok"]
-NODE_B_ROW = ["node-b", "1", "0", "0", "0", "2", "238", "23324", "0.0%", "NO OFFLOADED FLOWS"]
+def write_outputs(tmp_path: Path, nodes: dict[str, Any], resource: str = VF) -> Path:
+    """What `pulumi stack output --json` prints for this stack (components/outputs.py)."""
+    document = {
+        "sriovResource": resource,
+        "networkAttachment": "default/default",
+        "nodes": {
+            name: {"pf": "ens1np0", "pciAddress": "0000:3b:00.0", "totalVfs": 60, "vfs": vfs}
+            for name, vfs in nodes.items()
+        },
+    }
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(document, indent=2))
+    return path
+
+
+NODE_A_ROW = ["node-a", "2", "-", "4", "4", "true"]
+NODE_A_ROW += ["2", "6958", "681884", "1", "42", "2520", "99.4%", "ok"]
+NODE_B_ROW = ["node-b", "1", "-", "4", "4", "true"]
+NODE_B_ROW += ["0", "0", "0", "2", "238", "23324", "0.0%", "NO OFFLOADED FLOWS"]
+
+
+# --- flows, as before hw-offload and registration were checked ---
 
 
 def test_table_and_exit_1_for_a_node_without_offloaded_flows(
@@ -208,10 +172,10 @@ def test_table_and_exit_1_for_a_node_without_offloaded_flows(
 ) -> None:
     assert main(["--context", "lab"]) == 1
     out, err = capsys.readouterr()
+    # lab-control-1: no Agilio node, no ovs-ovn pod, no VF pod: nothing to report.
     assert table_rows(out) == {"node-a": NODE_A_ROW, "node-b": NODE_B_ROW}
-    assert "node-b" in err
-    assert "no offloaded flow" in err
-    assert "node-a" not in err
+    assert "verify: node node-b runs 1 VF pod(s) but has no offloaded flow" in err
+    assert "node node-a" not in err
 
 
 def test_kubectl_gets_the_context_and_json_output(
@@ -222,15 +186,17 @@ def test_kubectl_gets_the_context_and_json_output(
     assert all(call[:2] == ["--context", "lab"] for call in calls)
     gets = sorted(call[2:] for call in calls if call[2] == "get")
     assert gets == [
+        ["get", "nodes", "-o", "json"],
         ["get", "pods", "--all-namespaces", "-o", "json"],
         ["get", "pods", "-n", "kube-system", "-l", OVS_SELECTOR, "-o", "json"],
     ]
     execs = sorted(call[2:] for call in calls if call[2] == "exec")
     dump = ["ovs-appctl", "dpctl/dump-flows", "-m"]
+    commands = [[*dump, "type=non-offloaded"], [*dump, "type=offloaded"], HW_OFFLOAD]
     assert execs == [
-        ["exec", "-n", "kube-system", pod, "-c", "openvswitch", "--", *dump, f"type={kind}"]
+        ["exec", "-n", "kube-system", pod, "-c", "openvswitch", "--", *command]
         for pod in ("ovs-ovn-7xk2p", "ovs-ovn-9qz4m")
-        for kind in ("non-offloaded", "offloaded")
+        for command in commands
     ]
 
 
@@ -239,15 +205,20 @@ def test_no_context_option_passes_none(
 ) -> None:
     main([])
     calls = kubectl.calls()
-    assert len(calls) == 6
+    assert len(calls) == 9
     assert not any("--context" in call for call in calls)
 
 
+def every_node_offloads() -> dict[str, Any]:
+    return cluster(node_b_offloads=True)
+
+
 def test_every_node_offloaded_exits_0(kubectl: StandIn, capsys: pytest.CaptureFixture[str]) -> None:
-    kubectl.answer(cluster(node_b_offloads=True))
+    kubectl.answer(every_node_offloads())
     assert main(["--context", "lab"]) == 0
     out, err = capsys.readouterr()
-    node_b = ["node-b", "1", "1", "500", "49000", "2", "238", "23324", "67.8%", "ok"]
+    node_b = ["node-b", "1", "-", "4", "4", "true"]
+    node_b += ["1", "500", "49000", "2", "238", "23324", "67.8%", "ok"]
     assert table_rows(out) == {"node-a": NODE_A_ROW, "node-b": node_b}
     assert err == ""
 
@@ -255,9 +226,8 @@ def test_every_node_offloaded_exits_0(kubectl: StandIn, capsys: pytest.CaptureFi
 def test_no_vf_pods_anywhere_is_no_failure_but_says_nothing_is_proven(
     kubectl: StandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    scenario = cluster(node_b_offloads=True)
-    scenario["pods"] = [p for p in scenario["pods"] if p["metadata"]["name"] == "coredns-5d78c"]
-    kubectl.answer(scenario)
+    scenario = without_pods(every_node_offloads(), "vf-client", "vf-server", "vf-b")
+    kubectl.answer(without_pods(scenario, "vf-job-done", "vf-unscheduled"))
     assert main(["--context", "lab"]) == 0
     out, err = capsys.readouterr()
     assert {row[1] for row in table_rows(out).values()} == {"0"}
@@ -267,16 +237,281 @@ def test_no_vf_pods_anywhere_is_no_failure_but_says_nothing_is_proven(
     )
 
 
+# --- both installs' labels ---
+
+
+@pytest.mark.parametrize(
+    "labels", [INSTALL_SH_OVS_LABELS, CHART_OVS_LABELS], ids=["install.sh", "chart"]
+)
+def test_default_selector_finds_the_ovs_pods_of_either_install(
+    kubectl: StandIn, capsys: pytest.CaptureFixture[str], labels: dict[str, str]
+) -> None:
+    scenario = every_node_offloads()
+    for item in scenario["pods"][:2]:
+        item["metadata"]["labels"] = labels
+    kubectl.answer(scenario)
+    assert main([]) == 0
+    rows = table_rows(capsys.readouterr().out)
+    assert [rows[n][-1] for n in ("node-a", "node-b")] == ["ok", "ok"]
+
+
+def test_the_charts_own_label_misses_an_install_sh_cluster(
+    kubectl: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kubectl.answer(cluster(ovs_labels=INSTALL_SH_OVS_LABELS))
+    assert main(["--selector", CHART_SELECTOR]) == 2
+    err = capsys.readouterr().err
+    assert f"no ovs-ovn pods found (label {CHART_SELECTOR} in namespace kube-system)" in err
+    assert "--selector" in err
+
+
+# --- hw-offload and the three outcomes ---
+
+
+@pytest.mark.parametrize(("value", "shown"), [("false", "false"), (None, "unset")])
+def test_offload_off_fails_naming_the_node(
+    kubectl: StandIn, capsys: pytest.CaptureFixture[str], value: str | None, shown: str
+) -> None:
+    scenario = every_node_offloads()
+    scenario["exec"]["ovs-ovn-9qz4m"]["hw_offload"] = value
+    kubectl.answer(scenario)
+    assert main([]) == 1
+    out, err = capsys.readouterr()
+    rows = table_rows(out)
+    assert rows["node-b"][5] == shown
+    assert rows["node-b"][-1] == "OFFLOAD OFF"
+    assert rows["node-a"][-1] == "ok"
+    assert err == (
+        "verify: node node-b has Open vSwitch hw-offload off (other_config:hw-offload: "
+        f"{value or 'not set'}): run Kube-OVN with HW_OFFLOAD=true (chart: "
+        "features.enableHardwareOffload) and restart its ovs-ovn pod\n"
+    )
+
+
+def test_vf_pods_without_any_flow_are_not_proven_exit_3(
+    kubectl: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = every_node_offloads()
+    scenario["exec"]["ovs-ovn-9qz4m"]["flows"] = {"offloaded": "", "non-offloaded": ""}
+    kubectl.answer(scenario)
+    assert main([]) == 3
+    out, err = capsys.readouterr()
+    assert table_rows(out)["node-b"][-1] == "NO TRAFFIC YET"
+    assert err == (
+        "verify: node node-b runs 1 VF pod(s) but has no datapath flow: no traffic yet, "
+        "offload not proven; send traffic between VF pods and run again\n"
+    )
+
+
+def test_three_outcomes_in_json(kubectl: StandIn, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = every_node_offloads()
+    scenario["nodes"]["node-c"] = node(AGILIO_LABELS, (0, advertised(VF, 4, 4)))
+    scenario["pods"] += [ovs_pod("ovs-ovn-c", "node-c"), pod("vf-c", "node-c", limits={VF: "1"})]
+    scenario["exec"]["ovs-ovn-c"] = {"hw_offload": "true", "flows": {"offloaded": ""}}
+    scenario["exec"]["ovs-ovn-c"]["flows"]["non-offloaded"] = ""
+    scenario["exec"]["ovs-ovn-9qz4m"]["hw_offload"] = "false"
+    kubectl.answer(scenario)
+    assert main(["--json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert (document["ok"], document["exit_code"]) == (False, 1)
+    by_node = {n["node"]: n for n in document["nodes"]}
+    summary = {
+        name: (n["hw_offload"], n["hw_offload_value"], n["status"], n["findings"])
+        for name, n in by_node.items()
+    }
+    assert summary == {
+        "node-a": (True, "true", "ok", []),
+        "node-b": (False, "false", "OFFLOAD OFF", ["OFFLOAD OFF"]),
+        "node-c": (True, "true", "NO TRAFFIC YET", ["NO TRAFFIC YET"]),
+    }
+
+
+def test_not_proven_yields_to_a_node_that_cannot_be_checked(
+    kubectl: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = every_node_offloads()
+    scenario["exec"]["ovs-ovn-9qz4m"]["flows"] = {"offloaded": "", "non-offloaded": ""}
+    scenario["pods"].append(ovs_pod("ovs-ovn-c", "node-c", phase="Pending"))
+    kubectl.answer(scenario)
+    assert main([]) == 2
+
+
+@pytest.mark.parametrize(
+    ("output", "value", "on"),
+    [
+        ('"true"\n', "true", True),  # as ovs-vsctl prints the OVSDB string "true"
+        ('"false"\n', "false", False),
+        ("\n", "", False),  # --if-exists and no key: Open vSwitch's default, off
+        ("TRUE\n", "TRUE", True),  # smap_get_bool compares without case
+        ("yes\n", "yes", False),  # anything but "true" leaves offload off
+    ],
+)
+def test_hw_offload_value(output: str, value: str, on: bool) -> None:
+    assert verify.parse_hw_offload(output) == value
+    assert verify.hw_offload_on(value) is on
+
+
+def test_unreadable_hw_offload_cannot_be_checked(
+    kubectl: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = every_node_offloads()
+    scenario["exec"]["ovs-ovn-9qz4m"]["container"] = "ovs"  # exec into openvswitch fails
+    kubectl.answer(scenario)
+    assert main([]) == 2
+    row = table_rows(capsys.readouterr().out)["node-b"]
+    assert row[5] == "-"
+    assert "container openvswitch is not valid" in row[-1]
+
+
+# --- registration: VFs advertised beside the count expected ---
+
+
+def test_expect_with_a_node_advertising_none_fails_naming_it(
+    kubectl: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = every_node_offloads()
+    scenario["nodes"]["node-b"] = node(AGILIO_LABELS, (0, advertised(VF, 0, 0)))
+    kubectl.answer(scenario)
+    assert main(["--expect", "4"]) == 1
+    out, err = capsys.readouterr()
+    rows = table_rows(out)
+    assert rows["node-a"][2:6] == ["4", "4", "4", "true"]
+    assert rows["node-a"][-1] == "ok"
+    assert rows["node-b"][2:5] == ["4", "0", "0"]
+    assert rows["node-b"][-1] == "VFS NOT ADVERTISED"
+    assert err == (
+        f"verify: node node-b advertises no {VF} (capacity 0, allocatable 0, expected 4): "
+        "check its device plugin pod (kube-system, name=sriov-device-plugin) and the selectors "
+        'sriov.vendors/devices/drivers (README "Registration check")\n'
+    )
+
+
+def test_outputs_with_a_node_advertising_fewer_fails_naming_it(
+    kubectl: StandIn, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scenario = every_node_offloads()
+    scenario["nodes"]["node-b"] = node(AGILIO_LABELS, (0, advertised(VF, 8, 6)))
+    kubectl.answer(scenario)
+    outputs = write_outputs(tmp_path, {"node-a": 4, "node-b": 8})
+    assert main(["--outputs", str(outputs), "--json"]) == 1
+    out, err = capsys.readouterr()
+    by_node = {n["node"]: n for n in json.loads(out)["nodes"]}
+    assert {
+        name: (n["vfs_expected"], n["vfs_capacity"], n["vfs_allocatable"], n["registration"])
+        for name, n in by_node.items()
+    } == {"node-a": (4, 4, 4, "ok"), "node-b": (8, 8, 6, "FEWER VFS THAN EXPECTED")}
+    assert by_node["node-b"]["status"] == "FEWER VFS THAN EXPECTED"
+    assert by_node["node-b"]["agilio"] is True
+    assert (
+        f"verify: node node-b advertises fewer {VF} than it has VFs (capacity 8, allocatable 6, "
+        "expected 8)"
+    ) in err
+    assert "node-a" not in err
+
+
+def test_outputs_name_a_node_without_the_label_or_not_in_the_cluster(
+    kubectl: StandIn, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scenario = every_node_offloads()
+    scenario["nodes"]["node-b"]["labels"] = {}  # the label is gone: the plugin left the node
+    scenario["nodes"]["node-b"]["status_after_reads"] = [[0, advertised(VF, None, None)]]
+    kubectl.answer(scenario)
+    outputs = write_outputs(tmp_path, {"node-a": 4, "node-b": 4, "node-gone": 2})
+    assert main(["--outputs", str(outputs)]) == 1
+    out, err = capsys.readouterr()
+    rows = table_rows(out)
+    assert rows["node-b"][2:5] == ["4", "none", "none"]
+    assert rows["node-b"][-1] == "VFS NOT ADVERTISED"
+    assert rows["node-gone"][2:5] == ["2", "none", "none"]
+    assert rows["node-gone"][-1].startswith("VFS NOT ADVERTISED, cannot check: no ovs-ovn pod")
+    assert "node node-gone is named in the stack outputs but is not in the cluster" in err
+
+
+def test_a_node_with_no_vfs_expected_may_advertise_none(
+    kubectl: StandIn, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scenario = without_pods(every_node_offloads(), "vf-b", "vf-job-done")
+    scenario["nodes"]["node-b"] = node(AGILIO_LABELS, (0, advertised(VF, None, None)))
+    kubectl.answer(scenario)
+    outputs = write_outputs(tmp_path, {"node-a": 4, "node-b": 0})
+    assert main(["--outputs", str(outputs)]) == 0
+    assert table_rows(capsys.readouterr().out)["node-b"][2:5] == ["0", "none", "none"]
+
+
+def test_without_an_expectation_only_none_advertised_fails(
+    kubectl: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = every_node_offloads()
+    scenario["nodes"]["node-b"] = node(AGILIO_LABELS, (0, advertised(VF, None, None)))
+    kubectl.answer(scenario)
+    assert main([]) == 1
+    out, err = capsys.readouterr()
+    assert table_rows(out)["node-b"][2:5] == ["-", "none", "none"]
+    assert "expected not given" in err
+    scenario["nodes"]["node-b"] = node(AGILIO_LABELS, (0, advertised(VF, 1, 1)))
+    kubectl.answer(scenario)
+    assert main([]) == 0
+
+
+def test_outputs_resource_is_the_resource_checked(
+    kubectl: StandIn, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    other = "example.com/agilio_vf"
+    outputs = write_outputs(tmp_path, {"node-a": 4, "node-b": 4}, resource=other)
+    kubectl.answer(every_node_offloads())
+    assert main(["--outputs", str(outputs)]) == 1  # the nodes advertise only corigine.com's
+    err = capsys.readouterr().err
+    assert f"node node-a advertises no {other}" in err
+    assert main(["--outputs", str(outputs), "--resource", VF]) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (None, "cannot read it (No such file or directory)"),
+        ("{not json", "not JSON"),
+        ('{"sriovResource": "corigine.com/agilio_sriov"}', "no 'nodes' object"),
+        ('{"nodes": {"node-a": {"vfs": "four"}}}', "nodes.node-a.vfs is not a VF count: 'four'"),
+    ],
+)
+def test_bad_outputs_file_exits_2_with_the_fix(
+    kubectl: StandIn,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    text: str | None,
+    message: str,
+) -> None:
+    path = tmp_path / "outputs.json"
+    if text is not None:
+        path.write_text(text)
+    assert main(["--outputs", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"--outputs {path}: {message}" in err
+    if text is None or text.startswith("{not"):
+        assert f"pulumi stack output --json > {path}" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_json_output(kubectl: StandIn, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--context", "lab", "--json"]) == 1
+    assert main(["--context", "lab", "--json", "--expect", "4"]) == 1
     out, err = capsys.readouterr()
     document = json.loads(out)
-    assert document["ok"] is False
+    assert (document["ok"], document["exit_code"]) == (False, 1)
+    registered = {
+        "agilio": True,
+        "vfs_expected": 4,
+        "vfs_capacity": 4,
+        "vfs_allocatable": 4,
+        "registration": "ok",
+        "hw_offload": True,
+        "hw_offload_value": "true",
+    }
     assert document["nodes"] == [
         {
             "node": "node-a",
             "ovs_pod": "ovs-ovn-7xk2p",
             "vf_pods": 2,
+            **registered,
             "offloaded_flows": 2,
             "offloaded_packets": 6958,
             "offloaded_bytes": 681884,
@@ -285,12 +520,14 @@ def test_json_output(kubectl: StandIn, capsys: pytest.CaptureFixture[str]) -> No
             "not_offloaded_bytes": 2520,
             "offloaded_share": 99.4,
             "status": "ok",
+            "findings": [],
             "reason": None,
         },
         {
             "node": "node-b",
             "ovs_pod": "ovs-ovn-9qz4m",
             "vf_pods": 1,
+            **registered,
             "offloaded_flows": 0,
             "offloaded_packets": 0,
             "offloaded_bytes": 0,
@@ -299,6 +536,7 @@ def test_json_output(kubectl: StandIn, capsys: pytest.CaptureFixture[str]) -> No
             "not_offloaded_bytes": 23324,
             "offloaded_share": 0.0,
             "status": "NO OFFLOADED FLOWS",
+            "findings": ["NO OFFLOADED FLOWS"],
             "reason": None,
         },
     ]
@@ -306,12 +544,15 @@ def test_json_output(kubectl: StandIn, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_json_all_ok(kubectl: StandIn, capsys: pytest.CaptureFixture[str]) -> None:
-    kubectl.answer(cluster(node_b_offloads=True))
+    kubectl.answer(every_node_offloads())
     assert main(["--json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["ok"] is True
+    assert (document["ok"], document["exit_code"]) == (True, 0)
     assert [node["status"] for node in document["nodes"]] == ["ok", "ok"]
     assert [node["offloaded_share"] for node in document["nodes"]] == [99.4, 67.75]
+
+
+# --- what cannot be checked ---
 
 
 def test_no_kubectl_on_path_exits_2(
@@ -348,13 +589,14 @@ def test_unknown_context_exits_2(kubectl: StandIn, capsys: pytest.CaptureFixture
 
 
 def test_no_ovs_ovn_pods_exits_2(kubectl: StandIn, capsys: pytest.CaptureFixture[str]) -> None:
-    kubectl.answer({**cluster(), "ovs_pods": []})
+    kubectl.answer(without_pods(cluster(), "ovs-ovn-7xk2p", "ovs-ovn-9qz4m"))
     assert main(["--context", "lab", "--json"]) == 2
     out, err = capsys.readouterr()
     assert f"no ovs-ovn pods found (label {OVS_SELECTOR} in namespace kube-system)" in err
     assert "--namespace" in err
     assert json.loads(out) == {
         "ok": False,
+        "exit_code": 2,
         "error": err.split("cannot check: ", 1)[1].strip(),
         "nodes": [],
     }
@@ -363,8 +605,8 @@ def test_no_ovs_ovn_pods_exits_2(kubectl: StandIn, capsys: pytest.CaptureFixture
 def test_ovs_pod_not_running_and_missing_ovs_pod_cannot_be_checked(
     kubectl: StandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    scenario = cluster(node_b_offloads=True)
-    scenario["ovs_pods"].append(ovs_pod("ovs-ovn-c", "node-c", phase="Pending"))
+    scenario = every_node_offloads()
+    scenario["pods"].append(ovs_pod("ovs-ovn-c", "node-c", phase="Pending"))
     scenario["pods"].append(pod("vf-d", "node-d", requests={VF: "1"}))
     kubectl.answer(scenario)
     assert main([]) == 2
@@ -373,7 +615,7 @@ def test_ovs_pod_not_running_and_missing_ovs_pod_cannot_be_checked(
     assert rows["node-c"] == [
         "node-c",
         "0",
-        *["-"] * 7,
+        *["-"] * 11,
         "cannot check: ovs-ovn pod ovs-ovn-c is Pending",
     ]
     assert rows["node-d"][-1] == (
@@ -389,20 +631,20 @@ def test_a_failed_node_wins_over_one_that_cannot_be_checked(
     kubectl: StandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
     scenario = cluster()
-    scenario["ovs_pods"].append(ovs_pod("ovs-ovn-c", "node-c"))  # no flows: exec fails
+    scenario["pods"].append(ovs_pod("ovs-ovn-c", "node-c"))  # no exec answers: exec fails
     kubectl.answer(scenario)
     assert main([]) == 1
     out, err = capsys.readouterr()
     assert 'pods "ovs-ovn-c" not found' in table_rows(out)["node-c"][-1]
-    assert "node-b" in err
+    assert "node node-b" in err
     assert "cannot check node node-c: `kubectl exec -n kube-system ovs-ovn-c" in err
 
 
 def test_unparseable_dump_exits_2_naming_the_line(
     kubectl: StandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    scenario = cluster(node_b_offloads=True)
-    scenario["flows"]["ovs-ovn-9qz4m"]["offloaded"] = "ovs-appctl: unknown command\n"
+    scenario = every_node_offloads()
+    scenario["exec"]["ovs-ovn-9qz4m"]["flows"]["offloaded"] = "ovs-appctl: unknown command\n"
     kubectl.answer(scenario)
     assert main(["--context", "lab"]) == 2
     err = capsys.readouterr().err
@@ -414,10 +656,13 @@ def test_unparseable_dump_exits_2_naming_the_line(
 def test_other_resource_namespace_and_container(
     kubectl: StandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Nothing requests example.com/other_vf: no node runs VF pods, so nothing can fail.
-    assert main(["--resource", "example.com/other_vf"]) == 0
+    kubectl.answer(every_node_offloads())
+    # Nothing requests example.com/other_vf and no node advertises it: no VF pods, and the
+    # Agilio nodes advertise none of it.
+    assert main(["--resource", "example.com/other_vf"]) == 1
     rows = table_rows(capsys.readouterr().out)
     assert [row[1] for row in rows.values()] == ["0", "0"]
+    assert {row[-1] for row in rows.values()} == {"VFS NOT ADVERTISED"}
     assert main(["--container", "ovs"]) == 2  # the stand-in only knows "openvswitch"
     assert main(["--namespace", "kube-ovn"]) == 2  # the stand-in has no ovs pods there
 
@@ -434,7 +679,7 @@ def test_kubectl_timeout_is_a_cannot_check(
 def test_command_line_in_a_subprocess(kubectl: StandIn) -> None:
     env = {**os.environ, "PATH": kubectl.path}
     done = subprocess.run(
-        [sys.executable, "-m", "tools.verify", "--context", "lab"],
+        [sys.executable, "-m", "tools.verify", "--context", "lab", "--expect", "4"],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -443,8 +688,9 @@ def test_command_line_in_a_subprocess(kubectl: StandIn) -> None:
         check=False,
     )
     assert done.returncode == 1, done.stderr
-    assert table_rows(done.stdout) == {"node-a": NODE_A_ROW, "node-b": NODE_B_ROW}
-    assert "node-b" in done.stderr
+    rows = table_rows(done.stdout)
+    assert rows["node-b"] == [*NODE_B_ROW[:2], "4", *NODE_B_ROW[3:]]
+    assert "node node-b" in done.stderr
     assert kubectl.calls()[0][:2] == ["--context", "lab"]
 
 
@@ -463,9 +709,18 @@ def test_share_text(share: float | None, text: str) -> None:
     assert verify.share_text(share) == text
 
 
-@pytest.mark.parametrize("argv", [["--timeout", "0"], ["--jobs", "0"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--timeout", "0"],
+        ["--jobs", "0"],
+        ["--expect", "-1"],
+        ["--expect", "4", "--outputs", "o.json"],
+    ],
+)
 def test_bad_options_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as raised:
         main(argv)
     assert raised.value.code == 2
-    assert "must be" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "must be" in err or "not allowed with argument" in err

@@ -1,0 +1,187 @@
+"""The runbook's registration check: each Agilio node advertises its VFs to Kubernetes.
+
+After the SR-IOV device plugin (re)starts on a node, kubelet puts the VFs it registered into the
+node's `status.capacity` and `status.allocatable` as `<prefix>/<name>` (`corigine.com/
+agilio_sriov`). When the plugin's selectors do not match the card, it registers nothing, `pulumi
+up` would succeed and every offloaded pod would stay Pending. `wait-vfs-advertised.sh` waits,
+bounded, until the node advertises exactly its VF count, and fails with both numbers, the
+plugin pod's state and the likely cause.
+
+Two places run it:
+
+- per node, in the rollout after `<node>-device-plugin-restart` (the integrator builds that
+  `local.Command` with `wait_vfs_advertised_command(...)`): with no device plugin DaemonSet yet,
+  as on the first rollout (the plugin is created after the nodes), it says so and passes;
+- once per Agilio node after the plugin's DaemonSet is up (`VfRegistration`, wired after
+  `SriovDevicePlugin` in `__main__.py`): there a missing DaemonSet is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import pulumi
+from pulumi_command import local
+
+from components import pins
+from components.cluster import SYSTEM_NAMESPACE
+from components.config import KubernetesConfig, SriovConfig
+from components.kubectl import kubectl_command
+from components.scripts import ParamValue, remote_command, render_prelude
+
+TYPE = "agilio-offload:index:VfRegistration"
+SCRIPT = "wait-vfs-advertised"
+# The SR-IOV device plugin's DaemonSet and pod label (components/sriov_device_plugin.py).
+DEVICE_PLUGIN_DAEMON_SET = "kube-sriov-device-plugin"
+DEVICE_PLUGIN_POD_SELECTOR = "name=sriov-device-plugin"
+# A restarted plugin registers within seconds and kubelet reports it in its next node status
+# (every 10 s by default); 5 minutes leaves room for a slow image pull.
+DEFAULT_TIMEOUT_SECONDS = 300
+DEFAULT_INTERVAL_SECONDS = 5.0
+
+WithoutPlugin = Literal["pass", "fail"]
+
+
+@cache
+def load_kubectl_script(name: str) -> str:
+    """The text of `kubectl_scripts/<name>.sh`, read once."""
+    return resources.files("components.kubectl_scripts").joinpath(f"{name}.sh").read_text()
+
+
+def render_kubectl_script(name: str, params: Mapping[str, ParamValue]) -> str:
+    """The script with its parameters in a quoted prelude right after the shebang (the node
+    scripts' mechanism, components/scripts.py)."""
+    shebang, _, rest = load_kubectl_script(name).partition("\n")
+    if not shebang.startswith("#!"):
+        raise ValueError(f"kubectl script {name}.sh must start with a shebang line")
+    prelude = render_prelude(params)
+    return f"{shebang}\n# parameters (rendered by agilio-offload)\n{prelude}\n{rest}"
+
+
+def jsonpath_key(key: str) -> str:
+    """`key` as one kubectl jsonpath field: dots escaped (client-go util/jsonpath parser.go,
+    `advance`, takes `\\.` as part of the name; `/` needs no escape)."""
+    return key.replace(".", "\\.")
+
+
+def wait_params(
+    node: str,
+    sriov: SriovConfig,
+    expected: int,
+    *,
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
+    interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
+    without_plugin: WithoutPlugin = "pass",
+) -> dict[str, ParamValue]:
+    """The script's parameters; ValueError for values the wait cannot use."""
+    if expected < 0:
+        raise ValueError(f"expected VF count of {node} must be 0 or more, not {expected}")
+    if timeout_seconds < 1:
+        raise ValueError(f"timeout_seconds must be at least 1, not {timeout_seconds}")
+    if interval_seconds <= 0:
+        raise ValueError(f"interval_seconds must be more than 0, not {interval_seconds}")
+    if without_plugin not in ("pass", "fail"):
+        raise ValueError(f"without_plugin must be 'pass' or 'fail', not {without_plugin!r}")
+    return {
+        "NODE": node,
+        "RESOURCE": sriov.resource,
+        "RESOURCE_PATH": jsonpath_key(sriov.resource),
+        "EXPECTED": expected,
+        "TIMEOUT_SECONDS": timeout_seconds,
+        "INTERVAL_SECONDS": f"{interval_seconds:g}",
+        "NAMESPACE": SYSTEM_NAMESPACE,
+        "DAEMONSET": DEVICE_PLUGIN_DAEMON_SET,
+        "POD_SELECTOR": DEVICE_PLUGIN_POD_SELECTOR,
+        "WITHOUT_PLUGIN": without_plugin,
+        "VENDORS": ",".join(sriov.vendors),
+        "DEVICES": ",".join(sriov.devices),
+        "DRIVERS": ",".join(sriov.drivers),
+    }
+
+
+def wait_vfs_advertised_command(
+    kubernetes: KubernetesConfig,
+    node: str,
+    sriov: SriovConfig,
+    expected: int,
+    *,
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
+    interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
+    without_plugin: WithoutPlugin = "pass",
+) -> str:
+    """The `local.Command` create text that waits until `node` advertises `expected` VFs.
+
+    The script's parameters sit in its quoted prelude; the kubectl to run (with the stack's
+    `--kubeconfig`/`--context`, quoted by `kubectl_command`) follows as the script's arguments,
+    so the operator's shell expands a `~/` kubeconfig path as for every other kubectl step.
+    `without_plugin="pass"` (the in-chain step) passes when no device plugin DaemonSet exists
+    yet; `"fail"` (the cluster check) fails then.
+    """
+    params = wait_params(
+        node,
+        sriov,
+        expected,
+        timeout_seconds=timeout_seconds,
+        interval_seconds=interval_seconds,
+        without_plugin=without_plugin,
+    )
+    script = render_kubectl_script(SCRIPT, params)
+    return f"{remote_command(script, sudo=False)} {SCRIPT} {kubectl_command(kubernetes)}"
+
+
+@dataclass
+class VfRegistrationArgs:
+    """The Agilio nodes with their VF counts, the plugin's resource and selectors, the cluster."""
+
+    nodes: Mapping[str, int]
+    sriov: SriovConfig
+    kubernetes: KubernetesConfig
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+
+
+class VfRegistration(pulumi.ComponentResource):
+    """The registration check once per Agilio node, after the device plugin's DaemonSet is up.
+
+    Create it depending on the `SriovDevicePlugin` (pulumi-kubernetes waits for the DaemonSet's
+    rollout before dependents start). Each child `<name>-<node>` runs again when the node's VF
+    count, the resource, the selectors or the plugin's image change.
+    """
+
+    def __init__(
+        self, name: str, args: VfRegistrationArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        self.checks: list[local.Command] = [
+            self._check(name, node, expected, args) for node, expected in args.nodes.items()
+        ]
+        self.register_outputs({"nodes": dict(args.nodes), "resource": args.sriov.resource})
+
+    def _check(
+        self, name: str, node: str, expected: int, args: VfRegistrationArgs
+    ) -> local.Command:
+        create = wait_vfs_advertised_command(
+            args.kubernetes,
+            node,
+            args.sriov,
+            expected,
+            timeout_seconds=args.timeout_seconds,
+            without_plugin="fail",
+        )
+        return local.Command(
+            f"{name}-{node}",
+            create=create,
+            triggers=registration_triggers(args.sriov, expected),
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def registration_triggers(sriov: SriovConfig, expected: int) -> Sequence[object]:
+    """What makes the wait run again: the VF count, the resource, the selectors and the plugin
+    release (a new plugin may count VFs differently)."""
+    selectors = [*sriov.vendors, *sriov.devices, *sriov.drivers]
+    return [expected, sriov.resource, *selectors, pins.SRIOV_DEVICE_PLUGIN_IMAGE]

@@ -1,0 +1,331 @@
+"""A stand-in `kubectl` answering like a cluster described by `scenario.json` (see kubectl_fixture).
+
+Run as `python kubectl_standin.py DIR ARGS...` by the `kubectl` wrapper that `kubectl_fixture`
+puts first on PATH; DIR holds `scenario.json`, and this appends each call's argv to
+`DIR/argv.log` and counts node reads in `DIR/reads.json`. What it models, and after what:
+
+- flags anywhere on the line, `--flag value` and `--flag=value` (kubectl's cobra/pflag parsing);
+  `--context` must name the scenario's context (kubeconfig loading fails otherwise);
+- `get pods|nodes|daemonsets [NAME]` with `-n`/`--namespace`, `--all-namespaces`, `-l` equality
+  selectors `k=v[,k=v]` (apimachinery labels.Parse), `--field-selector spec.nodeName=N` (the pod
+  field selector), `--ignore-not-found`, and `-o json|name|jsonpath=...`; a missing NAME answers
+  `Error from server (NotFound)` and exit 1 unless `--ignore-not-found`;
+- `-o jsonpath=` as client-go util/jsonpath does for the templates used here: text, `{"..."}`
+  literals, fields with `\\.` escapes (parser.go `advance`), `{range .items[*]}...{end}`, and a
+  missing key prints nothing (kubectl's `--allow-missing-template-keys` defaults to true);
+- a node's `status` changes after a number of reads of that node (`status_after_reads`),
+  standing for kubelet's periodic node status updates;
+- `exec -n NS POD -c C -- CMD`: `ovs-appctl dpctl/dump-flows -m type=offloaded|non-offloaded`
+  (recorded text) and `ovs-vsctl --if-exists get Open_vSwitch . other_config:hw-offload`, which
+  prints the value quoted as OVSDB strings `true`/`false` are (lib/ovsdb-data.c
+  `string_needs_quotes`) or an empty line when the key is absent (lib/db-ctl-base.c `cmd_get`).
+
+Anything else exits 3 with "stand-in kubectl: unexpected ...", so a wrong command fails a test.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+VALUE_FLAGS = {
+    "--context": "context",
+    "--kubeconfig": "kubeconfig",
+    "-n": "namespace",
+    "--namespace": "namespace",
+    "-l": "selector",
+    "--selector": "selector",
+    "--field-selector": "field_selector",
+    "-o": "output",
+    "--output": "output",
+    "-c": "container",
+    "--container": "container",
+}
+BOOL_FLAGS = {"--all-namespaces": "all_namespaces", "-A": "all_namespaces"}
+BOOL_FLAGS["--ignore-not-found"] = "ignore_not_found"
+KINDS = {
+    "pods": ("pods", "pod"),
+    "pod": ("pods", "pod"),
+    "nodes": ("nodes", "node"),
+    "node": ("nodes", "node"),
+    "daemonset": ("daemonsets", "daemonset.apps"),
+    "daemonsets": ("daemonsets", "daemonset.apps"),
+    "ds": ("daemonsets", "daemonset.apps"),
+}
+HW_OFFLOAD_GET = ["ovs-vsctl", "--if-exists", "get", "Open_vSwitch", ".", "other_config:hw-offload"]
+DUMP_FLOWS = ["ovs-appctl", "dpctl/dump-flows", "-m"]
+
+
+class KubectlError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def unexpected(what: object) -> KubectlError:
+    return KubectlError(f"stand-in kubectl: unexpected {what}", 3)
+
+
+def parse(args: list[str]) -> tuple[list[str], dict[str, Any], list[str]]:
+    """(positional words, flags, command after `--`)."""
+    words: list[str] = []
+    flags: dict[str, Any] = {}
+    rest: list[str] = []
+    at = 0
+    while at < len(args):
+        arg = args[at]
+        if arg == "--":
+            rest = args[at + 1 :]
+            break
+        name, eq, value = arg.partition("=")
+        if name in VALUE_FLAGS:
+            if not eq:
+                at += 1
+                if at == len(args):
+                    raise KubectlError(f"error: flag needs an argument: {arg}")
+                value = args[at]
+            flags[VALUE_FLAGS[name]] = value
+        elif arg in BOOL_FLAGS:
+            flags[BOOL_FLAGS[arg]] = True
+        elif arg.startswith("-"):
+            raise unexpected(f"flag {arg}")
+        else:
+            words.append(arg)
+        at += 1
+    return words, flags, rest
+
+
+def labels_match(labels: dict[str, str], selector: str | None) -> bool:
+    if not selector:
+        return True
+    for term in selector.split(","):
+        key, eq, value = term.partition("=")
+        if not eq or "!" in key:
+            raise unexpected(f"selector {selector}")
+        if labels.get(key.strip()) != value.strip():
+            return False
+    return True
+
+
+def field_match(item: dict[str, Any], selector: str | None) -> bool:
+    if not selector:
+        return True
+    key, eq, value = selector.partition("=")
+    if key != "spec.nodeName" or not eq:
+        raise unexpected(f"field selector {selector}")
+    return item.get("spec", {}).get("nodeName") == value
+
+
+# --- jsonpath (the subset kubectl's JSONPath printer is asked for here) -------------------------
+
+
+def split_template(template: str) -> list[tuple[str, str]]:
+    """("text", t) and ("action", a) parts of a jsonpath template."""
+    parts: list[tuple[str, str]] = []
+    at = 0
+    while at < len(template):
+        start = template.find("{", at)
+        if start < 0:
+            parts.append(("text", template[at:]))
+            break
+        if start > at:
+            parts.append(("text", template[at:start]))
+        end = template.index("}", start)
+        parts.append(("action", template[start + 1 : end]))
+        at = end + 1
+    return parts
+
+
+def field_names(path: str) -> list[str]:
+    """`.a.b\\.c/d` -> ["a", "b.c/d"]: a backslash keeps the next character in the name."""
+    if not path.startswith("."):
+        raise unexpected(f"jsonpath {path}")
+    names, current, at = [], "", 1
+    while at < len(path):
+        char = path[at]
+        if char == "\\" and at + 1 < len(path):
+            current += path[at + 1]
+            at += 2
+            continue
+        if char == ".":
+            names.append(current)
+            current = ""
+        else:
+            current += char
+        at += 1
+    names.append(current)
+    return names
+
+
+def lookup(data: Any, path: str) -> Any:
+    for name in field_names(path):
+        if not isinstance(data, dict) or name not in data:
+            return None
+        data = data[name]
+    return data
+
+
+def matching_end(parts: list[tuple[str, str]], at: int) -> int:
+    """Index of the `{end}` that closes the `{range}` just before `at`."""
+    depth = 1
+    for index in range(at, len(parts)):
+        kind, text = parts[index]
+        if kind == "action" and text.startswith("range "):
+            depth += 1
+        elif kind == "action" and text == "end":
+            depth -= 1
+            if depth == 0:
+                return index
+    raise unexpected("jsonpath range without {end}")
+
+
+def render(parts: list[tuple[str, str]], data: Any) -> str:
+    out: list[str] = []
+    at = 0
+    while at < len(parts):
+        kind, text = parts[at]
+        at += 1
+        if kind == "text":
+            out.append(text)
+        elif text.startswith('"'):
+            out.append(json.loads(text))
+        elif text.startswith("range "):
+            end = matching_end(parts, at)
+            path = text.removeprefix("range ")
+            if not path.endswith("[*]"):
+                raise unexpected(f"jsonpath range {path}")
+            for item in lookup(data, path[:-3]) or []:
+                out.append(render(parts[at:end], item))
+            at = end + 1
+        else:
+            value = lookup(data, text)
+            if value is not None:
+                out.append(value if isinstance(value, str) else json.dumps(value))
+    return "".join(out)
+
+
+# --- the cluster ------------------------------------------------------------------------------
+
+
+class Cluster:
+    def __init__(self, here: Path) -> None:
+        self.here = here
+        self.scenario = json.loads((here / "scenario.json").read_text())
+
+    def node_objects(self) -> list[dict[str, Any]]:
+        reads = self._reads()
+        nodes = []
+        for name, node in self.scenario.get("nodes", {}).items():
+            status: dict[str, Any] = {}
+            for after, candidate in node.get("status_after_reads", []):
+                if reads.get(name, 0) >= after:
+                    status = candidate
+            metadata = {"name": name, "labels": node.get("labels", {})}
+            nodes.append(
+                {"apiVersion": "v1", "kind": "Node", "metadata": metadata, "status": status}
+            )
+        return nodes
+
+    def objects(self, kind: str) -> list[dict[str, Any]]:
+        if kind == "nodes":
+            return self.node_objects()
+        return self.scenario.get(kind, [])
+
+    def _reads(self) -> dict[str, int]:
+        path = self.here / "reads.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def count_read(self, node: str) -> None:
+        reads = self._reads()
+        reads[node] = reads.get(node, 0) + 1
+        (self.here / "reads.json").write_text(json.dumps(reads))
+
+    def get(self, words: list[str], flags: dict[str, Any]) -> str:
+        if len(words) not in (2, 3) or words[1] not in KINDS:
+            raise unexpected(words)
+        kind, name_prefix = KINDS[words[1]]
+        items = self.objects(kind)
+        if kind != "nodes" and not flags.get("all_namespaces"):
+            namespace = flags.get("namespace", "default")
+            items = [i for i in items if i["metadata"].get("namespace") == namespace]
+        items = [
+            i for i in items if labels_match(i["metadata"].get("labels", {}), flags.get("selector"))
+        ]
+        items = [i for i in items if field_match(i, flags.get("field_selector"))]
+        output = flags.get("output")
+        if len(words) == 3:
+            found = [i for i in items if i["metadata"]["name"] == words[2]]
+            if kind == "nodes" and found:
+                self.count_read(words[2])
+            if not found:
+                if flags.get("ignore_not_found"):
+                    return ""
+                raise KubectlError(f'Error from server (NotFound): {kind} "{words[2]}" not found')
+            document: Any = found[0]
+        else:
+            document = {"apiVersion": "v1", "kind": "List", "items": items}
+        if output == "json":
+            return json.dumps(document) + "\n"
+        if output == "name":
+            chosen = [document] if len(words) == 3 else items
+            return "".join(f"{name_prefix}/{i['metadata']['name']}\n" for i in chosen)
+        if output and output.startswith("jsonpath="):
+            return render(split_template(output.removeprefix("jsonpath=")), document)
+        raise unexpected(f"output {output}")
+
+    def exec(self, words: list[str], flags: dict[str, Any], command: list[str]) -> str:
+        if len(words) != 2 or "namespace" not in flags or "container" not in flags:
+            raise unexpected(["exec", *words])
+        pod = words[1]
+        answers = self.scenario.get("exec", {})
+        if pod not in answers:
+            raise KubectlError(f'Error from server (NotFound): pods "{pod}" not found')
+        if flags["container"] != answers[pod].get("container", "openvswitch"):
+            raise KubectlError(f"error: container {flags['container']} is not valid for pod {pod}")
+        if command == HW_OFFLOAD_GET:
+            value = answers[pod].get("hw_offload")
+            if value is None:
+                return "\n"
+            return (json.dumps(value) if needs_quotes(value) else value) + "\n"
+        if command[:-1] == DUMP_FLOWS and command[-1] in ("type=offloaded", "type=non-offloaded"):
+            return answers[pod]["flows"][command[-1].removeprefix("type=")]
+        raise unexpected(command)
+
+
+def needs_quotes(value: str) -> bool:
+    """lib/ovsdb-data.c `string_needs_quotes`: how `ovs-vsctl get` prints a string."""
+    if not value or not (value[0].isalpha() or value[0] == "_"):
+        return True
+    if any(not (char.isalnum() or char in "_-.") for char in value[1:]):
+        return True
+    return value in ("true", "false")
+
+
+def main(here: Path, args: list[str]) -> int:
+    with open(here / "argv.log", "a") as log:
+        log.write(json.dumps(args) + "\n")
+    cluster = Cluster(here)
+    try:
+        if cluster.scenario.get("fail"):
+            raise KubectlError(cluster.scenario["fail"])
+        words, flags, command = parse(args)
+        context = cluster.scenario.get("context")
+        if "context" in flags and context not in (None, flags["context"]):
+            message = f"error: context was not found for specified context: {flags['context']}"
+            raise KubectlError(message)
+        if words[:1] == ["get"]:
+            sys.stdout.write(cluster.get(words, flags))
+        elif words[:1] == ["exec"]:
+            sys.stdout.write(cluster.exec(words, flags, command))
+        else:
+            raise unexpected(words)
+    except KubectlError as refused:
+        sys.stderr.write(f"{refused}\n")
+        return refused.code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]), sys.argv[2:]))
