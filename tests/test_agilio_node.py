@@ -109,7 +109,8 @@ def test_connection_settings_and_sudo_for_a_non_root_user() -> None:
 def test_private_key_path_is_read_into_a_secret(tmp_path: Path) -> None:
     key_file = tmp_path / "id_ed25519"
     key_file.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nfrom-a-file\n")
-    result = run({"nodes": nodes(1), "ssh": {"privateKeyPath": str(key_file)}})
+    ssh = {"privateKeyPath": str(key_file), "allowUnpinned": True}
+    result = run({"nodes": nodes(1), "ssh": ssh})
     vfs = step(result, "w1", "vfs")
     assert vfs.revealed_inputs["connection"]["privateKey"] == key_file.read_text()
     assert "from-a-file" not in json.dumps(vfs.as_json())

@@ -22,10 +22,32 @@ def dev_config() -> dict[str, Any]:
     return {key.split(":", 1)[1]: value for key, value in document["config"].items()}
 
 
-def ssh_public_key(key_type: str = "ssh-ed25519", embedded: str | None = None) -> str:
-    name = (embedded or key_type).encode()
-    blob = len(name).to_bytes(4, "big") + name + (32).to_bytes(4, "big") + bytes(range(32))
-    return f"{key_type} {base64.b64encode(blob).decode()} ops@example"
+def _ssh_string(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
+
+
+# The fields after the type name of each key blob (RFC 5656 3.1, RFC 8709 4, PROTOCOL.u2f).
+KEY_FIELDS = {
+    "ssh-ed25519": [bytes(range(32))],
+    "ecdsa-sha2-nistp256": [b"nistp256", b"\x04" + bytes(range(64))],
+    "ecdsa-sha2-nistp384": [b"nistp384", b"\x04" + bytes(96)],
+    "ecdsa-sha2-nistp521": [b"nistp521", b"\x04" + bytes(132)],
+    "sk-ssh-ed25519@openssh.com": [bytes(32), b"ssh:"],
+    "sk-ecdsa-sha2-nistp256@openssh.com": [b"nistp256", b"\x04" + bytes(64), b"ssh:"],
+    "ssh-rsa": [b"\x01\x00\x01", b"\x00" + bytes(range(1, 129))],
+}
+
+
+def key_blob(key_type: str = "ssh-ed25519", embedded: str | None = None) -> bytes:
+    fields = KEY_FIELDS[embedded or key_type]
+    return b"".join(_ssh_string(f) for f in [(embedded or key_type).encode(), *fields])
+
+
+def ssh_public_key(
+    key_type: str = "ssh-ed25519", embedded: str | None = None, comment: str = "ops@example"
+) -> str:
+    blob = base64.b64encode(key_blob(key_type, embedded)).decode()
+    return f"{key_type} {blob} {comment}".rstrip()
 
 
 def problems_of(raw: dict[str, Any]) -> list[str]:
@@ -65,7 +87,7 @@ def test_dev_stack_is_valid_and_defaults_are_the_runbook_values() -> None:
 
 def test_defaults_fill_every_optional_key() -> None:
     minimal = {
-        "nodes": [{"name": "w1", "host": "10.0.0.1", "pf": "ens1np0"}],
+        "nodes": [{"name": "w1", "host": "10.0.0.1", "pf": "ens1np0", "hostKey": ssh_public_key()}],
         "kubeOvn": {"iface": "ens1np0", "masterNodes": [{"name": "m1", "ip": "10.0.0.9"}]},
     }
     config = validate_stack_config(minimal)
@@ -142,8 +164,12 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
     ("ssh.user", "a b", "ssh.user: 'a b' is not a Linux user name"),
     ("ssh.privateKeyPath", "/nonexistent/id_ed25519", "is not a readable file on this machine"),
     ("nodes[0].hostKey", "ssh-ed25519 not-base64!", "nodes[0].hostKey: 'ssh-ed25519 not-base64!'"),
-    ("nodes[0].hostKey", "AAAAC3NzaC1lZDI1NTE5", "is not an OpenSSH public key"),
-    ("nodes[0].hostKey", ssh_public_key("ssh-rsa", "ssh-ed25519"), "does not match its type"),
+    ("nodes[0].hostKey", "AAAAC3NzaC1lZDI1NTE5", "is not an OpenSSH public host key"),
+    (
+        "nodes[0].hostKey",
+        ssh_public_key("ecdsa-sha2-nistp256", "ssh-ed25519"),
+        "has key data of another type than its type name says",
+    ),
     (
         "sriov.resourcePrefix",
         "Corigine",
