@@ -917,6 +917,17 @@ def read_raw_config(config: pulumi.Config) -> dict[str, Any]:
     return raw
 
 
+def raw_config(values: Mapping[str, str]) -> dict[str, Any]:
+    """The non-secret keys of the namespace from full-key config values (as the CLI passes
+    them: `agilio-offload:nodes` -> JSON text), as the stack file spells them."""
+    prefix = f"{NAMESPACE}:"
+    return {
+        key[len(prefix) :]: _parse_value(text)
+        for key, text in values.items()
+        if key.startswith(prefix) and key[len(prefix) :] in _KNOWN_KEYS
+    }
+
+
 def unpinned_nodes(config: StackConfig) -> list[ResolvedNode]:
     """The nodes reached without a host key (only with `ssh.allowUnpinned: true`)."""
     return [node for node in config.resolved_nodes() if node.host_key is None]
