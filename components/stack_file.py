@@ -34,6 +34,14 @@ _PLAIN_FLOAT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _PLAIN_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False}
 _PLAIN_BOOL["FALSE"] = False
 _PLAIN_NULL = ("null", "Null", "NULL", "~", "")
+# Plain scalars YAML 1.2's core schema (the Pulumi CLI) reads as numbers, booleans or null that
+# YAML 1.1 (PyYAML) reads as strings, e.g. `0o17`.
+_YAML12_NOT_STRING = re.compile(
+    r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"
+    r"|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+    r"|true|True|TRUE|false|False|FALSE|null|Null|NULL|~"
+)
 _NOT_JSON = {
     "timestamp": "a YAML timestamp (date/time)",
     "binary": "YAML binary data",
@@ -74,6 +82,12 @@ def _scalar(node: yaml.ScalarNode, path: str) -> Any:
     """The JSON value of a scalar, or _RefusedError when YAML versions or JSON would disagree."""
     line, text, kind = node.start_mark.line + 1, node.value, node.tag.removeprefix(_TAG)
     quoted = node.style in ("'", '"')
+    if kind == "str" and not quoted and node.style is None and _YAML12_NOT_STRING.fullmatch(text):
+        raise _RefusedError(
+            line,
+            f"{path}: {text!r} is read as a string by YAML 1.1 (the plan tool's reader) but "
+            "not by YAML 1.2 (the Pulumi CLI): quote it if a string is meant",
+        )
     if kind == "str" or quoted:
         return text
     if kind == "int" and _PLAIN_INT.fullmatch(text):
@@ -146,7 +160,7 @@ def _config_keys(document: yaml.MappingNode) -> Iterator[tuple[int, str]]:
 
 def read_stack_file(path: Path, project: str = NAMESPACE) -> dict[str, Any]:
     """The stack file as plain JSON data, or a StackFileError naming every problem it has."""
-    name = path.name if path.parent.name == "stacks" else str(path)
+    name = _display(path)
     try:
         text = path.read_text()
         node = yaml.compose(text, Loader=_NoAnchorsLoader)
@@ -174,8 +188,17 @@ def read_stack_file(path: Path, project: str = NAMESPACE) -> dict[str, Any]:
     return document
 
 
-def own_stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path | None:
+def _display(path: Path) -> str:
+    """The path as errors show it: relative to the project when inside it."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_DIR))
+    except ValueError:
+        return str(path)
+
+
+def own_stack_file(stack: str, project_dir: Path | None = None) -> Path | None:
     """`<stackConfigDir>/Pulumi.<stack>.yaml` of this project, when it exists."""
+    project_dir = project_dir or PROJECT_DIR
     settings = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
     path = project_dir / settings.get("stackConfigDir", ".") / f"Pulumi.{stack}.yaml"
     return path if path.is_file() else None
