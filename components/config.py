@@ -127,6 +127,13 @@ def _no_control_characters(value: str) -> None:
 
 def _check_text(value: str) -> str:
     _no_control_characters(value)
+    if looks_secret(value):
+        raise _fail(
+            "secret_in_text",
+            "looks like a key, token or kubeconfig, not a name: secrets belong in secret "
+            "config (pulumi config set --secret) or files, never in plain values",
+            value,
+        )
     return value
 
 
