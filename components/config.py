@@ -321,11 +321,8 @@ def _blob_problem(key_type: str, blob: bytes) -> str | None:
         data, offset = item
         if isinstance(field_spec, int) and len(data) != field_spec:
             return f"has a key of {len(data)} bytes where {key_type} has {field_spec}"
-        if (
-            field_spec not in ("string",)
-            and isinstance(field_spec, str)
-            and data != field_spec.encode()
-        ):
+        # Any other name is the curve an ECDSA blob must carry (RFC 5656 3.1).
+        if isinstance(field_spec, str) and field_spec != "string" and data != field_spec.encode():
             return "has key data for another curve than its type name says"
     if offset != len(blob):
         return "has extra bytes after the key in its key data"
