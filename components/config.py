@@ -722,11 +722,8 @@ def _host_port(node: Mapping[str, Any]) -> str | None:
         return None
     if canonical is None:
         return None
-    return (
-        f"[{canonical}]:{node.get('port', 22)}"
-        if ":" in canonical
-        else (f"{canonical}:{node.get('port', 22)}")
-    )
+    host_text = f"[{canonical}]" if ":" in canonical else canonical  # IPv6 in brackets
+    return f"{host_text}:{node.get('port', 22)}"
 
 
 def _canonical_ip(value: object) -> object:
