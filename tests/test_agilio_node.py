@@ -119,7 +119,8 @@ def test_connection_settings_and_sudo_for_a_non_root_user() -> None:
 def test_private_key_path_is_read_into_a_secret(tmp_path: Path) -> None:
     key_file = tmp_path / "id_ed25519"
     key_file.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nfrom-a-file\n")
-    result = run({"nodes": nodes(1), "ssh": {"privateKeyPath": str(key_file)}})
+    ssh = {"privateKeyPath": str(key_file), "allowUnpinned": True}
+    result = run({"nodes": nodes(1), "ssh": ssh})
     vfs = step(result, "w1", "vfs")
     assert vfs.revealed_inputs["connection"]["privateKey"] == key_file.read_text()
     assert "from-a-file" not in json.dumps(vfs.as_json())
@@ -330,7 +331,7 @@ def test_a_changed_script_re_drains_the_node(monkeypatch: pytest.MonkeyPatch) ->
 def test_a_key_in_config_adds_a_secret_trigger(tmp_path: Path) -> None:
     key_file = tmp_path / "id_ed25519"
     key_file.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nrotated\n")
-    result = run({"nodes": nodes(1), "ssh": {"privateKeyPath": str(key_file)}})
+    result = run({"nodes": nodes(1), "ssh": {"privateKeyPath": str(key_file), "allowUnpinned": True}})
     triggers = step(result, "w1", "drain").inputs["triggers"]
     assert triggers[5] == "[secret]"
     assert "rotated" not in json.dumps(step(result, "w1", "drain").revealed_inputs)

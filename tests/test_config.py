@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
+import re
 from typing import Any
 
 import pytest
@@ -22,10 +24,32 @@ def dev_config() -> dict[str, Any]:
     return {key.split(":", 1)[1]: value for key, value in document["config"].items()}
 
 
-def ssh_public_key(key_type: str = "ssh-ed25519", embedded: str | None = None) -> str:
-    name = (embedded or key_type).encode()
-    blob = len(name).to_bytes(4, "big") + name + (32).to_bytes(4, "big") + bytes(range(32))
-    return f"{key_type} {base64.b64encode(blob).decode()} ops@example"
+def _ssh_string(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
+
+
+# The fields after the type name of each key blob (RFC 5656 3.1, RFC 8709 4, PROTOCOL.u2f).
+KEY_FIELDS = {
+    "ssh-ed25519": [bytes(range(32))],
+    "ecdsa-sha2-nistp256": [b"nistp256", b"\x04" + bytes(range(64))],
+    "ecdsa-sha2-nistp384": [b"nistp384", b"\x04" + bytes(96)],
+    "ecdsa-sha2-nistp521": [b"nistp521", b"\x04" + bytes(132)],
+    "sk-ssh-ed25519@openssh.com": [bytes(32), b"ssh:"],
+    "sk-ecdsa-sha2-nistp256@openssh.com": [b"nistp256", b"\x04" + bytes(64), b"ssh:"],
+    "ssh-rsa": [b"\x01\x00\x01", b"\x00" + bytes(range(1, 129))],
+}
+
+
+def key_blob(key_type: str = "ssh-ed25519", embedded: str | None = None) -> bytes:
+    fields = KEY_FIELDS[embedded or key_type]
+    return b"".join(_ssh_string(f) for f in [(embedded or key_type).encode(), *fields])
+
+
+def ssh_public_key(
+    key_type: str = "ssh-ed25519", embedded: str | None = None, comment: str = "ops@example"
+) -> str:
+    blob = base64.b64encode(key_blob(key_type, embedded)).decode()
+    return f"{key_type} {blob} {comment}".rstrip()
 
 
 def problems_of(raw: dict[str, Any]) -> list[str]:
@@ -65,7 +89,7 @@ def test_dev_stack_is_valid_and_defaults_are_the_runbook_values() -> None:
 
 def test_defaults_fill_every_optional_key() -> None:
     minimal = {
-        "nodes": [{"name": "w1", "host": "10.0.0.1", "pf": "ens1np0"}],
+        "nodes": [{"name": "w1", "host": "10.0.0.1", "pf": "ens1np0", "hostKey": ssh_public_key()}],
         "kubeOvn": {"iface": "ens1np0", "masterNodes": [{"name": "m1", "ip": "10.0.0.9"}]},
     }
     config = validate_stack_config(minimal)
@@ -142,8 +166,12 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
     ("ssh.user", "a b", "ssh.user: 'a b' is not a Linux user name"),
     ("ssh.privateKeyPath", "/nonexistent/id_ed25519", "is not a readable file on this machine"),
     ("nodes[0].hostKey", "ssh-ed25519 not-base64!", "nodes[0].hostKey: 'ssh-ed25519 not-base64!'"),
-    ("nodes[0].hostKey", "AAAAC3NzaC1lZDI1NTE5", "is not an OpenSSH public key"),
-    ("nodes[0].hostKey", ssh_public_key("ssh-rsa", "ssh-ed25519"), "does not match its type"),
+    ("nodes[0].hostKey", "AAAAC3NzaC1lZDI1NTE5", "is not an OpenSSH public host key"),
+    (
+        "nodes[0].hostKey",
+        ssh_public_key("ecdsa-sha2-nistp256", "ssh-ed25519"),
+        "has key data of another type than its type name says",
+    ),
     (
         "sriov.resourcePrefix",
         "Corigine",
@@ -313,6 +341,13 @@ INVALID: dict[str, st.SearchStrategy[Any]] = {
         ]
     ),
     "nodes[0].hostKey": st.text(max_size=40),
+    # issue 12: a trailing newline, a NUL or a CR in otherwise valid values
+    "nodes[0].uplink": st.sampled_from(["ens1np0\n", "ens1\x00np0", "ens1np0\r"]),
+    "nodes[0].user": st.sampled_from(["ops\n", "o\x00ps"]),
+    "sriov.resourcePrefix": st.sampled_from(["corigine.com\n", "corigine.com."]),
+    "kubeOvn.chartVersion": st.sampled_from(["v1.16.2\n", "v1.16.2\x00"]),
+    "kubernetes.context": st.sampled_from(["prod\n", "prod\x00", "-----BEGIN RSA"]),
+    "ssh.allowUnpinned": st.sampled_from(["true", 1, "yes"]),
 }
 
 
@@ -346,3 +381,184 @@ def test_a_thousand_nodes_one_at_a_time_are_accepted() -> None:
     raw["rollout"] = {"maxUnavailable": 1}
     config = validate_stack_config(raw)
     assert (len(config.nodes), config.rollout.max_unavailable) == (1000, 1)
+
+
+# --- issue 12: whole-value patterns, hosts as the network sees them ---------------------------
+
+ED25519 = ssh_public_key()
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("nodes[0].pf", "ens1np0\n"),
+        ("nodes[0].uplink", "ens1np0\n"),
+        ("nodes[0].user", "ops\n"),
+        ("ssh.user", "root\n"),
+        ("nodes[0].assy", "AMDA0097\n"),
+        ("firmware.assy", "scan\n"),
+        ("sriov.vendors", ["19ee\n"]),
+        ("sriov.devices", ["6003\n"]),
+        ("sriov.drivers", ["nfp_netvf\n"]),
+        ("sriov.resourceName", "agilio_sriov\n"),
+        ("kubeOvn.chartVersion", "v1.16.2\n"),
+        ("kubeOvn.iface", "ens1np0\n"),
+        ("nodes[0].host", "192.0.2.11\n"),
+        ("nodes[0].hostKey", ED25519 + "\n"),
+        ("kubernetes.context", "kind-agilio-lab\n"),
+        ("kubernetes.kubeconfigPath", "/etc/agilio/kubeconfig\n"),
+    ],
+)
+def test_a_trailing_newline_is_refused_in_every_field(path: str, value: Any) -> None:
+    (problem,) = problems_of(set_path(dev_config(), path, value))
+    assert problem.startswith(f"agilio-offload:{path}"), problem
+    assert "\\n" in problem or "contains a control character" in problem
+    assert "\n" not in problem  # shown escaped, on one line
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("node1.example.com", "node1.example.com."),
+        ("Node1.Example.COM.", "node1.example.com"),
+        ("192.0.2.11", "::ffff:192.0.2.11"),
+        ("2001:db8::1", "2001:DB8:0:0:0:0:0:1"),
+        ("2001:db8::1", "2001:0db8:0000::0001"),
+        ("fe80::1%ens1np0", "FE80:0::1%ens1np0"),
+    ],
+)
+def test_hosts_are_compared_as_the_network_sees_them(first: str, second: str) -> None:
+    raw = dev_config()
+    raw["nodes"][0]["host"], raw["nodes"][1]["host"] = first, second
+    (problem,) = problems_of(raw)
+    assert problem.startswith("agilio-offload:nodes[1].host: "), problem
+    assert "is used more than once" in problem
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("192.0.2.011", "is not an IPv4 address (four decimal numbers 0..255 without leading"),
+        ("10.1", "is not an IPv4 address"),
+        ("0x7f.0.0.1", "its last label is all digits"),
+        ("fe80::1%eth0;reboot", "IPv6 zone that is not a network interface name"),
+        ("fe80::1%", "IPv6 zone that is not a network interface name"),
+        ("192.0.2.1%eth0", "has a zone ('%...') but is not an IPv6 address"),
+        ("node1.example.com..", "is neither an IP address nor a DNS name"),
+        ("node1\x00.example.com", "contains a control character"),
+    ],
+)
+def test_host_spellings_the_network_reads_differently_are_refused(host: str, expected: str) -> None:
+    (problem,) = problems_of(set_path(dev_config(), "nodes[0].host", host))
+    assert problem.startswith("agilio-offload:nodes[0].host: ")
+    assert expected in problem
+
+
+def test_link_local_ipv6_with_an_interface_zone_is_a_host() -> None:
+    node = validate_stack_config(set_path(dev_config(), "nodes[0].host", "fe80::1%ens1np0"))
+    assert node.resolved_nodes()[0].host == "fe80::1%ens1np0"
+
+
+def test_master_ips_are_compared_canonically() -> None:
+    raw = dev_config()
+    raw["kubeOvn"]["masterNodes"].append({"name": "cp-2", "ip": "::ffff:192.0.2.10"})
+    (problem,) = problems_of(raw)
+    assert "kubeOvn.masterNodes[1].ip: '192.0.2.10' is used more than once" in problem
+
+
+# Every string field of the contract, with a valid value, and how to set it.
+STRING_FIELDS: dict[str, tuple[str, Any]] = {
+    "nodes[0].name": ("nodes[0].name", "lab-worker-1"),
+    "nodes[0].host": ("nodes[0].host", "w1.lab.example"),
+    "nodes[0].pf": ("nodes[0].pf", "ens1np0"),
+    "nodes[0].uplink": ("nodes[0].uplink", "ens2np0"),
+    "nodes[0].user": ("nodes[0].user", "ops"),
+    "nodes[0].hostKey": ("nodes[0].hostKey", ED25519),
+    "nodes[0].assy": ("nodes[0].assy", "AMDA0097"),
+    "ssh.user": ("ssh.user", "root"),
+    "ssh.privateKeyPath": ("ssh.privateKeyPath", "/etc/hostname"),
+    "firmware.app": ("firmware.app", "flower"),
+    "firmware.assy": ("firmware.assy", "scan"),
+    "sriov.resourcePrefix": ("sriov.resourcePrefix", "corigine.com"),
+    "sriov.resourceName": ("sriov.resourceName", "agilio_sriov"),
+    "sriov.vendors[0]": ("sriov.vendors", "19ee"),
+    "sriov.devices[0]": ("sriov.devices", "6003"),
+    "sriov.drivers[0]": ("sriov.drivers", "nfp_netvf"),
+    "nad.name": ("nad.name", "offload"),
+    "nad.namespace": ("nad.namespace", "kube-system"),
+    "kubeOvn.chartVersion": ("kubeOvn.chartVersion", "v1.16.2"),
+    "kubeOvn.iface": ("kubeOvn.iface", "ens1np0"),
+    "kubeOvn.masterNodes[0].name": ("kubeOvn.masterNodes[0].name", "lab-control-1"),
+    "kubeOvn.masterNodes[0].ip": ("kubeOvn.masterNodes[0].ip", "192.0.2.10"),
+    "kubernetes.context": ("kubernetes.context", "kind-agilio-lab"),
+    "kubernetes.kubeconfigPath": ("kubernetes.kubeconfigPath", "/etc/agilio/kubeconfig"),
+}
+
+
+def with_field(field: str, value: str) -> dict[str, Any]:
+    path, _ = STRING_FIELDS[field]
+    wrapped: Any = [value] if field.endswith("[0]") and not path.endswith("]") else value
+    return set_path(dev_config(), path, wrapped)
+
+
+def test_every_string_field_accepts_its_valid_value() -> None:
+    for field, (_, value) in STRING_FIELDS.items():
+        validate_stack_config(with_field(field, value))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    field=st.sampled_from(sorted(STRING_FIELDS)),
+    bad=st.sampled_from(["\n", "\r", "\x00", "\r\n", "\x1b", "\t"]),
+    where=st.floats(min_value=0, max_value=1),
+)
+def test_no_string_field_accepts_a_newline_or_a_nul(field: str, bad: str, where: float) -> None:
+    valid = STRING_FIELDS[field][1]
+    cut = round(where * len(valid))
+    problems = problems_of(with_field(field, valid[:cut] + bad + valid[cut:]))
+    assert any(p.startswith(f"agilio-offload:{field}") for p in problems), problems
+    assert all("\n" not in p and "\x00" not in p for p in problems)
+
+
+PRINTABLE_AND_CONTROL = st.text(
+    alphabet=st.sampled_from([*"abz09AZ-_.:/%@ ", "\n", "\r", "\x00"]), min_size=1, max_size=12
+)
+
+
+def _prelude_lines(script: str) -> list[str]:
+    lines = script.split("\n")
+    start = lines.index("# parameters (rendered by agilio-offload)") + 1
+    end = next(i for i in range(start, len(lines)) if not lines[i][:1].isupper())
+    return lines[start:end]
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *_strings(v))]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(field=st.sampled_from(sorted(STRING_FIELDS)), text=PRINTABLE_AND_CONTROL)
+def test_no_accepted_config_carries_a_newline_into_scripts_manifests_or_outputs(
+    field: str, text: str
+) -> None:
+    raw = with_field(field, text)
+    try:
+        validate_stack_config(raw)
+    except ConfigError:
+        return  # refused: nothing registered (the property test above this one)
+    assert not any(c in text for c in "\n\r\x00"), f"{field} accepted {text!r}"
+    run = run_stack("dev", {f"agilio-offload:{key}": value for key, value in raw.items()})
+    assert run.error is None, run.error
+    for resource in run.resources:
+        create = resource.inputs.get("create")
+        if resource.type == "command:remote:Command":
+            for line in _prelude_lines(create):
+                assert re.fullmatch(r"[A-Z][A-Z0-9_]*=[^\n\r\x00]*", line), line
+        if resource.type.startswith("kubernetes:") and "metadata" in resource.inputs:
+            metadata = json.dumps(resource.inputs["metadata"])
+            assert "\\n" not in metadata and "\\u0000" not in metadata, resource.name
+    assert not any("\n" in s or "\x00" in s for s in _strings(run.outputs))

@@ -25,6 +25,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+from components.stack_file import read_stack_file
 from tools import sdk_speedups
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -378,7 +379,8 @@ def stack_config(
     and are marked secret, which is all a preview needs.
     """
     project = project_name()
-    document = yaml.safe_load((stack_path or stack_file(stack)).read_text()) or {}
+    # Strict: duplicate keys, aliases, dates and namespace typos are errors (StackFileError).
+    document = read_stack_file(stack_path or stack_file(stack), project)
     values: dict[str, Any] = {}
     for layer in (project_config_defaults(), document.get("config") or {}, overrides or {}):
         values.update({_full_key(key, project): value for key, value in layer.items()})

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from components.agilio_node import TYPE as AGILIO_NODE_TYPE
 from components.change_guard import ChangeRefused
 from components.config import ConfigError
 from components.preflight import TYPE as PREFLIGHT_TYPE
+from tools import access_summary
 from tools.mock_engine import (
     ORGANIZATION,
     EchoMocks,
@@ -41,7 +41,6 @@ from tools.mock_engine import (
 REMOTE_COMMAND = "command:remote:Command"
 LOCAL_COMMAND = "command:local:Command"
 PREFLIGHT_SUFFIX = "-preflight"
-PLAN_FILES = ("resources.json", "outputs.json", "diff.json", "kubernetes", "nodes")
 
 
 # --- what a resource is ---------------------------------------------------------------------------
@@ -211,13 +210,55 @@ def node_scripts(resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return files
 
 
+# The plan tool's mark on an output directory: which files it wrote there, so the next plan
+# deletes exactly those and nothing else (a wrong --out must never cost anyone a file).
+MARKER = ".agilio-offload-plan"
+MARKER_TOOL = "agilio-offload tools.plan"
+
+
+class OutDirError(Exception):
+    """An --out directory the plan tool may not write to."""
+
+
+def out_dir_problem(out: Path) -> str | None:
+    """Why the plan may not write to `out` (None: new, empty, or an earlier plan's)."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out}: is not a directory"
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        return (
+            f"--out {out}: the directory is not empty and has no {MARKER} file, so the plan "
+            "tool did not write it; give a new or empty directory (the plan tool deletes only "
+            "files it wrote itself)"
+        )
+    return None
+
+
+def _written_files(out: Path) -> list[Path]:
+    """The files the marker says an earlier plan wrote (only plain relative paths inside)."""
+    try:
+        listed = json.loads((out / MARKER).read_text()).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    files = []
+    for name in listed if isinstance(listed, list) else []:
+        path = Path(name) if isinstance(name, str) else None
+        if path is not None and not path.is_absolute() and ".." not in path.parts:
+            files.append(path)
+    return files
+
+
 def _clear_plan_files(out: Path) -> None:
-    for name in PLAN_FILES:
+    """Delete what the last plan wrote here, then the directories that it left empty."""
+    written = _written_files(out)
+    for name in written:
         path = out / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
+        if path.is_file() or path.is_symlink():
             path.unlink()
+    parents = {parent for name in written for parent in name.parents if parent != Path(".")}
+    for parent in sorted(parents, key=lambda p: len(p.parts), reverse=True):
+        directory = out / parent
+        if directory.is_dir() and not directory.is_symlink() and not any(directory.iterdir()):
+            directory.rmdir()
 
 
 def _write(path: Path, text: str) -> None:
@@ -225,14 +266,33 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text if text.endswith("\n") else text + "\n")
 
 
-def write_plan(out: Path, resources: list[dict[str, Any]], outputs: Mapping[str, Any]) -> None:
+def plan_files(resources: list[dict[str, Any]], outputs: Mapping[str, Any]) -> dict[str, str]:
+    """Relative path -> text of every file of a plan (without the diff files)."""
+    files = {
+        "resources.json": json.dumps(resources, indent=2),
+        "outputs.json": json.dumps(outputs, indent=2, sort_keys=True),
+    }
+    files.update({f"kubernetes/{n}": t for n, t in kubernetes_manifests(resources).items()})
+    files.update(node_scripts(resources))
+    return files
+
+
+def write_plan(
+    out: Path,
+    resources: list[dict[str, Any]],
+    outputs: Mapping[str, Any],
+    extra: Mapping[str, str] | None = None,
+) -> None:
+    """Write the plan (and `extra` files) to `out`, replacing only what an earlier plan wrote."""
+    problem = out_dir_problem(out)
+    if problem:
+        raise OutDirError(problem)
     _clear_plan_files(out)
-    _write(out / "resources.json", json.dumps(resources, indent=2))
-    _write(out / "outputs.json", json.dumps(outputs, indent=2, sort_keys=True))
-    for name, text in kubernetes_manifests(resources).items():
-        _write(out / "kubernetes" / name, text)
-    for name, script in node_scripts(resources).items():
-        _write(out / name, script)
+    files = {**plan_files(resources, outputs), **(extra or {})}
+    for name, text in files.items():
+        _write(out / name, text)
+    marker = {"writtenBy": MARKER_TOOL, "files": sorted(files)}
+    _write(out / MARKER, json.dumps(marker, indent=2))
 
 
 # --- diff against a baseline ----------------------------------------------------------------------
@@ -375,11 +435,27 @@ def _baseline_outputs(path: Path | None) -> dict[str, Any] | None:
     return json.loads(outputs_file.read_text()) if outputs_file and outputs_file.is_file() else None
 
 
+def _load_access(path: Path) -> dict[str, Any] | None:
+    """The baseline's SSH access summary (None for a plan older than the summary)."""
+    access_file = path / access_summary.ACCESS_FILE
+    return json.loads(access_file.read_text()) if access_file.is_file() else None
+
+
+def _access(stack: str, stack_path: Path | None) -> dict[str, Any]:
+    config, _ = stack_config(stack, stack_path=stack_path)
+    return access_summary.summary_of_config_values(config)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     source = args.stack_file or stack_file(args.stack)
+    out = args.out or Path("build") / f"plan-{args.stack}"
     if not source.is_file():
         print(f"plan: no stack config at {source}", file=sys.stderr)
+        return 2
+    problem = out_dir_problem(out)
+    if problem:
+        print(f"plan: {problem}", file=sys.stderr)
         return 2
     try:
         baseline = _load_baseline(args.baseline) if args.baseline else None
@@ -390,7 +466,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Planning stack {args.stack!r} from {source} under the Pulumi mock engine...",
         file=sys.stderr,
     )
-    run = plan(args.stack, args.stack_file, _baseline_outputs(args.baseline))
+    try:
+        run = plan(args.stack, args.stack_file, _baseline_outputs(args.baseline))
+    except ConfigError as err:  # the stack file itself (components.stack_file)
+        print(f"plan: {err}", file=sys.stderr)
+        return 2
     if isinstance(run.error, ConfigError):
         print(f"plan: {run.error}", file=sys.stderr)
         return 2
@@ -401,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"plan: the program failed: {type(run.error).__name__}: {run.error}", file=sys.stderr)
         return 1
     resources = [r.as_json() for r in run.resources]
-    out = args.out or Path("build") / f"plan-{args.stack}"
+    access = _access(args.stack, args.stack_file)
     changes = diff_resources(baseline, resources) if baseline is not None else None
     status = {
         c.urn: {"add": "+", "change": "~"}[c.kind] for c in changes or [] if c.kind != "remove"
@@ -409,10 +489,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quiet:
         print(render_tree(resources, status if changes is not None else None))
     print(summary(resources))
-    write_plan(out, resources, run.outputs)
+    print(access_summary.render_summary(access))
+    extra = {access_summary.ACCESS_FILE: json.dumps(access, indent=2, sort_keys=True)}
     if changes is not None:
         print(render_diff(changes))
-        _write(out / "diff.json", json.dumps([c.as_json() for c in changes], indent=2))
+        extra["diff.json"] = json.dumps([c.as_json() for c in changes], indent=2)
+        old_access = _load_access(args.baseline)
+        if old_access is None:
+            print("SSH access: the baseline has no access.json (an older plan): not compared")
+        else:
+            trust = access_summary.trust_changes(old_access, access)
+            print(access_summary.render_trust_changes(trust))
+            extra[access_summary.TRUST_FILE] = json.dumps([t.as_json() for t in trust], indent=2)
+    write_plan(out, resources, run.outputs, extra)
     print(f"Plan written to {out}/")
     return 0
 

@@ -1,0 +1,211 @@
+"""A strict reader of stack files (`stacks/Pulumi.<stack>.yaml`): YAML that can mean only one thing.
+
+PyYAML's `safe_load` keeps the last of two duplicate keys, expands aliases (a 1 KiB file can
+become millions of values), turns `2024-01-01` into a date and reads YAML 1.1 spellings (`yes`,
+`0o17`, `1_000`, `12:30`) as booleans and numbers where the Pulumi CLI (YAML 1.2) reads strings.
+This reader composes the document itself and refuses all of these, each error with its line and
+config path, so the stack's config means the same to the plan tool, the tests and `pulumi up`.
+
+Under `pulumi up` the CLI has parsed the file before the program starts and hands it the values
+only; so the program re-reads its own stack file with this reader at start
+(`check_own_stack_file`, called by `components.config.load_stack_config`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.config import NAMESPACE, ConfigError, namespace_problems
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The top-level keys of a Pulumi stack file (pulumi `sdk/go/common/workspace/project.go`
+# ProjectStack: config, secretsprovider, encryptedkey, encryptionsalt, environment).
+STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
+
+_TAG = "tag:yaml.org,2002:"
+# Plain scalars that read the same in JSON, YAML 1.1 (PyYAML) and YAML 1.2 (the Pulumi CLI).
+_PLAIN_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+_PLAIN_FLOAT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_PLAIN_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False}
+_PLAIN_BOOL["FALSE"] = False
+_PLAIN_NULL = ("null", "Null", "NULL", "~", "")
+# Plain scalars YAML 1.2's core schema (the Pulumi CLI) reads as numbers, booleans or null that
+# YAML 1.1 (PyYAML) reads as strings, e.g. `0o17`.
+_YAML12_NOT_STRING = re.compile(
+    r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"
+    r"|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+    r"|true|True|TRUE|false|False|FALSE|null|Null|NULL|~"
+)
+_NOT_JSON = {
+    "timestamp": "a YAML timestamp (date/time)",
+    "binary": "YAML binary data",
+    "set": "a YAML set",
+    "omap": "a YAML ordered map",
+    "pairs": "YAML pairs",
+    "merge": "a YAML merge key ('<<')",
+}
+
+
+class StackFileError(ConfigError):
+    """A stack file that is not plain, unambiguous YAML: every problem with its line."""
+
+
+class _NoAnchorsLoader(yaml.SafeLoader):
+    """Refuses anchors and aliases as they are parsed, before anything is expanded."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _RefusedError(
+                event.start_mark.line + 1,
+                "YAML anchors and aliases ('&x', '*x') are not allowed in a stack file (an "
+                "alias repeats a value where a reader cannot see it, and a few can expand a "
+                "small file into millions of values): write each value out",
+            )
+        return super().compose_node(parent, index)
+
+
+class _RefusedError(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def _scalar(node: yaml.ScalarNode, path: str) -> Any:
+    """The JSON value of a scalar, or _RefusedError when YAML versions or JSON would disagree."""
+    line, text, kind = node.start_mark.line + 1, node.value, node.tag.removeprefix(_TAG)
+    quoted = node.style in ("'", '"')
+    if kind == "str" and not quoted and node.style is None and _YAML12_NOT_STRING.fullmatch(text):
+        raise _RefusedError(
+            line,
+            f"{path}: {text!r} is read as a string by YAML 1.1 (the plan tool's reader) but "
+            "not by YAML 1.2 (the Pulumi CLI): quote it if a string is meant",
+        )
+    if kind == "str" or quoted:
+        return text
+    if kind == "int" and _PLAIN_INT.fullmatch(text):
+        return int(text)
+    if kind == "float" and _PLAIN_FLOAT.fullmatch(text):
+        return float(text)
+    if kind == "bool" and text in _PLAIN_BOOL:
+        return _PLAIN_BOOL[text]
+    if kind == "null" and text in _PLAIN_NULL:
+        return None
+    if kind in ("int", "float", "bool"):
+        why = (
+            f"{text!r} is read as a {kind} by YAML 1.1 (the plan tool's reader) but not by "
+            "YAML 1.2 (the Pulumi CLI) nor JSON"
+        )
+    elif kind in _NOT_JSON:
+        why = f"{text!r} is {_NOT_JSON[kind]}, not a JSON value"
+    else:
+        why = f"{text!r} has the tag {node.tag!r}, not a JSON value"
+    raise _RefusedError(line, f"{path}: {why}: quote it if a string is meant")
+
+
+def _value(node: yaml.Node, path: str) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(node, path)
+    if isinstance(node, yaml.SequenceNode):
+        if node.tag != _TAG + "seq":
+            raise _RefusedError(
+                node.start_mark.line + 1, f"{path}: the tag {node.tag!r} is not JSON"
+            )
+        return [_value(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+    if node.tag != _TAG + "map":
+        raise _RefusedError(node.start_mark.line + 1, f"{path}: the tag {node.tag!r} is not JSON")
+    return _mapping(node, path)
+
+
+def _mapping(node: yaml.MappingNode, path: str) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    first_line: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        line = key_node.start_mark.line + 1
+        if key_node.tag == _TAG + "merge":
+            raise _RefusedError(
+                line, f"{path or 'the file'}: a YAML merge key ('<<') is not allowed"
+            )
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _TAG + "str":
+            raise _RefusedError(line, f"{path or 'the file'}: a key must be a string (JSON)")
+        key = key_node.value
+        if key in first_line:
+            raise _RefusedError(
+                line,
+                f"{_join(path, key)}: duplicate key (first at line {first_line[key]}); YAML "
+                "would silently keep only the last one: remove one of them",
+            )
+        first_line[key] = line
+        result[key] = _value(value_node, _join(path, key))
+    return result
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _config_keys(document: yaml.MappingNode) -> Iterator[tuple[int, str]]:
+    for key_node, value_node in document.value:
+        if key_node.value == "config" and isinstance(value_node, yaml.MappingNode):
+            for config_key, _ in value_node.value:
+                yield config_key.start_mark.line + 1, str(config_key.value)
+
+
+def read_stack_file(path: Path, project: str = NAMESPACE) -> dict[str, Any]:
+    """The stack file as plain JSON data, or a StackFileError naming every problem it has."""
+    name = _display(path)
+    try:
+        text = path.read_text()
+        node = yaml.compose(text, Loader=_NoAnchorsLoader)
+        document = _value(node, "") if node is not None else {}
+    except _RefusedError as refused:
+        raise StackFileError([f"{name}:{refused.line}: {refused.message}"]) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark is not None else name
+        problem = getattr(err, "problem", None) or "is not valid YAML"
+        raise StackFileError([f"{where}: {problem}"]) from None
+    if not isinstance(document, dict):
+        raise StackFileError([f"{name}: a stack file is a mapping with a 'config' key"])
+    problems = [
+        f"{name}: {key}: not a stack file key (allowed: {', '.join(STACK_FILE_KEYS)})"
+        for key in document
+        if key not in STACK_FILE_KEYS
+    ]
+    if isinstance(node, yaml.MappingNode):
+        for line, key in _config_keys(node):
+            full = key if ":" in key else f"{project}:{key}"
+            problems += [f"{name}:{line}: {p}" for p in namespace_problems([full])]
+    if problems:
+        raise StackFileError(problems)
+    return document
+
+
+def _display(path: Path) -> str:
+    """The path as errors show it: relative to the project when inside it."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_DIR))
+    except ValueError:
+        return str(path)
+
+
+def own_stack_file(stack: str, project_dir: Path | None = None) -> Path | None:
+    """`<stackConfigDir>/Pulumi.<stack>.yaml` of this project, when it exists."""
+    project_dir = project_dir or PROJECT_DIR
+    settings = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
+    path = project_dir / settings.get("stackConfigDir", ".") / f"Pulumi.{stack}.yaml"
+    return path if path.is_file() else None
+
+
+def check_own_stack_file(stack: str) -> None:
+    """Re-read the running stack's own file strictly (the CLI parsed it leniently first)."""
+    path = own_stack_file(stack)
+    if path is not None:
+        read_stack_file(path)
