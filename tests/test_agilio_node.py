@@ -331,7 +331,9 @@ def test_a_changed_script_re_drains_the_node(monkeypatch: pytest.MonkeyPatch) ->
 def test_a_key_in_config_adds_a_secret_trigger(tmp_path: Path) -> None:
     key_file = tmp_path / "id_ed25519"
     key_file.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nrotated\n")
-    result = run({"nodes": nodes(1), "ssh": {"privateKeyPath": str(key_file), "allowUnpinned": True}})
+    result = run(
+        {"nodes": nodes(1), "ssh": {"privateKeyPath": str(key_file), "allowUnpinned": True}}
+    )
     triggers = step(result, "w1", "drain").inputs["triggers"]
     assert triggers[5] == "[secret]"
     assert "rotated" not in json.dumps(step(result, "w1", "drain").revealed_inputs)
