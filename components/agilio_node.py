@@ -261,12 +261,16 @@ def node_access(config: StackConfig, private_key: pulumi.Input[str] | None) -> N
 
 
 def agilio_nodes_in_batches(
-    config: StackConfig, private_key: pulumi.Input[str] | None
+    config: StackConfig,
+    private_key: pulumi.Input[str] | None,
+    *,
+    checks: Sequence[pulumi.Resource] = (),
 ) -> list[AgilioNode]:
     """Every Agilio node, `rollout.maxUnavailable` at a time, in config order.
 
-    Every node's preflight comes first, then a gate that waits for all of them: a node that
-    fails its checks stops the rollout before any hardware changes anywhere. Batches are then
+    Every node's preflight comes first, then a gate that waits for all of them and for `checks`
+    (cluster-level checks, e.g. the cluster preflight): a node or cluster that fails its checks
+    stops the rollout before any hardware changes anywhere. Batches are then
     separated by gates, no-op local commands that wait for the last steps of the batch before:
     each node of the next batch waits for one gate instead of every node of the batch before
     (n edges instead of n x maxUnavailable).
@@ -278,7 +282,7 @@ def agilio_nodes_in_batches(
     gate = _gate(
         "preflight-gate",
         "every node passed its preflight checks",
-        [node.preflight for node in nodes],
+        [*(node.preflight for node in nodes), *checks],
     )
     size = config.rollout.max_unavailable
     for number, start in enumerate(range(0, len(nodes), size), start=1):
