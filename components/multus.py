@@ -49,8 +49,8 @@ READY_TIMEOUT = "300s"
 # plus a delegate, and leave a wide limit for bursts instead of a tight Guaranteed 50Mi.
 DAEMON_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
-    # No CPU limit: CPU throttling of the delegate plugins only slows pod start-up (#1144).
-    "limits": {"memory": "512Mi"},
+    # A CPU limit well above upstream's 100m: the delegate plugins share it (#1144).
+    "limits": {"cpu": "1", "memory": "512Mi"},
 }
 
 

@@ -200,7 +200,7 @@ def last_step(result: ProgramRun, node: str) -> Registration:
 
 def gates(result: ProgramRun) -> dict[str, set[str]]:
     """The rollout gates (local commands at the top of the stack) and what each waits for."""
-    components = {r.urn for r in result.by_type(TYPE)}
+    components = {r.urn for r in result.resources if r.type.startswith("agilio-offload:index:")}
     return {
         r.name: names(r.depends_on) for r in result.by_type(LOCAL) if r.parent not in components
     }
@@ -222,7 +222,8 @@ def test_five_nodes_two_at_a_time_roll_out_in_three_batches() -> None:
         "batch-2-done",
     ]
     assert gates(result) == {
-        "preflight-gate": {f"w{i}-preflight" for i in range(1, 6)},
+        # Every node's preflight and the cluster preflight.
+        "preflight-gate": {*(f"w{i}-preflight" for i in range(1, 6)), "cluster-preflight-checks"},
         "batch-1-done": {"w1-uncordon", "w2-uncordon"},
         "batch-2-done": {"w3-uncordon", "w4-uncordon"},
     }
@@ -247,8 +248,9 @@ def batch_count(result: ProgramRun) -> int:
 def test_one_batch_per_node_by_default_each_waiting_for_the_one_before() -> None:
     result = run({"nodes": nodes(3), "rollout": {"drain": False}})
     assert set(gates(result)) == {"preflight-gate", "batch-1-done", "batch-2-done"}
-    # No drain or uncordon: three gates and each node's device plugin restart.
-    assert len(result.by_type(LOCAL)) == 3 + 3
+    # No drain or uncordon: three gates, each node's device plugin restart, the cluster
+    # preflight and the Multus restart after Kube-OVN.
+    assert len(result.by_type(LOCAL)) == 3 + 3 + 2
     assert names(step(result, "w1", "reload-wait").depends_on) == {"w1-preflight", "preflight-gate"}
     assert names(step(result, "w2", "reload-wait").depends_on) == {"w2-preflight", "batch-1-done"}
     assert names(step(result, "w3", "reload-wait").depends_on) == {"w3-preflight", "batch-2-done"}
@@ -258,6 +260,7 @@ def test_one_batch_per_node_by_default_each_waiting_for_the_one_before() -> None
         "w1-preflight",
         "w2-preflight",
         "w3-preflight",
+        "cluster-preflight-checks",
     }
 
 

@@ -193,8 +193,8 @@ def test_the_prod_stack_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         for r in resources
         if r["name"].endswith("-kube-ovn-tunnel-interface")
     }
-    assert tunnels["agilio-05"] == {"ovn.kubernetes.io/tunnel_interface": "ens3np0"}
-    assert tunnels["agilio-01"] == {"ovn.kubernetes.io/tunnel_interface": "ens1np0"}
+    assert tunnels["agilio-05"]["ovn.kubernetes.io/tunnel_interface"] == "ens3np0"
+    assert tunnels["agilio-01"]["ovn.kubernetes.io/tunnel_interface"] == "ens1np0"
     outputs = json.loads((tmp_path / "outputs.json").read_text())
     assert outputs["networkAttachment"] == "kube-system/offload"
     assert len(list((tmp_path / "nodes").glob("*/05-vfs.sh"))) == 6
