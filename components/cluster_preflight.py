@@ -22,6 +22,7 @@ It runs on its first `up` and again whenever what it checks changes (every input
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -32,7 +33,7 @@ from pulumi_command import local
 
 from components.cluster import SYSTEM_NAMESPACE
 from components.config import KubernetesConfig
-from components.scripts import ParamValue, remote_command, render_prelude
+from components.scripts import ParamValue, remote_command
 
 TYPE = "agilio-offload:index:ClusterPreflight"
 SCRIPT = "cluster-preflight"
@@ -78,6 +79,18 @@ def script_params(args: ClusterPreflightArgs) -> dict[str, ParamValue]:
         "KUBECONFIG_PATH": args.kubernetes.kubeconfig_path or "",
         "KUBE_CONTEXT": args.kubernetes.context or "",
     }
+
+
+def _always_quoted(value: ParamValue) -> str:
+    """`shlex.quote`, in single quotes even where it needs none (shellcheck reads a bare
+    `kind-lab` as arithmetic, SC2100)."""
+    quoted = shlex.quote(str(value))
+    return quoted if quoted.startswith("'") else f"'{quoted}'"
+
+
+def render_prelude(params: Mapping[str, ParamValue]) -> str:
+    """`NAME='value'` lines, one per parameter, in the order given."""
+    return "\n".join(f"{name}={_always_quoted(value)}" for name, value in params.items())
 
 
 def render_cluster_script(name: str, params: Mapping[str, ParamValue]) -> str:
