@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from components import pins
-from tests.kubernetes_program import named
+from tests.kubernetes_program import named, run
 
 
 def test_multus_is_the_pinned_thick_plugin_with_upstreams_host_paths() -> None:
@@ -68,3 +68,36 @@ def test_multus_ships_the_network_attachment_definition_crd() -> None:
 
 
 # --- OffloadNAD ---
+
+
+# --- a fresh cluster: Multus comes up only once Kube-OVN has written its CNI config ---
+
+
+def test_the_daemon_set_has_no_readiness_wait() -> None:
+    # Thick Multus with multusConfigFile auto waits ~120 s for a primary CNI config and exits;
+    # Kube-OVN comes later in the chain, so a readiness wait here would fail a fresh cluster.
+    metadata = named("multus-ds")["metadata"]
+    assert metadata["annotations"] == {"pulumi.com/skipAwait": "true"}
+
+
+def _memory_mi(quantity: str) -> int:
+    assert quantity.endswith("Mi"), quantity
+    return int(quantity[:-2])
+
+
+def test_the_daemon_has_room_for_its_delegate_plugins() -> None:
+    # Upstream's 50Mi is reported to OOM-kill thick Multus (multus-cni #1346, #1349, #1144).
+    (daemon,) = named("multus-ds")["spec"]["template"]["spec"]["containers"]
+    resources = daemon["resources"]
+    assert _memory_mi(resources["requests"]["memory"]) >= 128
+    assert _memory_mi(resources["limits"]["memory"]) >= 4 * 128
+    assert resources["limits"]["cpu"] == "1"
+
+
+def test_an_existing_multus_is_reused_not_recreated() -> None:
+    result = run({"multus": {"install": "existing"}})
+    assert not any(r.type == "agilio-offload:index:Multus" for r in result.resources)
+    assert not any(r.name.startswith("multus-") for r in result.resources)
+    # The NAD still comes after the device plugin.
+    nad = result.by_name("offload-nad")
+    assert result.by_name("sriov-device-plugin-ds").urn in nad.depends_on
