@@ -208,7 +208,9 @@ class Multus(pulumi.ComponentResource):
                 namespace=namespace,
                 labels=APP_LABELS,
                 # Not Ready until Kube-OVN writes its CNI config, which comes later in the
-                # chain: waiting here would fail a fresh cluster's first `up`.
+                # chain: waiting here would fail a fresh cluster's first `up`. pulumi-kubernetes
+                # waits for a DaemonSet's pods (await/daemonset.go `dsAwaiter`, kstatus) unless
+                # this annotation is true (await.go `Creation`/`Update`: `SkipAwaitLogic`).
                 annotations={SKIP_AWAIT_ANNOTATION: "true"},
             ),
             spec=self._daemon_set_spec(),

@@ -169,6 +169,14 @@ def test_a_fresh_cluster_passes_with_the_stacks_context(kubectl: StandIn) -> Non
     assert all(call[:2] == ["--context", "kind-agilio-lab"] for call in outcome.calls)
 
 
+def test_the_stacks_kubeconfig_reaches_kubectl_with_home_expanded(kubectl: StandIn) -> None:
+    kubernetes = {"kubeconfigPath": "~/.kube/lab", "context": "lab-admin"}
+    outcome = kubectl.check(cluster(dev_nodes()), {"kubernetes": kubernetes})
+    assert outcome.code == 0, outcome.stderr
+    expected = ["--kubeconfig", f"{os.environ['HOME']}/.kube/lab", "--context", "lab-admin"]
+    assert all(call[:4] == expected for call in outcome.calls), outcome.calls
+
+
 def test_a_missing_node_or_master_stops_before_any_change(kubectl: StandIn) -> None:
     nodes = [node("lab-control-1"), node("lab-worker-1")]
     outcome = kubectl.check(
