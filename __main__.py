@@ -35,7 +35,6 @@ cluster_preflight = ClusterPreflight(
         kube_ovn_install=config.kube_ovn.install,
         multus_install=config.multus.install,
         release=RELEASE_NAME,
-        iface=config.kube_ovn.iface,
         kubernetes=config.kubernetes,
     ),
 )

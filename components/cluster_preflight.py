@@ -52,7 +52,6 @@ class ClusterPreflightArgs:
     kube_ovn_install: str
     multus_install: str
     release: str
-    iface: str | None
     kubernetes: KubernetesConfig
     namespace: str = SYSTEM_NAMESPACE
 
@@ -73,7 +72,6 @@ def script_params(args: ClusterPreflightArgs) -> dict[str, ParamValue]:
         "MULTUS_INSTALL": args.multus_install,
         "NAMESPACE": args.namespace,
         "RELEASE": args.release,
-        "IFACE": args.iface or "",
         "TUNNEL_FIELD_MANAGER": TUNNEL_FIELD_MANAGER,
         "NAD_CRD": NAD_CRD,
         "KUBECONFIG_PATH": args.kubernetes.kubeconfig_path or "",

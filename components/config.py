@@ -364,7 +364,10 @@ _OWNED_VALUES: dict[tuple[str, ...], tuple[str, object]] = {
 _VALUES_SET_ELSEWHERE: dict[tuple[str, ...], str] = {
     ("masterNodes",): "kubeOvn.masterNodes",
     ("masterNodesLabels",): "kubeOvn.masterNodes (the stack labels them kube-ovn/role=master)",
-    ("agent", "interface"): "kubeOvn.iface and nodes[].uplink",
+    ("agent", "interface"): (
+        "kubeOvn.iface and nodes[].uplink for the Agilio nodes (every other node keeps its "
+        "node-IP NIC)"
+    ),
     ("namespace",): "the stack (always kube-system, where the other components look for it)",
 }
 # Values the chart renders in a way that can undo the runbook (kube-ovn-v2 v1.16.2 templates):
@@ -477,8 +480,9 @@ class KubeOvnConfig(_Model):
     chart_version: Annotated[str, AfterValidator(_check_chart_version)] = (
         pins.KUBE_OVN_CHART_VERSION
     )
-    # IFACE for every node (the chart's agent.interface) and the default uplink of Agilio
-    # nodes; unset: Kube-OVN takes each node's node-IP NIC, Agilio nodes name their uplink.
+    # The default uplink of the Agilio nodes (their tunnel-interface annotation); unset: each
+    # Agilio node names its uplink. Never IFACE for the whole cluster: other nodes keep their
+    # node-IP NIC (components/kube_ovn.py).
     iface: IfName | None = None
     # Required with install: helm (checked with the other cross-field rules).
     master_nodes: list[MasterNode] = []

@@ -8,17 +8,18 @@ Kube-OVN's official repository, with the runbook's install flags as chart values
 | HW_OFFLOAD     | features.enableHardwareOffload    | true  |
 | ENABLE_LB      | features.enableLoadbalancer       | false (the NIC cannot offload dp_hash/hash) |
 | ENABLE_MIRROR  | agent.mirroring.enabled           | false |
-| IFACE          | agent.interface                   | kubeOvn.iface, or empty (the node-IP NIC) |
+| IFACE          | agent.interface                   | empty: each node's node-IP NIC; see below |
 | MASTER_NODES   | masterNodes                       | kubeOvn.masterNodes' IPs |
 
 `kubeOvn.install: existing`: no release; the Kube-OVN already running (e.g. from install.sh) is
 kept, and the cluster preflight (components/cluster_preflight.py) checks it has these flags.
 
-Each Agilio node also gets Kube-OVN's node annotation `ovn.kubernetes.io/tunnel_interface` with
-its own uplink (`nodes[].uplink`, default `kubeOvn.iface`), which overrides IFACE on that node:
-the tunnel runs over the Agilio port whatever the other nodes' NICs are called, and IFACE need
-not name a NIC that only Agilio nodes have. (IFACE with several names is one regular
-expression matched against the node's NICs in kernel order, not a list.)
+The runbook's IFACE is "the NIC with the node IP". Set cluster-wide, a NIC name that only Agilio
+nodes have makes kube-ovn-cni exit on every other node (it finds no NIC matching `--iface`), so
+IFACE stays empty (Kube-OVN's default: each node's node-IP NIC) and each Agilio node instead
+gets Kube-OVN's node annotation `ovn.kubernetes.io/tunnel_interface` with its own uplink
+(`nodes[].uplink`, default `kubeOvn.iface`), which overrides IFACE on that node: the tunnel runs
+over the Agilio port whatever the other nodes' NICs are called.
 
 `masterNodes` is set explicitly so the chart needs no cluster `lookup` to find the OVN
 databases; with `helm` the master nodes also get Kube-OVN's `kube-ovn/role=master` label, which
@@ -64,7 +65,7 @@ RELEASE_TIMEOUT_SECONDS = 900
 @dataclass
 class KubeOvnOffloadArgs:
     chart_version: str
-    # IFACE for every node; None: Kube-OVN takes each node's node-IP NIC.
+    # The Agilio nodes' default uplink (kubeOvn.iface); never IFACE of the whole cluster.
     interface: str | None
     master_nodes: Sequence[MasterNode]
     # Agilio node name -> the NIC that carries its node IP (its tunnel interface).
@@ -95,8 +96,9 @@ def chart_values(args: KubeOvnOffloadArgs) -> dict[str, Any]:
         "namespace": args.namespace,
         "masterNodes": [master.ip for master in args.master_nodes],
         "features": {"enableHardwareOffload": True, "enableLoadbalancer": False},
-        # Empty is the chart's default: kube-ovn-cni takes the NIC with the node IP.
-        "agent": {"interface": args.interface or "", "mirroring": {"enabled": False}},
+        # Empty (the chart's default): every kube-ovn-cni takes its node-IP NIC; Agilio nodes
+        # tunnel over their uplink through their annotation.
+        "agent": {"interface": "", "mirroring": {"enabled": False}},
     }
     return deep_merge(args.values, required)
 

@@ -187,7 +187,8 @@ def test_the_prod_stack_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     gates = sorted(r["name"] for r in resources if r["name"].startswith("batch-"))
     assert gates == ["batch-1-done", "batch-2-done"]  # 6 nodes, 2 at a time
     (release,) = [r for r in resources if r["type"] == "kubernetes:helm.sh/v3:Release"]
-    assert release["inputs"]["values"]["agent"]["interface"] == "ens1np0"
+    # No cluster-wide IFACE: the control-plane nodes keep their node-IP NIC.
+    assert release["inputs"]["values"]["agent"]["interface"] == ""
     tunnels = {
         r["inputs"]["metadata"]["name"]: r["inputs"]["metadata"]["annotations"]
         for r in resources

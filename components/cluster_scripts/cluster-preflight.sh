@@ -5,12 +5,11 @@
 # cannot be asked at all, 0 and a JSON line of what it found otherwise.
 #
 # Parameters (prelude, rendered by agilio-offload): NODES MASTERS TUNNELS KUBE_OVN_INSTALL
-# MULTUS_INSTALL NAMESPACE RELEASE IFACE TUNNEL_FIELD_MANAGER NAD_CRD KUBECONFIG_PATH
-# KUBE_CONTEXT.
+# MULTUS_INSTALL NAMESPACE RELEASE TUNNEL_FIELD_MANAGER NAD_CRD KUBECONFIG_PATH KUBE_CONTEXT.
 set -euo pipefail
 
 : "${NODES:?}" "${MASTERS?}" "${TUNNELS?}" "${KUBE_OVN_INSTALL:?}" "${MULTUS_INSTALL:?}"
-: "${NAMESPACE:?}" "${RELEASE:?}" "${IFACE?}" "${TUNNEL_FIELD_MANAGER:?}" "${NAD_CRD:?}"
+: "${NAMESPACE:?}" "${RELEASE:?}" "${TUNNEL_FIELD_MANAGER:?}" "${NAD_CRD:?}"
 : "${KUBECONFIG_PATH?}" "${KUBE_CONTEXT?}"
 
 TUNNEL_ANNOTATION='ovn.kubernetes.io/tunnel_interface'
@@ -123,6 +122,8 @@ check_kube_ovn_for_helm() {
   problem "Kube-OVN already runs (daemonset $NAMESPACE/ovs-ovn from $owner) and the Helm release $NAMESPACE/$RELEASE cannot take it over (DaemonSet selectors are immutable): set kubeOvn.install: existing to keep it (this check then confirms it has offload on)"
 }
 
+# fix_line IFACE: the command that turns offload on; IFACE stays what the install has (empty:
+# every node's node-IP NIC; the Agilio nodes' uplinks come from their annotations).
 fix_line() {
   local iface="$1"
   if [[ -n "$ovs_release" ]]; then
@@ -134,7 +135,7 @@ fix_line() {
 
 check_existing_kube_ovn() {
   if [[ -z "$ovs" ]]; then
-    problem "kubeOvn.install is existing, but no Kube-OVN runs (daemonset $NAMESPACE/ovs-ovn not found): install it with offload ($(fix_line "$IFACE")) or set kubeOvn.install: helm"
+    problem "kubeOvn.install is existing, but no Kube-OVN runs (daemonset $NAMESPACE/ovs-ovn not found): install it with offload ($(fix_line '')) or set kubeOvn.install: helm"
     return 0
   fi
   local hw_offload controller_args cni_args hw enable_lb enable_mirror iface wrong=()
@@ -145,7 +146,7 @@ check_existing_kube_ovn() {
   hw="$(last_word "${hw_offload[@]}")"
   enable_lb="$(last_flag --enable-lb= "${controller_args[@]}")"
   enable_mirror="$(last_flag --enable-mirror= "${cni_args[@]}")"
-  iface="${IFACE:-$(last_flag --iface= "${cni_args[@]}")}"
+  iface="$(last_flag --iface= "${cni_args[@]}")"
   [[ "$hw" == "true" ]] || wrong+=("ovs-ovn HW_OFFLOAD is '${hw:-unset}', needs true")
   [[ "${#controller_args[@]}" -gt 0 ]] || wrong+=("deployment $NAMESPACE/kube-ovn-controller not found")
   [[ "${#controller_args[@]}" -eq 0 || "$enable_lb" == "false" ]] || wrong+=("kube-ovn-controller --enable-lb is '${enable_lb:-true (default)}', needs false")
