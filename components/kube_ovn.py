@@ -36,12 +36,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi_command import local
 
 from components import pins
 from components.cluster import (
@@ -49,6 +51,7 @@ from components.cluster import (
     KUBE_OVN_MASTER_LABEL_VALUE,
     SYSTEM_NAMESPACE,
     annotate_node,
+    kubectl_command,
     label_node,
 )
 from components.cluster_preflight import TUNNEL_FIELD_MANAGER
@@ -57,6 +60,9 @@ from components.multus import restart_multus
 
 TYPE = "agilio-offload:index:KubeOvnOffload"
 RELEASE_NAME = "kube-ovn"
+# Written on ovs-ovn when the stack lets go of its release (destroy, or install: existing): the
+# cluster preflight then knows a release of that name runs that this stack no longer has.
+RETAINED_RELEASE_ANNOTATION = "agilio-offload/retained-release"
 TUNNEL_INTERFACE_ANNOTATION = "ovn.kubernetes.io/tunnel_interface"
 # Installing or upgrading the CNI of a cluster takes a while: every node's agent restarts.
 RELEASE_TIMEOUT_SECONDS = 900
@@ -143,6 +149,7 @@ class KubeOvnOffload(pulumi.ComponentResource):
         if helm:
             self.values = chart_values(args)
             self.release = self._release(name, args)
+            self.retained_marker = self._retained_marker(name, args)
             ready = [self.release]
         self.multus_restart = None
         if args.restart_multus:
@@ -159,6 +166,29 @@ class KubeOvnOffload(pulumi.ComponentResource):
                 "chartVersion": args.chart_version,
                 "interface": args.interface,
             }
+        )
+
+    def _retained_marker(self, name: str, args: KubeOvnOffloadArgs) -> local.Command:
+        """Does nothing when created; deleted (before the release is forgotten: it depends on
+        it), it marks ovs-ovn with the release the stack leaves running. A later `up` with
+        `install: helm` would otherwise fail at `helm install` (name in use), after the node
+        steps: the cluster preflight finds the mark first and says how to adopt the release."""
+        release = f"{args.namespace}/{RELEASE_NAME}"
+        mark = kubectl_command(
+            args.kubernetes,
+            "annotate",
+            "daemonset",
+            "ovs-ovn",
+            "--namespace",
+            args.namespace,
+            f"{RETAINED_RELEASE_ANNOTATION}={release}",
+            "--overwrite",
+        )
+        return local.Command(
+            f"{name}-release-retained-marker",
+            create=shlex.join(["echo", f"agilio-offload: this stack manages release {release}"]),
+            delete=mark,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )
 
     def _release(self, name: str, args: KubeOvnOffloadArgs) -> k8s.helm.v3.Release:

@@ -249,8 +249,8 @@ def test_one_batch_per_node_by_default_each_waiting_for_the_one_before() -> None
     result = run({"nodes": nodes(3), "rollout": {"drain": False}})
     assert set(gates(result)) == {"preflight-gate", "batch-1-done", "batch-2-done"}
     # No drain or uncordon: three gates, each node's device plugin restart, the cluster
-    # preflight and the Multus restart after Kube-OVN.
-    assert len(result.by_type(LOCAL)) == 3 + 3 + 2
+    # preflight, the Multus restart after Kube-OVN and the release's retained marker.
+    assert len(result.by_type(LOCAL)) == 3 + 3 + 3
     assert names(step(result, "w1", "reload-wait").depends_on) == {"w1-preflight", "preflight-gate"}
     assert names(step(result, "w2", "reload-wait").depends_on) == {"w2-preflight", "batch-1-done"}
     assert names(step(result, "w3", "reload-wait").depends_on) == {"w3-preflight", "batch-2-done"}

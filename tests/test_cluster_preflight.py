@@ -361,3 +361,24 @@ def test_a_chart_install_without_offload_gets_the_helm_upgrade_line(kubectl: Sta
         "--reuse-values --set features.enableHardwareOffload=true "
         "--set features.enableLoadbalancer=false --set agent.mirroring.enabled=false"
     ) in outcome.stderr
+
+
+def test_a_release_this_stack_let_go_of_stops_install_helm_with_the_adoption_steps(
+    kubectl: StandIn,
+) -> None:
+    state = chart()
+    ovs_ovn = next(o for o in state["objects"] if o["metadata"]["name"] == "ovs-ovn")
+    ovs_ovn["metadata"]["annotations"]["agilio-offload/retained-release"] = "kube-system/kube-ovn"
+    outcome = kubectl.check(state)
+    assert outcome.code == 1
+    (problem, _) = problems(outcome)
+    assert "Helm release kube-system/kube-ovn runs but this stack let go of it" in problem
+    assert "pulumi import kubernetes:helm.sh/v3:Release kube-ovn-release kube-system/kube-ovn" in (
+        problem
+    )
+    assert problem.endswith(
+        "kubectl annotate daemonset ovs-ovn --namespace kube-system "
+        "agilio-offload/retained-release-)"
+    )
+    # Kept as it is, it is simply the existing Kube-OVN.
+    assert kubectl.check(state, EXISTING).code == 0

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from components import pins
+from components.cluster_preflight import SCRIPT, load_cluster_script
 from components.config import ConfigError
-from components.kube_ovn import deep_merge
+from components.kube_ovn import RETAINED_RELEASE_ANNOTATION, deep_merge
 from tests.kubernetes_program import (
     LOCAL_COMMAND,
     NODE_PATCH,
@@ -267,3 +268,19 @@ def test_an_allowed_registry_may_serve_kube_ovns_image() -> None:
     values = {"global": {"registry": {"address": registry}}}
     kube_ovn = dev_kube_ovn(values=values, allowedRegistries=[registry])
     assert kube_ovn_values({"kubeOvn": kube_ovn})["global"]["registry"]["address"] == registry
+
+
+def test_letting_go_of_the_release_marks_it_for_the_next_preflight() -> None:
+    # Issue 10 defect 5: after `destroy`, `helm install` of the retained name fails (name in
+    # use) only after the node steps; the mark lets the cluster preflight stop before them.
+    result = run()
+    marker = result.by_name("kube-ovn-release-retained-marker")
+    assert result.by_name("kube-ovn-release").urn in marker.depends_on
+    assert marker.inputs["delete"] == (
+        "kubectl --context kind-agilio-lab annotate daemonset ovs-ovn --namespace kube-system "
+        "agilio-offload/retained-release=kube-system/kube-ovn --overwrite"
+    )
+    assert marker.inputs["create"].startswith("echo ")
+    script = load_cluster_script(SCRIPT)
+    assert f"RETAINED_ANNOTATION='{RETAINED_RELEASE_ANNOTATION}'" in script
+    assert not any(r.name.endswith("-retained-marker") for r in run(existing()).resources)

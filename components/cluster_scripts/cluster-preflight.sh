@@ -13,6 +13,8 @@ set -euo pipefail
 : "${KUBECONFIG_PATH?}" "${KUBE_CONTEXT?}"
 
 TUNNEL_ANNOTATION='ovn.kubernetes.io/tunnel_interface'
+# Set on ovs-ovn when the stack lets go of its release (components/kube_ovn.py).
+RETAINED_ANNOTATION='agilio-offload/retained-release'
 # Objects applied by pulumi-kubernetes carry a field manager named pulumi-kubernetes or
 # pulumi-kubernetes-<suffix> (provider.go fieldManagerName; await.go client-side create).
 PULUMI_MANAGER_PREFIX='pulumi-kubernetes'
@@ -108,14 +110,19 @@ for pair in $TUNNELS; do check_tunnel "$pair"; done
 
 # --- Kube-OVN ----------------------------------------------------------------------------------
 
-ovs="$(get daemonset ovs-ovn '{.metadata.name}|{.metadata.annotations.meta\.helm\.sh/release-name}|{.metadata.annotations.meta\.helm\.sh/release-namespace}' "$NAMESPACE")"
+ovs="$(get daemonset ovs-ovn "{.metadata.name}|{.metadata.annotations.meta\\.helm\\.sh/release-name}|{.metadata.annotations.meta\\.helm\\.sh/release-namespace}|{.metadata.annotations.${RETAINED_ANNOTATION}}" "$NAMESPACE")"
 ovs_release=''
+retained=''
 if [[ -n "$ovs" ]]; then
-  IFS='|' read -r _ ovs_release ovs_release_namespace <<<"$ovs"
+  IFS='|' read -r _ ovs_release ovs_release_namespace retained <<<"$ovs"
   [[ "$ovs_release_namespace" == "$NAMESPACE" ]] || ovs_release=''
 fi
 
 check_kube_ovn_for_helm() {
+  if [[ -n "$retained" ]]; then
+    problem "Helm release $retained runs but this stack let go of it (pulumi destroy, or kubeOvn.install: existing; daemonset $NAMESPACE/ovs-ovn is marked $RETAINED_ANNOTATION): keep it with kubeOvn.install: existing, or adopt it back (README 'Rolling back': pulumi import kubernetes:helm.sh/v3:Release kube-ovn-release $retained ..., then kubectl annotate daemonset ovs-ovn --namespace $NAMESPACE $RETAINED_ANNOTATION-)"
+    return 0
+  fi
   [[ -z "$ovs" || "$ovs_release" == "$RELEASE" ]] && return 0
   local owner="install.sh or kubectl (no Helm release annotations)"
   [[ -n "$ovs_release" ]] && owner="Helm release $NAMESPACE/$ovs_release"
