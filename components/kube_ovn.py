@@ -97,7 +97,7 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 
 def chart_values(args: KubeOvnOffloadArgs) -> dict[str, Any]:
-    """The release's values: runbook defaults < the user's `values` < what offload requires."""
+    """The release's values: the user's `values` with what offload requires merged over them."""
     required = {
         "namespace": args.namespace,
         "masterNodes": [master.ip for master in args.master_nodes],
@@ -144,6 +144,7 @@ class KubeOvnOffload(pulumi.ComponentResource):
             for node, uplink in args.tunnel_interfaces.items()
         ]
         self.release: k8s.helm.v3.Release | None = None
+        self.retained_marker: local.Command | None = None
         self.values: dict[str, Any] = {}
         ready: list[pulumi.Resource] = [*self.master_labels, *self.tunnel_interfaces]
         if helm:
