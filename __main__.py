@@ -1,13 +1,15 @@
 """agilio-offload: the Kube-OVN "Offload with Corigine" runbook as one Pulumi stack.
 
-The chain, in runbook order; each component depends on the one before it.
+The chain, in runbook order; each component depends on the one before it. The cluster
+preflight runs first: every node's first change waits for it.
 """
 
 import pulumi
 
-from components.cluster import kubernetes_provider
+from components.cluster import adopting_provider, kubernetes_provider
+from components.cluster_preflight import ClusterPreflight, ClusterPreflightArgs
 from components.config import load_stack_config
-from components.kube_ovn import KubeOvnOffload, KubeOvnOffloadArgs
+from components.kube_ovn import RELEASE_NAME, KubeOvnOffload, KubeOvnOffloadArgs
 from components.multus import Multus, MultusArgs
 from components.offload_nad import OffloadNAD, OffloadNADArgs
 from components.outputs import export_stack_outputs, stack_outputs
@@ -17,13 +19,27 @@ from components.vf_registration import VfRegistration, VfRegistrationArgs
 
 config, ssh_private_key = load_stack_config()
 provider = kubernetes_provider("kubernetes", config.kubernetes)
+tunnel_interfaces = {node.name: node.uplink for node in config.resolved_nodes()}
+multus_installed = config.multus.install == "stack"
 
 
 def on_cluster(after: list[pulumi.Resource]) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(providers=[provider], depends_on=after)
 
 
-nodes = roll_out_nodes(config, ssh_private_key)
+cluster_preflight = ClusterPreflight(
+    "cluster-preflight",
+    ClusterPreflightArgs(
+        nodes=[node.name for node in config.nodes],
+        master_nodes=[master.name for master in config.kube_ovn.master_nodes],
+        tunnel_interfaces=tunnel_interfaces,
+        kube_ovn_install=config.kube_ovn.install,
+        multus_install=config.multus.install,
+        release=RELEASE_NAME,
+        kubernetes=config.kubernetes,
+    ),
+)
+nodes = roll_out_nodes(config, ssh_private_key, checks=[cluster_preflight.check])
 sriov = SriovDevicePlugin(
     "sriov-device-plugin",
     SriovDevicePluginArgs(config.sriov, [node.node_name for node in nodes]),
@@ -37,11 +53,14 @@ vfs_advertised = VfRegistration(
     ),
     pulumi.ResourceOptions(depends_on=[sriov]),
 )
-multus = Multus("multus", MultusArgs(), on_cluster([sriov]))
+before_nad: pulumi.Resource = sriov
+if multus_installed:
+    crd_provider = adopting_provider("kubernetes-adopt", config.kubernetes)
+    before_nad = Multus("multus", MultusArgs(crd_provider=crd_provider), on_cluster([sriov]))
 nad = OffloadNAD(
     "offload-nad",
     OffloadNADArgs(config.nad.name, config.nad.namespace, config.sriov.resource),
-    on_cluster([multus]),
+    on_cluster([before_nad]),
 )
 kube_ovn = KubeOvnOffload(
     "kube-ovn",
@@ -49,8 +68,11 @@ kube_ovn = KubeOvnOffload(
         chart_version=config.kube_ovn.chart_version,
         interface=config.kube_ovn.iface,
         master_nodes=config.kube_ovn.master_nodes,
-        tunnel_interfaces={node.name: node.uplink for node in config.resolved_nodes()},
+        tunnel_interfaces=tunnel_interfaces,
         values=config.kube_ovn.values,
+        install=config.kube_ovn.install,
+        restart_multus=multus_installed,
+        kubernetes=config.kubernetes,
     ),
     on_cluster([nad]),
 )

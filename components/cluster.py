@@ -1,12 +1,15 @@
-"""What the four Kubernetes components share: the provider, node labels and annotations.
+"""What the Kubernetes components share: the providers, node labels and annotations, kubectl.
 
 One `kubernetes.Provider` from the stack config (kubeconfig path and/or context; neither means
 the ambient kubeconfig of whoever runs `pulumi`) is passed to every Kubernetes resource, so the
-stack never writes to a cluster it was not pointed at.
+stack never writes to a cluster it was not pointed at. A second provider to the same cluster,
+with `upsertExistingObjects`, serves only the objects `pulumi destroy` leaves behind (the NAD
+CRD), so the next `up` adopts them instead of failing with AlreadyExists.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 
 import pulumi
@@ -24,8 +27,16 @@ SYSTEM_NAMESPACE = "kube-system"
 LINUX_NODES = {"kubernetes.io/os": "linux"}
 
 
+# pulumi-kubernetes annotations (provider/pkg/metadata/annotations.go): `patchForce` makes a
+# server-side apply win field conflicts (await.go `patchForce`), `patchFieldManager` names the
+# field manager (provider.go `fieldManagerName`), `skipAwait` skips the readiness wait.
+PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
+FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager"
+SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+
+
 def kubernetes_provider(name: str, config: KubernetesConfig) -> k8s.Provider:
-    """The one provider every Kubernetes resource of the stack uses."""
+    """The one provider every Kubernetes resource of the stack uses (retained ones aside)."""
     return k8s.Provider(
         name,
         kubeconfig=config.kubeconfig_path,
@@ -35,26 +46,99 @@ def kubernetes_provider(name: str, config: KubernetesConfig) -> k8s.Provider:
     )
 
 
-def label_node(
-    name: str, node: str, labels: Mapping[str, str], parent: pulumi.Resource
-) -> k8s.core.v1.NodePatch:
-    """Add `labels` to an existing Node; `pulumi destroy` takes them off again."""
-    return _patch_node(
-        name, k8s.meta.v1.ObjectMetaPatchArgs(name=node, labels=dict(labels)), parent
+def adopting_provider(name: str, config: KubernetesConfig) -> k8s.Provider:
+    """The same cluster, for the objects `pulumi destroy` retains: creating one that exists
+    updates it (server-side apply) instead of failing.
+
+    Since pulumi-kubernetes 4.29 a create is a client-side create that returns AlreadyExists
+    for an existing object (await.go `Creation`: SSA patch only with `UpsertExistingObjects` or
+    for Patch resources); a retained CRD is still there after `destroy`, so the next `up` would
+    stop there. Only retained objects use this provider, so nothing else is ever adopted.
+    """
+    return k8s.Provider(
+        name,
+        kubeconfig=config.kubeconfig_path,
+        context=config.context,
+        enable_server_side_apply=True,
+        upsert_existing_objects=True,
     )
 
 
-def annotate_node(
-    name: str, node: str, annotations: Mapping[str, str], parent: pulumi.Resource
+def kubectl_command(kubernetes: KubernetesConfig, *args: str) -> str:
+    """A kubectl command line for the operator's shell, with the stack's kubeconfig/context.
+
+    A leading `~/` in the kubeconfig path becomes `"$HOME"/` (kubectl does not expand `~`, and a
+    quoted one is literal), so the command reads the same on every operator's machine.
+    """
+    command = ["kubectl"]
+    if kubernetes.kubeconfig_path:
+        path = kubernetes.kubeconfig_path
+        quoted = '"$HOME"/' + shlex.quote(path[2:]) if path.startswith("~/") else shlex.quote(path)
+        command += ["--kubeconfig", quoted]
+    if kubernetes.context:
+        command += ["--context", shlex.quote(kubernetes.context)]
+    return " ".join([*command, *(shlex.quote(arg) for arg in args)])
+
+
+def label_node(
+    name: str,
+    node: str,
+    labels: Mapping[str, str],
+    parent: pulumi.Resource,
+    *,
+    keep_on_destroy: bool = False,
 ) -> k8s.core.v1.NodePatch:
-    """Add `annotations` to an existing Node; `pulumi destroy` takes them off again."""
+    """Add `labels` to an existing Node; `pulumi destroy` takes them off again, unless
+    `keep_on_destroy` (a label something left running by destroy still needs)."""
+    metadata = k8s.meta.v1.ObjectMetaPatchArgs(name=node, labels=dict(labels))
+    return _patch_node(name, metadata, parent, keep_on_destroy=keep_on_destroy)
+
+
+def annotate_node(
+    name: str,
+    node: str,
+    annotations: Mapping[str, str],
+    parent: pulumi.Resource,
+    *,
+    keep_on_destroy: bool = False,
+    field_manager: str | None = None,
+) -> k8s.core.v1.NodePatch:
+    """Add `annotations` to an existing Node; `pulumi destroy` takes them off again, unless
+    `keep_on_destroy`. `field_manager` names who owns them on the Node (the cluster preflight
+    looks for it to tell this stack's value from someone else's)."""
     metadata = k8s.meta.v1.ObjectMetaPatchArgs(name=node, annotations=dict(annotations))
-    return _patch_node(name, metadata, parent)
+    return _patch_node(
+        name, metadata, parent, keep_on_destroy=keep_on_destroy, field_manager=field_manager
+    )
 
 
 def _patch_node(
-    name: str, metadata: k8s.meta.v1.ObjectMetaPatchArgs, parent: pulumi.Resource
+    name: str,
+    metadata: k8s.meta.v1.ObjectMetaPatchArgs,
+    parent: pulumi.Resource,
+    *,
+    keep_on_destroy: bool,
+    field_manager: str | None = None,
 ) -> k8s.core.v1.NodePatch:
+    """A NodePatch of fields this stack owns.
+
+    Server-side apply creates a missing object, so a patch of a Node that does not exist would
+    create a phantom Node: the cluster preflight checks every named node exists first. The
+    fields are ours by config, so a conflict with another manager's value (the preflight
+    reports a foreign tunnel interface before anything changes) is won (`patchForce`).
+    Deleting a patch relinquishes its fields (ssa/actions.go `Relinquish`): `keep_on_destroy`
+    retains the patch instead, so the fields stay.
+    """
+    pulumi_annotations = {PATCH_FORCE_ANNOTATION: "true"}
+    if field_manager:
+        pulumi_annotations[FIELD_MANAGER_ANNOTATION] = field_manager
+    metadata = k8s.meta.v1.ObjectMetaPatchArgs(
+        name=metadata.name,
+        labels=metadata.labels,
+        annotations={**(metadata.annotations or {}), **pulumi_annotations},
+    )
     return k8s.core.v1.NodePatch(
-        name, metadata=metadata, opts=pulumi.ResourceOptions(parent=parent)
+        name,
+        metadata=metadata,
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=keep_on_destroy),
     )

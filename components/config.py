@@ -26,6 +26,7 @@ from pydantic import (
     Field,
     Strict,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -452,6 +453,17 @@ def _check_chart_version(value: str) -> str:
     return value
 
 
+def _check_registry(value: str) -> str:
+    # A registry host (optionally with port) and path, as in `docker.io/kubeovn`.
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*", value):
+        raise _fail(
+            "registry",
+            "is not an image registry address such as 'registry.example.com/kubeovn'",
+            value,
+        )
+    return value
+
+
 def _check_ip(value: str) -> str:
     if "%" in value or _ip(value) is None:
         raise _fail("ip", "is not an IP address (no zone, no leading zeros)", value)
@@ -584,6 +596,10 @@ _OWNED_VALUES: dict[tuple[str, ...], tuple[str, object]] = {
         "ENABLE_LB must stay off: the NIC cannot offload dp_hash/hash",
         False,
     ),
+    ("agent", "mirroring", "enabled"): (
+        "ENABLE_MIRROR must stay off, as the runbook installs Kube-OVN",
+        False,
+    ),
     ("cni", "nonPrimaryCNI"): (
         "offloaded pods take Kube-OVN as their default network, so it must be the primary CNI",
         False,
@@ -592,37 +608,145 @@ _OWNED_VALUES: dict[tuple[str, ...], tuple[str, object]] = {
 _VALUES_SET_ELSEWHERE: dict[tuple[str, ...], str] = {
     ("masterNodes",): "kubeOvn.masterNodes",
     ("masterNodesLabels",): "kubeOvn.masterNodes (the stack labels them kube-ovn/role=master)",
-    ("agent", "interface"): "kubeOvn.iface and nodes[].uplink",
+    ("agent", "interface"): (
+        "kubeOvn.iface and nodes[].uplink for the Agilio nodes (every other node keeps its "
+        "node-IP NIC)"
+    ),
     ("namespace",): "the stack (always kube-system, where the other components look for it)",
 }
+# Values the chart renders in a way that can undo the runbook (kube-ovn-v2 v1.16.2 templates):
+# `ovsOvn.extraEnv` is appended after HW_OFFLOAD in ovs-ovn's openvswitch container
+# (ovs-ovn/ovs-ovn-daemonset.yaml; a later duplicate env wins), `extraObjects` renders any
+# object at all (misc/extra-objects.yaml), and the images come from `global.registry`/
+# `global.images` (every template's `image:`).
+_REFUSED_VALUES: dict[tuple[str, ...], str] = {
+    ("ovsOvn", "extraEnv"): (
+        "the chart appends it after HW_OFFLOAD in the openvswitch container, where a later "
+        "duplicate wins; set Open vSwitch options elsewhere"
+    ),
+    ("extraObjects",): "it renders any object into the release; create those in their own stack",
+    ("global", "images"): "the image tag follows kubeOvn.chartVersion",
+}
+_REGISTRY_PATH = ("global", "registry", "address")
+# Kube-OVN's tunnel network types (pkg/util/const.go NetworkTypeGeneve/Vxlan/Stt): offload of
+# the runbook is of tunnelled pod traffic. "vlan" makes the chart pass `--iface=` empty to every
+# kube-ovn-cni (agent/agent-daemonset.yaml), whatever the tunnel annotations say.
+TUNNEL_TYPES = ("geneve", "vxlan", "stt")
+_NETWORK_TYPE_PATHS = (("networking", "networkType"), ("networking", "tunnelType"))
+# Every YAML line break (go-yaml `is_break`, yamlprivateh.go: CR, LF, NEL, LS, PS): the chart
+# renders several values unquoted into container args, where a line break starts a new arg.
+_LINE_BREAKS = ("\r", "\n", "\x85", "\u2028", "\u2029")
+
+
+def _strings_with_line_breaks(value: object, path: str = "") -> list[str]:
+    """`path` of every key or string under `value` that holds a YAML line break."""
+    found = []
+    if isinstance(value, str):
+        if any(mark in value for mark in _LINE_BREAKS):
+            found.append(path or "(the value)")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            found += _strings_with_line_breaks(key, where)
+            found += _strings_with_line_breaks(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _strings_with_line_breaks(item, f"{path}[{index}]")
+    return found
+
+
+def _hw_offload_envs(value: object, path: str = "") -> list[str]:
+    """`path` of every `extraEnv` entry under `value` named HW_OFFLOAD."""
+    found = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key == "extraEnv" and isinstance(item, list):
+                found += [
+                    f"{where}[{i}]"
+                    for i, env in enumerate(item)
+                    if isinstance(env, Mapping) and env.get("name") == "HW_OFFLOAD"
+                ]
+            else:
+                found += _hw_offload_envs(item, where)
+    return found
+
+
+def kube_ovn_values_problems(
+    values: Mapping[str, Any], allowed_registries: Iterable[str] = ()
+) -> list[str]:
+    """Every way `values` would undo the runbook or be set twice, one line each."""
+    problems = []
+    for path, (why, allowed) in _OWNED_VALUES.items():
+        found, value = _lookup(values, path)
+        if found and value != allowed:
+            problems.append(
+                f"{'.'.join(path)}: {json.dumps(value)} is not allowed "
+                f"({why}; only {json.dumps(allowed)})"
+            )
+    for path, where in _VALUES_SET_ELSEWHERE.items():
+        if _lookup(values, path)[0]:
+            problems.append(f"{'.'.join(path)}: set by {where}, not in values")
+    for path, why in _REFUSED_VALUES.items():
+        if _lookup(values, path)[0]:
+            problems.append(f"{'.'.join(path)}: not allowed in values ({why})")
+    problems += [
+        f"{where}: an env named HW_OFFLOAD is not allowed (features.enableHardwareOffload sets it)"
+        for where in _hw_offload_envs(values)
+    ]
+    found, registry = _lookup(values, _REGISTRY_PATH)
+    allowed = list(allowed_registries)
+    if found and registry not in allowed:
+        problems.append(
+            f"{'.'.join(_REGISTRY_PATH)}: {json.dumps(registry)} is not an allowed registry "
+            f"(list it in kubeOvn.allowedRegistries to pull Kube-OVN's image from it; "
+            f"allowed now: {json.dumps(allowed)})"
+        )
+    for path in _NETWORK_TYPE_PATHS:
+        found, value = _lookup(values, path)
+        if found and value not in TUNNEL_TYPES:
+            problems.append(
+                f"{'.'.join(path)}: {json.dumps(value)} is not allowed (offload needs a tunnel "
+                f"network: one of {', '.join(TUNNEL_TYPES)})"
+            )
+    problems += [
+        f"{where}: holds a line break (the chart renders values unquoted into container args, "
+        "where a line break starts a new argument)"
+        for where in _strings_with_line_breaks(values)
+    ]
+    return problems
 
 
 class KubeOvnConfig(_Model):
+    # helm: the stack installs Kube-OVN (a Helm release); existing: a running Kube-OVN (e.g.
+    # from install.sh) is kept, and the cluster preflight checks it has offload on.
+    install: Literal["helm", "existing"] = "helm"
     chart_version: Annotated[str, AfterValidator(_check_chart_version)] = (
         pins.KUBE_OVN_CHART_VERSION
     )
-    iface: IfName
-    master_nodes: Annotated[list[MasterNode], Field(min_length=1)]
+    # The default uplink of the Agilio nodes (their tunnel-interface annotation); unset: each
+    # Agilio node names its uplink. Never IFACE for the whole cluster: other nodes keep their
+    # node-IP NIC (components/kube_ovn.py).
+    iface: IfName | None = None
+    # Required with install: helm (checked with the other cross-field rules).
+    master_nodes: list[MasterNode] = []
+    # Before `values`, whose check reads it.
+    allowed_registries: list[Annotated[str, AfterValidator(_check_registry)]] = []
     values: dict[str, Any] = {}
 
     @field_validator("values")
     @classmethod
-    def _values_keep_offload(cls, values: dict[str, Any]) -> dict[str, Any]:
-        problems = []
-        for path, (why, allowed) in _OWNED_VALUES.items():
-            found, value = _lookup(values, path)
-            if found and value != allowed:
-                problems.append(
-                    f"{'.'.join(path)}: {json.dumps(value)} is not allowed "
-                    f"({why}; only {json.dumps(allowed)})"
-                )
-        for path, where in _VALUES_SET_ELSEWHERE.items():
-            found, value = _lookup(values, path)
-            if found:
-                problems.append(f"{'.'.join(path)}: set by {where}, not in values")
+    def _values_keep_offload(cls, values: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        problems = kube_ovn_values_problems(values, info.data.get("allowed_registries", []))
         if problems:
             raise PydanticCustomError("kube_ovn_values", "; ".join(problems))
         return values
+
+
+class MultusConfig(_Model):
+    # stack: the stack installs thick Multus and the NAD CRD; existing: both are already on the
+    # cluster (the cluster preflight checks they are) and are reused as they are.
+    install: Literal["stack", "existing"] = "stack"
 
 
 class KubernetesConfig(_Model):
@@ -641,6 +765,7 @@ class StackConfig(_Model):
     sriov: SriovConfig = SriovConfig()
     nad: NadConfig = NadConfig()
     kube_ovn: KubeOvnConfig
+    multus: MultusConfig = MultusConfig()
     kubernetes: KubernetesConfig = KubernetesConfig()
 
     def resolved_nodes(self) -> list[ResolvedNode]:
@@ -657,7 +782,8 @@ class StackConfig(_Model):
             sudo=self.ssh.sudo if self.ssh.sudo is not None else user != "root",
             host_key=node.host_key,
             pf=node.pf,
-            uplink=node.uplink or self.kube_ovn.iface,
+            # One of the two is set (a config rule).
+            uplink=node.uplink or self.kube_ovn.iface or "",
             vfs=node.vfs if node.vfs is not None else self.vfs,
             app=self.firmware.app,
             assy=node.assy or self.firmware.assy,
@@ -760,7 +886,34 @@ def _cross_field_problems(raw: Mapping[str, Any]) -> list[str]:
             if "ip" in m
         ]
     )
-    return problems + _unpinned_problems(raw, nodes)
+    return problems + _unpinned_problems(raw, nodes) + _kube_ovn_problems(raw)
+
+
+def _kube_ovn_problems(raw: Mapping[str, Any]) -> list[str]:
+    """The rules between kubeOvn's keys, and between kubeOvn and the nodes."""
+    found, kube_ovn = _lookup(raw, ("kubeOvn",))
+    if not found or not isinstance(kube_ovn, Mapping):
+        return []
+    problems = []
+    install = kube_ovn.get("install", "helm")
+    if install == "helm" and not kube_ovn.get("masterNodes"):
+        problems.append(
+            "kubeOvn.masterNodes: is required with kubeOvn.install: helm (the nodes that run "
+            "ovn-central: [{name, ip}, ...])"
+        )
+    if install == "existing" and kube_ovn.get("values"):
+        problems.append(
+            "kubeOvn.values: only used with kubeOvn.install: helm (an existing Kube-OVN keeps "
+            "its own settings); remove it"
+        )
+    if kube_ovn.get("iface") is None:
+        problems += [
+            f"nodes[{i}].uplink: is required when kubeOvn.iface is not set (the Agilio port "
+            "with the node's IP: Kube-OVN's tunnel interface on this node)"
+            for i, node in _dicts(raw, "nodes")
+            if node.get("uplink") is None
+        ]
+    return problems
 
 
 # --- errors with config paths -------------------------------------------------------------------

@@ -1,36 +1,49 @@
-"""KubeOvnOffload: Kube-OVN with OVS hardware offload, from its Helm chart (runbook step 6).
+"""KubeOvnOffload: Kube-OVN with OVS hardware offload (runbook step 6).
 
-A `helm.v3.Release` of the pinned `kube-ovn-v2` chart from Kube-OVN's official repository, with
-the runbook's install flags as chart values:
+`kubeOvn.install: helm` (default): a `helm.v3.Release` of the pinned `kube-ovn-v2` chart from
+Kube-OVN's official repository, with the runbook's install flags as chart values:
 
 | runbook        | chart value                       | here  |
 |----------------|-----------------------------------|-------|
 | HW_OFFLOAD     | features.enableHardwareOffload    | true  |
 | ENABLE_LB      | features.enableLoadbalancer       | false (the NIC cannot offload dp_hash/hash) |
-| ENABLE_MIRROR  | agent.mirroring.enabled           | false (default; values may turn it on) |
-| IFACE          | agent.interface                   | kubeOvn.iface |
+| ENABLE_MIRROR  | agent.mirroring.enabled           | false |
+| IFACE          | agent.interface                   | empty: each node's node-IP NIC; see below |
 | MASTER_NODES   | masterNodes                       | kubeOvn.masterNodes' IPs |
 
-Each Agilio node also gets Kube-OVN's node annotation `ovn.kubernetes.io/tunnel_interface` with
-its own uplink (`nodes[].uplink`, default `kubeOvn.iface`), which overrides IFACE on that node:
-the tunnel runs over the Agilio port whatever the other NICs are called. (IFACE with several
-names is one regular expression matched against the node's NICs in kernel order, not a list.)
+`kubeOvn.install: existing`: no release; the Kube-OVN already running (e.g. from install.sh) is
+kept, and the cluster preflight (components/cluster_preflight.py) checks it has these flags.
+
+The runbook's IFACE is "the NIC with the node IP". Set cluster-wide, a NIC name that only Agilio
+nodes have makes kube-ovn-cni exit on every other node (it finds no NIC matching `--iface`), so
+IFACE stays empty (Kube-OVN's default: each node's node-IP NIC) and each Agilio node instead
+gets Kube-OVN's node annotation `ovn.kubernetes.io/tunnel_interface` with its own uplink
+(`nodes[].uplink`, default `kubeOvn.iface`), which overrides IFACE on that node: the tunnel runs
+over the Agilio port whatever the other nodes' NICs are called.
 
 `masterNodes` is set explicitly so the chart needs no cluster `lookup` to find the OVN
-databases; the master nodes also get Kube-OVN's `kube-ovn/role=master` label, which its
-ovn-central pods select. User `values` merge in underneath: they cannot undo offload or turn the
-load balancer on.
+databases; with `helm` the master nodes also get Kube-OVN's `kube-ovn/role=master` label, which
+its ovn-central pods select. `pulumi destroy` leaves the release, these labels and the tunnel
+annotations in place (retained): the Kube-OVN it leaves running needs all of them. User
+`values` merge in underneath (components/config.py refuses any that would undo offload).
+
+Once Kube-OVN is up, Multus (when the stack installs either of them) is restarted so it writes
+its config over Kube-OVN's, as install.sh does.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi_command import local
 
 from components import pins
 from components.cluster import (
@@ -38,12 +51,18 @@ from components.cluster import (
     KUBE_OVN_MASTER_LABEL_VALUE,
     SYSTEM_NAMESPACE,
     annotate_node,
+    kubectl_command,
     label_node,
 )
-from components.config import MasterNode
+from components.cluster_preflight import TUNNEL_FIELD_MANAGER
+from components.config import KubernetesConfig, MasterNode
+from components.multus import restart_multus
 
 TYPE = "agilio-offload:index:KubeOvnOffload"
 RELEASE_NAME = "kube-ovn"
+# Written on ovs-ovn when the stack lets go of its release (destroy, or install: existing): the
+# cluster preflight then knows a release of that name runs that this stack no longer has.
+RETAINED_RELEASE_ANNOTATION = "agilio-offload/retained-release"
 TUNNEL_INTERFACE_ANNOTATION = "ovn.kubernetes.io/tunnel_interface"
 # Installing or upgrading the CNI of a cluster takes a while: every node's agent restarts.
 RELEASE_TIMEOUT_SECONDS = 900
@@ -52,11 +71,17 @@ RELEASE_TIMEOUT_SECONDS = 900
 @dataclass
 class KubeOvnOffloadArgs:
     chart_version: str
-    interface: str
+    # The Agilio nodes' default uplink (kubeOvn.iface); never IFACE of the whole cluster.
+    interface: str | None
     master_nodes: Sequence[MasterNode]
     # Agilio node name -> the NIC that carries its node IP (its tunnel interface).
     tunnel_interfaces: Mapping[str, str] = field(default_factory=dict)
     values: Mapping[str, Any] = field(default_factory=dict)
+    # "helm": install the release; "existing": keep the running Kube-OVN.
+    install: str = "helm"
+    # Restart Multus once Kube-OVN is up (the stack installs Multus or Kube-OVN).
+    restart_multus: bool = True
+    kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
     namespace: str = SYSTEM_NAMESPACE
 
 
@@ -72,15 +97,20 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 
 def chart_values(args: KubeOvnOffloadArgs) -> dict[str, Any]:
-    """The release's values: runbook defaults < the user's `values` < what offload requires."""
-    defaults = {"agent": {"mirroring": {"enabled": False}}}
+    """The release's values: the user's `values` with what offload requires merged over them."""
     required = {
         "namespace": args.namespace,
         "masterNodes": [master.ip for master in args.master_nodes],
         "features": {"enableHardwareOffload": True, "enableLoadbalancer": False},
-        "agent": {"interface": args.interface},
+        # Empty (the chart's default): every kube-ovn-cni takes its node-IP NIC; Agilio nodes
+        # tunnel over their uplink through their annotation.
+        "agent": {"interface": "", "mirroring": {"enabled": False}},
     }
-    return deep_merge(deep_merge(defaults, args.values), required)
+    return deep_merge(args.values, required)
+
+
+def values_hash(values: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
 class KubeOvnOffload(pulumi.ComponentResource):
@@ -88,14 +118,18 @@ class KubeOvnOffload(pulumi.ComponentResource):
         self, name: str, args: KubeOvnOffloadArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, opts)
+        helm = args.install == "helm"
+        # install.sh labels its masters itself; the chart's ovn-central needs the label.
         self.master_labels = [
             label_node(
                 f"{master.name}-kube-ovn-master-label",
                 master.name,
                 {KUBE_OVN_MASTER_LABEL: KUBE_OVN_MASTER_LABEL_VALUE},
                 self,
+                # The retained release's ovn-central keeps selecting these nodes.
+                keep_on_destroy=True,
             )
-            for master in args.master_nodes
+            for master in (args.master_nodes if helm else ())
         ]
         self.tunnel_interfaces = [
             annotate_node(
@@ -103,11 +137,64 @@ class KubeOvnOffload(pulumi.ComponentResource):
                 node,
                 {TUNNEL_INTERFACE_ANNOTATION: uplink},
                 self,
+                # kube-ovn-cni reads it at every start: without it, on the wrong NIC.
+                keep_on_destroy=True,
+                field_manager=TUNNEL_FIELD_MANAGER,
             )
             for node, uplink in args.tunnel_interfaces.items()
         ]
-        self.values = chart_values(args)
-        self.release = k8s.helm.v3.Release(
+        self.release: k8s.helm.v3.Release | None = None
+        self.retained_marker: local.Command | None = None
+        self.values: dict[str, Any] = {}
+        ready: list[pulumi.Resource] = [*self.master_labels, *self.tunnel_interfaces]
+        if helm:
+            self.values = chart_values(args)
+            self.release = self._release(name, args)
+            self.retained_marker = self._retained_marker(name, args)
+            ready = [self.release]
+        self.multus_restart = None
+        if args.restart_multus:
+            self.multus_restart = restart_multus(
+                f"{name}-multus-restart",
+                args.kubernetes,
+                # Again whenever Kube-OVN is installed anew or with other values.
+                triggers=[args.install, args.chart_version, values_hash(self.values)],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
+            )
+        self.register_outputs(
+            {
+                "install": args.install,
+                "chartVersion": args.chart_version,
+                "interface": args.interface,
+            }
+        )
+
+    def _retained_marker(self, name: str, args: KubeOvnOffloadArgs) -> local.Command:
+        """Does nothing when created; deleted (before the release is forgotten: it depends on
+        it), it marks ovs-ovn with the release the stack leaves running. A later `up` with
+        `install: helm` would otherwise fail at `helm install` (name in use), after the node
+        steps: the cluster preflight finds the mark first and says how to adopt the release."""
+        release = f"{args.namespace}/{RELEASE_NAME}"
+        mark = kubectl_command(
+            args.kubernetes,
+            "annotate",
+            "daemonset",
+            "ovs-ovn",
+            "--namespace",
+            args.namespace,
+            f"{RETAINED_RELEASE_ANNOTATION}={release}",
+            "--overwrite",
+        )
+        return local.Command(
+            f"{name}-release-retained-marker",
+            create=shlex.join(["echo", f"agilio-offload: this stack manages release {release}"]),
+            delete=mark,
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
+        )
+
+    def _release(self, name: str, args: KubeOvnOffloadArgs) -> k8s.helm.v3.Release:
+        return k8s.helm.v3.Release(
             f"{name}-release",
             name=RELEASE_NAME,
             chart=pins.KUBE_OVN_CHART,
@@ -120,8 +207,7 @@ class KubeOvnOffload(pulumi.ComponentResource):
                 parent=self,
                 depends_on=[*self.master_labels, *self.tunnel_interfaces],
                 # Kube-OVN is the cluster's network: `pulumi destroy` must not uninstall it
-                # (README "Rolling back" says how to, when that is really meant).
+                # (README "Rolling back" says how to, and how a later `up` adopts it again).
                 retain_on_delete=True,
             ),
         )
-        self.register_outputs({"chartVersion": args.chart_version, "interface": args.interface})

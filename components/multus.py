@@ -4,6 +4,14 @@ Kube-OVN's offload guide requires the thick plugin for SR-IOV: with the NAD's `r
 annotation it hands the VF's PCI address to Kube-OVN, which then takes the offload path. The
 objects follow upstream's thick deployment of the pinned release: the NetworkAttachmentDefinition
 CRD, ClusterRole/Binding, ServiceAccount, daemon config and the DaemonSet with its host paths.
+
+On a fresh cluster Multus comes before Kube-OVN (the runbook's order), and thick Multus with
+`multusConfigFile: auto` waits ~120 s for a primary CNI config, then exits and restarts until
+Kube-OVN writes one. So the DaemonSet has no readiness wait (`pulumi.com/skipAwait`), and
+`restart_multus` deletes the Multus pods once Kube-OVN is up, as Kube-OVN's install.sh does
+(`kubectl delete pod -n kube-system -l app=multus`, then waits for them to be Ready).
+
+`multus.install: existing` builds none of this: a running thick Multus and its CRD are reused.
 """
 
 from __future__ import annotations
@@ -14,9 +22,16 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi_command import local
 
 from components import pins
-from components.cluster import LINUX_NODES, SYSTEM_NAMESPACE
+from components.cluster import (
+    LINUX_NODES,
+    SKIP_AWAIT_ANNOTATION,
+    SYSTEM_NAMESPACE,
+    kubectl_command,
+)
+from components.config import KubernetesConfig
 
 TYPE = "agilio-offload:index:Multus"
 NAME = "multus"
@@ -24,10 +39,26 @@ DAEMON_CONFIG_MAP = "multus-daemon-config"
 DAEMON_CONFIG_KEY = "daemon-config.json"
 APP_LABELS = {"app": "multus", "name": "multus", "tier": "node"}
 NAD_CRD_NAME = "network-attachment-definitions.k8s.cni.cncf.io"
+DAEMON_SET_NAME = "kube-multus-ds"
+READY_TIMEOUT = "300s"
+# The daemon's memory. Upstream's thick manifest gives it 50Mi (request = limit), and thick
+# Multus runs the delegate CNI plugins (here kube-ovn's) inside its own cgroup: that is reported
+# to OOM-kill it at start and when many pods start at once (multus-cni #1349: ~53Mi at start;
+# #1346: bursts of parallel CNI requests; #1144: the limit leaves no room for the delegate;
+# kube-ovn #3043: the kube-ovn plugin killed under a 50Mi Multus). Request what it uses at rest
+# plus a delegate, and leave a wide limit for bursts instead of a tight Guaranteed 50Mi.
+DAEMON_RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    # A CPU limit well above upstream's 100m: the delegate plugins share it (#1144).
+    "limits": {"cpu": "1", "memory": "512Mi"},
+}
 
 
 @dataclass
 class MultusArgs:
+    # The provider of the retained NAD CRD: one that adopts it after a `destroy`
+    # (components/cluster.py `adopting_provider`); None: the component's own provider.
+    crd_provider: pulumi.ProviderResource | None = None
     namespace: str = SYSTEM_NAMESPACE
 
 
@@ -132,8 +163,11 @@ class Multus(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=NAD_CRD_NAME),
             spec=nad_crd_spec(),
             # Deleting a CRD deletes every object of its kind: every NAD in the cluster, other
-            # teams' too. `pulumi destroy` leaves it (README "Rolling back").
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            # teams' too. `pulumi destroy` leaves it (README "Rolling back"), and the next `up`
+            # adopts it through the adopting provider instead of failing with AlreadyExists.
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=True, provider=args.crd_provider
+            ),
         )
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",
@@ -170,7 +204,14 @@ class Multus(pulumi.ComponentResource):
         self.daemon_set = k8s.apps.v1.DaemonSet(
             f"{name}-ds",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="kube-multus-ds", namespace=namespace, labels=APP_LABELS
+                name=DAEMON_SET_NAME,
+                namespace=namespace,
+                labels=APP_LABELS,
+                # Not Ready until Kube-OVN writes its CNI config, which comes later in the
+                # chain: waiting here would fail a fresh cluster's first `up`. pulumi-kubernetes
+                # waits for a DaemonSet's pods (await/daemonset.go `dsAwaiter`, kstatus) unless
+                # this annotation is true (await.go `Creation`/`Update`: `SkipAwaitLogic`).
+                annotations={SKIP_AWAIT_ANNOTATION: "true"},
             ),
             spec=self._daemon_set_spec(),
             opts=pulumi.ResourceOptions(
@@ -259,9 +300,7 @@ def _daemon_container() -> k8s.core.v1.ContainerArgs:
                 ),
             )
         ],
-        resources=k8s.core.v1.ResourceRequirementsArgs(
-            requests={"cpu": "100m", "memory": "50Mi"}, limits={"cpu": "100m", "memory": "50Mi"}
-        ),
+        resources=k8s.core.v1.ResourceRequirementsArgs(**DAEMON_RESOURCES),
         # Privileged: it enters every pod's network namespace and runs the delegate CNI
         # plugins chrooted into the host's root, as kubelet would.
         security_context=k8s.core.v1.SecurityContextArgs(privileged=True),
@@ -287,3 +326,35 @@ def _volumes() -> list[k8s.core.v1.VolumeArgs]:
         )
     )
     return volumes
+
+
+def restart_multus(
+    name: str,
+    kubernetes: KubernetesConfig,
+    triggers: list[pulumi.Input[str]],
+    opts: pulumi.ResourceOptions,
+    namespace: str = SYSTEM_NAMESPACE,
+) -> local.Command:
+    """Delete the Multus pods and wait for the new ones, once Kube-OVN is up (install.sh's
+    "Check to delete multus pods to reload CNI config"): each writes its config over Kube-OVN's
+    on start. Runs again when `triggers` (what Kube-OVN was installed with) change."""
+    selector = f"app={APP_LABELS['app']}"
+    delete = kubectl_command(
+        kubernetes, "delete", "pod", "--namespace", namespace, "--selector", selector
+    )
+    wait = kubectl_command(
+        kubernetes,
+        "rollout",
+        "status",
+        f"daemonset/{DAEMON_SET_NAME}",
+        "--namespace",
+        namespace,
+        f"--timeout={READY_TIMEOUT}",
+    )
+    return local.Command(
+        name,
+        create=f"{delete} && {wait}",
+        triggers=triggers,
+        add_previous_output_in_env=False,
+        opts=opts,
+    )

@@ -24,12 +24,20 @@ KUBERNETES_VERSIONS = ("1.33.0", kubernetes_validate.latest_version())
 NAD_KIND = "NetworkAttachmentDefinition"
 
 
-@pytest.fixture(scope="module")
-def manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    out = tmp_path_factory.mktemp("plan") / "dev"
-    assert plan.main(["--stack", "dev", "--out", str(out)]) == 0
+def _plan_manifests(out: Path, stack: str) -> dict[str, dict[str, Any]]:
+    assert plan.main(["--stack", stack, "--out", str(out)]) == 0
     files = sorted((out / "kubernetes").glob("*.yaml"))
     return {path.name: yaml.safe_load(path.read_text()) for path in files}
+
+
+@pytest.fixture(scope="module")
+def manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    return _plan_manifests(tmp_path_factory.mktemp("plan") / "dev", "dev")
+
+
+@pytest.fixture(scope="module")
+def existing_manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    return _plan_manifests(tmp_path_factory.mktemp("plan") / "existing", "existing")
 
 
 def test_the_plan_writes_every_kind_of_the_layer(manifests: dict[str, dict[str, Any]]) -> None:
@@ -114,3 +122,42 @@ def test_node_label_patches_say_they_are_patches(tmp_path: Path) -> None:
     ]
     for path in patches:
         assert path.read_text().startswith("# A patch of an existing object")
+
+
+def test_an_existing_stack_writes_no_multus_and_keeps_the_nad(
+    existing_manifests: dict[str, dict[str, Any]], manifests: dict[str, dict[str, Any]]
+) -> None:
+    kinds = sorted({m["kind"] for m in existing_manifests.values()})
+    # No Multus objects, no CRD: the cluster's own are reused.
+    assert kinds == ["ConfigMap", "DaemonSet", NAD_KIND, "Node", "ServiceAccount"]
+    (daemon_set,) = [m for m in existing_manifests.values() if m["kind"] == "DaemonSet"]
+    assert daemon_set["metadata"]["name"] == "kube-sriov-device-plugin"
+    # Its NAD still validates against the CRD schema this program would install.
+    (nad,) = [m for m in existing_manifests.values() if m["kind"] == NAD_KIND]
+    jsonschema.validate(nad, _nad_schema(manifests))
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_an_existing_stacks_built_in_kinds_validate_strictly(
+    existing_manifests: dict[str, dict[str, Any]], version: str
+) -> None:
+    checked = 0
+    for name, manifest in existing_manifests.items():
+        if manifest["kind"] == NAD_KIND:
+            continue
+        try:
+            kubernetes_validate.validate(manifest, version, strict=True)
+        except kubernetes_validate.ValidationError as err:
+            pytest.fail(f"{name} is not a valid {manifest['kind']} for Kubernetes {version}: {err}")
+        checked += 1
+    assert checked == len(existing_manifests) - 1
+
+
+def test_node_patches_carry_only_metadata_the_stack_owns(
+    manifests: dict[str, dict[str, Any]],
+) -> None:
+    patches = [m for m in manifests.values() if m["kind"] == "Node"]
+    assert len(patches) == 5
+    for patch in patches:
+        assert set(patch) == {"apiVersion", "kind", "metadata"}
+        assert patch["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"

@@ -200,14 +200,15 @@ def test_the_prod_stack_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         "agilio-04": ["agilio-02-uncordon", "preflight-gate"],
     }
     (release,) = [r for r in resources if r["type"] == "kubernetes:helm.sh/v3:Release"]
-    assert release["inputs"]["values"]["agent"]["interface"] == "ens1np0"
+    # No cluster-wide IFACE: the control-plane nodes keep their node-IP NIC.
+    assert release["inputs"]["values"]["agent"]["interface"] == ""
     tunnels = {
         r["inputs"]["metadata"]["name"]: r["inputs"]["metadata"]["annotations"]
         for r in resources
         if r["name"].endswith("-kube-ovn-tunnel-interface")
     }
-    assert tunnels["agilio-05"] == {"ovn.kubernetes.io/tunnel_interface": "ens3np0"}
-    assert tunnels["agilio-01"] == {"ovn.kubernetes.io/tunnel_interface": "ens1np0"}
+    assert tunnels["agilio-05"]["ovn.kubernetes.io/tunnel_interface"] == "ens3np0"
+    assert tunnels["agilio-01"]["ovn.kubernetes.io/tunnel_interface"] == "ens1np0"
     outputs = json.loads((tmp_path / "outputs.json").read_text())
     assert outputs["networkAttachment"] == "kube-system/offload"
     assert len(list((tmp_path / "nodes").glob("*/05-vfs.sh"))) == 6

@@ -1,0 +1,114 @@
+"""ClusterPreflight: read-only checks of the cluster before any node step changes anything.
+
+One `local.Command` (`cluster-preflight-checks`) runs `cluster_scripts/cluster-preflight.sh` on the
+machine that runs `pulumi`, with kubectl and the stack's kubeconfig/context. The rollout's
+preflight gate waits for it, so a failed check stops the run before the first drain, firmware
+or VF change on any node. It checks:
+
+- every node in `nodes` and `kubeOvn.masterNodes` exists (a NodePatch of a missing node would
+  create a phantom Node: server-side apply creates what it patches);
+- no node's `ovn.kubernetes.io/tunnel_interface` annotation was set by someone else to another
+  NIC than the stack's uplink for it;
+- `kubeOvn.install: helm`: no Kube-OVN runs that the release `kube-system/kube-ovn` does not own
+  (install.sh's cannot be taken over: DaemonSet selectors are immutable);
+  `existing`: one runs, with ovs-ovn `HW_OFFLOAD=true`, kube-ovn-controller `--enable-lb=false`
+  and kube-ovn-cni `--enable-mirror=false`, else the exact command that turns offload on;
+- `multus.install: stack`: no Multus DaemonSet or NAD CRD that Pulumi did not apply;
+  `existing`: thick Multus runs and the NAD CRD exists.
+
+It runs on its first `up` and again whenever what it checks changes (every input change of a
+`local.Command` re-runs it); it has no undo.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import pulumi
+from pulumi_command import local
+
+from components.cluster import SYSTEM_NAMESPACE
+from components.config import KubernetesConfig
+from components.scripts import ParamValue, remote_command
+
+TYPE = "agilio-offload:index:ClusterPreflight"
+SCRIPT = "cluster-preflight"
+# The field manager of the stack's tunnel-interface node patches: the check finds it in a
+# Node's managedFields to tell this stack's annotation from someone else's.
+TUNNEL_FIELD_MANAGER = "agilio-offload-tunnel-interface"
+NAD_CRD = "network-attachment-definitions.k8s.cni.cncf.io"
+
+
+@dataclass
+class ClusterPreflightArgs:
+    nodes: Sequence[str]
+    master_nodes: Sequence[str]
+    # Agilio node name -> the uplink the stack annotates it with.
+    tunnel_interfaces: Mapping[str, str]
+    kube_ovn_install: str
+    multus_install: str
+    release: str
+    kubernetes: KubernetesConfig
+    namespace: str = SYSTEM_NAMESPACE
+
+
+@cache
+def load_cluster_script(name: str) -> str:
+    return resources.files("components.cluster_scripts").joinpath(f"{name}.sh").read_text()
+
+
+def script_params(args: ClusterPreflightArgs) -> dict[str, ParamValue]:
+    """The script's prelude. Node names and interface names are validated config (no blanks or
+    shell characters), so space-separated lists are exact."""
+    return {
+        "NODES": " ".join(args.nodes),
+        "MASTERS": " ".join(args.master_nodes),
+        "TUNNELS": " ".join(f"{node}={uplink}" for node, uplink in args.tunnel_interfaces.items()),
+        "KUBE_OVN_INSTALL": args.kube_ovn_install,
+        "MULTUS_INSTALL": args.multus_install,
+        "NAMESPACE": args.namespace,
+        "RELEASE": args.release,
+        "TUNNEL_FIELD_MANAGER": TUNNEL_FIELD_MANAGER,
+        "NAD_CRD": NAD_CRD,
+        "KUBECONFIG_PATH": args.kubernetes.kubeconfig_path or "",
+        "KUBE_CONTEXT": args.kubernetes.context or "",
+    }
+
+
+def _always_quoted(value: ParamValue) -> str:
+    """`shlex.quote`, in single quotes even where it needs none (shellcheck reads a bare
+    `kind-lab` as arithmetic, SC2100)."""
+    quoted = shlex.quote(str(value))
+    return quoted if quoted.startswith("'") else f"'{quoted}'"
+
+
+def render_prelude(params: Mapping[str, ParamValue]) -> str:
+    """`NAME='value'` lines, one per parameter, in the order given."""
+    return "\n".join(f"{name}={_always_quoted(value)}" for name, value in params.items())
+
+
+def render_cluster_script(name: str, params: Mapping[str, ParamValue]) -> str:
+    """The script with its parameters in a quoted prelude right after the shebang."""
+    shebang, _, rest = load_cluster_script(name).partition("\n")
+    prelude = render_prelude(params)
+    return f"{shebang}\n# parameters (rendered by agilio-offload)\n{prelude}\n{rest}"
+
+
+class ClusterPreflight(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: ClusterPreflightArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        self.script = render_cluster_script(SCRIPT, script_params(args))
+        self.check = local.Command(
+            f"{name}-checks",
+            # The same `bash -c` heredoc form as the node steps, run by the local shell.
+            create=remote_command(self.script, sudo=False),
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"kubeOvn": args.kube_ovn_install, "multus": args.multus_install})
