@@ -279,7 +279,8 @@ def _delete_before_replace(new: Resource, diff: Diff) -> bool:
 def replace_or_update(old: Resource, new: Resource, replaced_providers: set[str]) -> Decision:
     """`continueStepsFromDiff`: same, update, or replace (and how), for a resource in both plans."""
     base = {"urn": new["urn"], "name": new["name"], "type": new["type"]}
-    if new.get("provider") != old.get("provider") or (new.get("provider") in replaced_providers):
+    provider_moved = "provider" in old and new.get("provider") != old.get("provider")
+    if provider_moved or new.get("provider") in replaced_providers:
         # providerChanged: a new or replaced provider whose DiffConfig says replace.
         return Decision(
             Op.REPLACE,
