@@ -192,7 +192,7 @@ def test_plan_destroy_lists_every_delete(
     assert len(engine["operations"]) == len(resources)
     assert {o["op"] for o in engine["operations"]} == {"delete"}
     assert "delete (retained: forgotten, left running)" in printed
-    assert "lab-worker-1: undo vfs" in printed, "the node undo is shown in its wave"
+    assert "lab-worker-1: undo vfs (VFs to 0)" in printed, "the node undo is shown in its wave"
 
 
 def test_plan_destroy_needs_a_baseline(capsys: pytest.CaptureFixture[str]) -> None:

@@ -546,7 +546,15 @@ NODE_COMMANDS = [
         er.Effect.UNCORDON,
         "kubectl uncordon",
     ),
-    ("a hardware step", Op.UPDATE, REMOTE, "vfs", {"create": "x"}, er.Effect.HARDWARE, "vfs"),
+    (
+        "a hardware step",
+        Op.UPDATE,
+        REMOTE,
+        "vfs",
+        {"create": "x"},
+        er.Effect.HARDWARE,
+        "VFs (after the reload)",
+    ),
     (
         "a hardware step's undo",
         Op.DELETE_REPLACED,
@@ -554,7 +562,7 @@ NODE_COMMANDS = [
         "firmware",
         {"delete": "x"},
         er.Effect.HARDWARE,
-        "undo firmware",
+        "undo firmware (link back, nfp reload)",
     ),
     (
         "a delete with no delete command",

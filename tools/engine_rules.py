@@ -656,6 +656,20 @@ LOCAL_COMMAND = "command:local:Command"
 HARDWARE_STEPS = ("firmware", "driver", "vfs")
 
 
+# What the remote steps do, from the scripts' own headers (components/node_scripts/*.sh).
+RUNS = {
+    "firmware": "firmware link",
+    "driver": "nfp reload (if due)",
+    "vfs": "VFs (after the reload)",
+}
+UNDOES = {
+    "firmware": "undo firmware (link back, nfp reload)",
+    "driver": "undo driver (nfp reload if due)",
+    "vfs": "undo vfs (VFs to 0)",
+    "reload-wait": "wait for the undo's reload",
+}
+
+
 class Effect(StrEnum):
     """What a node command does to the node's availability."""
 
@@ -705,9 +719,10 @@ def node_command(step: Step, node: str) -> NodeCommand:
             return NodeCommand(node, name, "kubectl uncordon", Effect.UNCORDON)
         what = f"kubectl {' '.join(verbs[:2])}" if verbs else "local no-op"
         return NodeCommand(node, name, what, Effect.OTHER)
-    if name in HARDWARE_STEPS:
-        return NodeCommand(node, name, f"undo {name}" if deleting else name, Effect.HARDWARE)
-    return NodeCommand(node, name, f"undo {name}" if deleting else name, Effect.OTHER)
+    what = (UNDOES if deleting else RUNS).get(name, f"undo {name}" if deleting else name)
+    return NodeCommand(
+        node, name, what, Effect.HARDWARE if name in HARDWARE_STEPS else Effect.OTHER
+    )
 
 
 def _kubectl_verbs(words: Sequence[str]) -> list[str]:
