@@ -531,18 +531,29 @@ def schedule_deletes(condemned: Sequence[Step], graph: Sequence[Resource]) -> li
     by_urn = {r["urn"]: r for r in graph}
     remaining = {step.resource["urn"]: step for step in condemned}
     needs = {
-        urn: dependencies(by_urn.get(urn, step.resource)) & set(remaining)
+        urn: dependencies(by_urn.get(urn, step.resource)) & remaining.keys()
         for urn, step in remaining.items()
     }
+    needed_by: dict[str, list[str]] = {}
+    for urn, deps in needs.items():
+        for dep in deps:
+            needed_by.setdefault(dep, []).append(urn)
     order = {r["urn"]: index for index, r in enumerate(graph)}
+    waiting = {urn: len(deps) for urn, deps in needs.items()}
+    free = [urn for urn, count in waiting.items() if count == 0]
     antichains: list[list[Step]] = []
     while remaining:
-        free = [urn for urn in remaining if not needs[urn] & set(remaining)]
         if not free:  # a cycle cannot come out of a valid snapshot; keep the rest together
             free = list(remaining)
         antichains.append([remaining[u] for u in sorted(free, key=lambda u: (order.get(u, 0), u))])
+        following = []
         for urn in free:
             del remaining[urn]
+            for user in needed_by.get(urn, []):
+                waiting[user] -= 1
+                if waiting[user] == 0 and user in remaining:
+                    following.append(user)
+        free = following
     antichains.reverse()
     return antichains
 
@@ -822,7 +833,8 @@ def disrupted_during(found: Sequence[Disruption], start: float, end: float) -> l
 
 
 def step_predecessors(plan: EnginePlan) -> dict[str, set[str]]:
-    """Step id -> the step ids that must be done before it starts, in any run of `plan`."""
+    """Step id -> the step ids that must be done before it starts, in any run of `plan`
+    (with one "barrier:<n>" pseudo-step before each delete wave)."""
     before: dict[str, set[str]] = {}
     last_of = {urn: chain[-1].id for urn, chain in plan.chains.items() if chain}
     register_ends: set[str] = set()
@@ -833,10 +845,13 @@ def step_predecessors(plan: EnginePlan) -> dict[str, set[str]]:
             previous = {step.id}
         register_ends.add(chain[-1].id)
     previous = register_ends
-    for wave in plan.delete_waves:
+    # A wave waits for the whole wave before it: one barrier between them keeps this linear.
+    for number, wave in enumerate(plan.delete_waves):
+        barrier = f"barrier:{number}"
+        before[barrier] = set(previous)
         for step in wave:
-            before[step.id] = set(previous)
-        previous = {step.id for step in wave} or previous
+            before[step.id] = {barrier}
+        previous = {step.id for step in wave} or {barrier}
     return before
 
 
@@ -1007,11 +1022,13 @@ def _waves(
     found: Sequence[Disruption],
 ) -> list[Wave]:
     waves: list[Wave] = []
-    register = [s for chain in plan.chains.values() for s in chain if s.calls_provider]
-    starts = sorted({timings[s.id].start for s in register})
-    for number, start in enumerate(starts, start=1):
-        steps = tuple(s for s in register if timings[s.id].start == start)
-        waves.append(_wave(f"R{number}", steps, start, start + 1, commands, found))
+    by_start: dict[float, list[Step]] = {}
+    for chain in plan.chains.values():
+        for step in chain:
+            if step.calls_provider:
+                by_start.setdefault(timings[step.id].start, []).append(step)
+    for number, start in enumerate(sorted(by_start), start=1):
+        waves.append(_wave(f"R{number}", tuple(by_start[start]), start, start + 1, commands, found))
     for number, wave in enumerate(plan.delete_waves, start=1):
         start = min((timings[s.id].start for s in wave), default=0.0)
         end = max((timings[s.id].end for s in wave), default=start)
