@@ -14,7 +14,8 @@ What the engine source says, and this module follows:
   registers a resource only once the URNs of its parent, `depends_on`, property dependencies
   and provider are resolved (`pulumi/runtime/resource.py` `prepare_resource`,
   `rpc._add_dependency`), and the engine's `resmon.RegisterResource` (`source_eval.go`) answers
-  only once the resource's steps are done (it blocks on `step.done`). There are no waves in
+  only once the resource's steps are done (it blocks on `step.done`, which the step's
+  completion signals: `CreateStep.Apply` returns a `complete` func). There are no waves in
   this phase: `deploymentExecutor.handleSingleEvent` hands each resource's steps to
   `stepExecutor.ExecuteSerial` as one chain the moment it is registered (`run_engine`).
 - **Parallelism is bounded.** `--parallel` defaults to `defaultParallel()`
