@@ -4,8 +4,11 @@ Each step is a `remote.Command` running a script from `node_scripts/` with its p
 quoted prelude, or kubectl on the operator's machine; the steps run in runbook order, each
 depending on the one before:
 
-    drain -> reload-wait (read-only) -> firmware -> driver -> vfs -> drain-before-undo
-    -> device-plugin-restart -> vfs-advertised (read-only) -> uncordon
+    uncordon-after-undo -> drain -> reload-wait (read-only) -> firmware -> driver -> vfs
+    -> drain-before-undo -> device-plugin-restart -> vfs-advertised (read-only) -> uncordon
+
+`uncordon-after-undo` and `drain-before-undo` do nothing on create; they are the node's undo
+brackets (Pulumi deletes dependents first): drain before the hardware undo, uncordon after it.
 
 The node's read-only preflight lives in components/preflight.py, and components/rollout.py says
 what the node's first step waits for (`AgilioNodeArgs.after`: the preflight gate and the node
@@ -43,6 +46,7 @@ STEPS = ("preflight", "reload-wait", "firmware", "driver", "vfs")
 HARDWARE_STEPS = ("firmware", "driver", "vfs")
 # The kubectl steps around them, on the operator's machine, in chain order.
 KUBECTL_STEPS = (
+    "uncordon-after-undo",
     "drain",
     "drain-before-undo",
     "device-plugin-restart",
@@ -67,6 +71,7 @@ class AgilioNodeArgs:
 class AgilioNode(pulumi.ComponentResource):
     """One Agilio node's changing steps; outputs the facts the steps report."""
 
+    uncordon_after_undo: local.Command
     drain: local.Command
     reload_wait: remote.Command
     firmware: remote.Command
@@ -98,8 +103,9 @@ class AgilioNode(pulumi.ComponentResource):
         }
         triggers = self._kubectl_triggers(hardware)
 
+        self.uncordon_after_undo = self._uncordon_after_undo(steps, after=args.after)
         self.drain = steps.local_step(
-            "drain", self._drain_command(), after=args.after, triggers=triggers
+            "drain", self._drain_command(), after=[self.uncordon_after_undo], triggers=triggers
         )
         # Read-only; its undo holds a destroy until the reload that the firmware undo started
         # is done, so the next node in the lane is undone only then.
@@ -219,6 +225,29 @@ class AgilioNode(pulumi.ComponentResource):
         return steps.local_step(
             "drain-before-undo",
             echo_command(f"{name} is drained before any undo"),
+            after=after,
+            delete=delete,
+        )
+
+    def _uncordon_after_undo(
+        self, steps: NodeStepFactory, *, after: Sequence[pulumi.Resource]
+    ) -> local.Command:
+        """Uncordons the node once its steps are undone (the node leaves the stack, or destroy).
+
+        The node's first step: every other step depends on it, so Pulumi deletes it last, after
+        the reload that the firmware undo started is over (reload-wait's undo). The node then
+        takes pods again, before the node before it in its lane is drained: a destroy keeps at
+        most `rollout.maxUnavailable` nodes out of service, as the rollout does. Like
+        drain-before-undo, it always exists, has no triggers, and only prints with drain off.
+        """
+        name = self._node.name
+        if self._access.drain:
+            delete = kubectl_command(self._access.kubernetes, "uncordon", name)
+        else:
+            delete = echo_command(f"rollout.drain is off: {name} was not cordoned for its undo")
+        return steps.local_step(
+            "uncordon-after-undo",
+            echo_command(f"{name} is uncordoned after any undo"),
             after=after,
             delete=delete,
         )

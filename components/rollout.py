@@ -2,7 +2,7 @@
 
     every node's preflight + cluster checks + change guard ──> preflight-gate
     preflight-gate ──> node 1, node 2, ... node k             (k = rollout.maxUnavailable lanes)
-    node i's first change (drain) waits for node i-k's last step (uncordon)
+    node i's first step (uncordon-after-undo, then drain) waits for node i-k's last (uncordon)
 
 Node i joins lane i mod k: a lane is a chain of nodes, each starting as soon as the one before
 it in the lane has finished, so at most k nodes are between drain and uncordon at any time and

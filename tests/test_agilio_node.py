@@ -70,7 +70,9 @@ def test_each_node_has_its_steps_in_runbook_order() -> None:
         # Each waits for the one before; the preflight through the gate.
         for before, after in itertools.pairwise(steps[1:]):
             assert before.urn in after.depends_on, f"{after.name} does not wait for {before.name}"
-        assert result.by_name("preflight-gate").urn in step(result, node, "drain").depends_on
+        first = step(result, node, "uncordon-after-undo")
+        assert result.by_name("preflight-gate").urn in first.depends_on
+        assert names(step(result, node, "drain").depends_on) == {f"{node}-uncordon-after-undo"}
 
 
 def test_hardware_steps_replace_delete_first_and_undo_on_delete() -> None:
@@ -167,7 +169,21 @@ def test_undoing_a_node_drains_it_first_one_node_per_lane_at_a_time() -> None:
     # drained) before w1 starts draining.
     chain = {r.name: names(r.depends_on) for r in result.resources}
     assert "w1-drain-before-undo" in chain["w1-device-plugin-restart"]
-    assert chain["w2-drain"] == {"w1-uncordon", "preflight-gate"}
+    assert chain["w2-uncordon-after-undo"] == {"w1-uncordon", "preflight-gate"}
+
+
+def test_undoing_a_node_uncordons_it_last() -> None:
+    # Its first step, so Pulumi deletes it after every other step of the node: the node takes
+    # pods again once its card is back, before the node before it in the lane is drained.
+    result = run({"nodes": nodes(2), "rollout": {"maxUnavailable": 1}})
+    after_undo = step(result, "w1", "uncordon-after-undo")
+    assert after_undo.inputs["create"].startswith("echo ")
+    assert after_undo.inputs["delete"] == "kubectl --context kind-agilio-lab uncordon w1"
+    assert "triggers" not in after_undo.inputs
+    chain = {r.name: names(r.depends_on) for r in result.resources}
+    assert chain["w1-drain"] == {"w1-uncordon-after-undo"}
+    off = run({"nodes": nodes(1), "rollout": {"drain": False}})
+    assert step(off, "w1", "uncordon-after-undo").inputs["delete"].startswith("echo ")
 
 
 def test_the_device_plugin_restarts_on_the_node_after_its_vfs_change() -> None:

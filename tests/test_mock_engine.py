@@ -57,3 +57,21 @@ def test_the_collector_is_paused_for_a_run_only() -> None:
     assert gc.isenabled()
     with sdk_speedups.cyclic_gc_paused(False):
         assert gc.isenabled()
+
+
+def test_registrations_keep_the_options_the_engine_decides_with() -> None:
+    config, secret_keys = five_node_rollout()
+    run = run_program(config, stack="dev", secret_keys=secret_keys)
+    assert run.error is None
+    hardware = run.by_name("w1-vfs").options
+    assert hardware["deleteBeforeReplace"] and hardware["deleteBeforeReplaceDefined"]
+    assert hardware["replaceOnChanges"] == ["triggers[*]"]  # added by the pulumi-command SDK
+    kubectl = run.by_name("w1-uncordon").options
+    assert not kubectl["deleteBeforeReplaceDefined"], "the provider decides for kubectl steps"
+    release = run.by_name("kube-ovn-release")
+    assert release.options["retainOnDelete"] and not release.options["protect"]
+    assert release.provider is not None and release.provider.endswith("::kubernetes")
+    for registration in run.resources:
+        options = registration.options
+        assert options["deletedWith"] is None and options["replaceWith"] == []
+        assert all(options["propertyDependencies"].values()), registration.name

@@ -190,7 +190,9 @@ def test_the_prod_stack_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     by_name = {r["name"]: r for r in resources}
     # 6 nodes in 2 lanes: agilio-03 starts once agilio-01 is done, agilio-04 after agilio-02.
     lane_waits = {
-        name: sorted(urn.rsplit("::", 1)[-1] for urn in by_name[f"{name}-drain"]["dependsOn"])
+        name: sorted(
+            urn.rsplit("::", 1)[-1] for urn in by_name[f"{name}-uncordon-after-undo"]["dependsOn"]
+        )
         for name in ("agilio-01", "agilio-02", "agilio-03", "agilio-04")
     }
     assert lane_waits == {

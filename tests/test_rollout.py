@@ -23,10 +23,11 @@ from components.rollout import lane_predecessor
 from tools.mock_engine import ProgramRun, run_stack
 
 # A node is disrupted from the start of its drain to the end of its uncordon (up), and from the
-# start of its drain-before-undo's delete (the drain) to the end of its reload-wait's undo
-# (destroy: the last of its steps to be undone).
+# start of its drain-before-undo's delete (the drain) to the end of its uncordon-after-undo's
+# delete (destroy: the uncordon after the last of its steps is undone).
 UP_FIRST, UP_LAST = "drain", "uncordon"
-UNDO_FIRST, UNDO_LAST = "drain-before-undo", "reload-wait"
+UNDO_FIRST, UNDO_LAST = "drain-before-undo", "uncordon-after-undo"
+LANE_FIRST = "uncordon-after-undo"  # the node's first step: where the lane's edge lands
 
 
 def nodes(count: int) -> list[dict[str, Any]]:
@@ -135,7 +136,7 @@ def test_the_bound_holds_for_any_size_and_drain(count: int, lanes: int, drain: b
 def test_a_node_starts_when_the_node_before_it_in_its_lane_is_done() -> None:
     # No barrier: w3 waits for w0 only (not for w1 and w2, the rest of a "batch").
     deps = dependencies(run(7, 3))
-    assert {name: deps[f"{name}-{UP_FIRST}"] - {name} for name in ("w0", "w2", "w3", "w6")} == {
+    assert {name: deps[f"{name}-{LANE_FIRST}"] - {name} for name in ("w0", "w2", "w3", "w6")} == {
         "w0": {"preflight-gate"},
         "w2": {"preflight-gate"},
         "w3": {"preflight-gate", "w0-uncordon"},
@@ -163,7 +164,8 @@ def test_every_change_waits_for_every_preflight() -> None:
 def test_destroy_undoes_the_last_node_of_a_lane_first() -> None:
     result = run(4, 2)
     waits_for = reach(reversed_edges(dependencies(result)))
-    # w2 follows w0 in lane 0: destroy undoes w2 entirely before it drains w0.
-    assert "w2-reload-wait" in waits_for("w0-drain-before-undo")
-    assert "w0-reload-wait" not in waits_for("w2-drain-before-undo")
-    assert "w3-reload-wait" not in waits_for("w0-drain-before-undo")  # another lane
+    # w2 follows w0 in lane 0: destroy undoes and uncordons w2 before it drains w0.
+    assert "w2-uncordon-after-undo" in waits_for("w0-drain-before-undo")
+    assert "w2-reload-wait" in waits_for("w2-uncordon-after-undo")  # after the card is back
+    assert "w0-uncordon-after-undo" not in waits_for("w2-drain-before-undo")
+    assert "w3-uncordon-after-undo" not in waits_for("w0-drain-before-undo")  # another lane

@@ -178,15 +178,34 @@ def _registration(request: Any, urn: str) -> Registration:
         custom=bool(request.custom),
         provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
         stack_trace=[(frame.pc.uri, frame.pc.line) for frame in request.stackTrace.frames],
-        options={
-            "deleteBeforeReplace": request.deleteBeforeReplace,
-            "replaceOnChanges": list(request.replaceOnChanges),
-            "ignoreChanges": list(request.ignoreChanges),
-            "additionalSecretOutputs": list(request.additionalSecretOutputs),
-            "protect": request.protect,
-            "retainOnDelete": request.retainOnDelete,
-        },
+        options=_options(request),
     )
+
+
+def _options(request: Any) -> dict[str, Any]:
+    """The resource options the engine decides with (tools/engine_rules.py reads them).
+
+    `deleteBeforeReplaceDefined` says whether the program set `delete_before_replace` at all
+    (the engine lets the provider decide otherwise: step_generator.go continueStepsFromDiff);
+    `deletedWith`, `replaceWith` and `propertyDependencies` are edges of the engine's
+    dependency graph besides `dependsOn` (pkg/resource/state.go GetAllDependencies).
+    """
+    return {
+        "deleteBeforeReplace": request.deleteBeforeReplace,
+        "deleteBeforeReplaceDefined": request.deleteBeforeReplaceDefined,
+        "replaceOnChanges": list(request.replaceOnChanges),
+        "ignoreChanges": list(request.ignoreChanges),
+        "additionalSecretOutputs": list(request.additionalSecretOutputs),
+        "protect": bool(request.protect),
+        "retainOnDelete": bool(request.retainOnDelete),
+        "deletedWith": request.deletedWith or None,
+        "replaceWith": sorted(request.replace_with),
+        "propertyDependencies": {
+            key: sorted(deps.urns)
+            for key, deps in sorted(request.propertyDependencies.items())
+            if deps.urns
+        },
+    }
 
 
 # --- a stable order -------------------------------------------------------------------------------

@@ -4,10 +4,15 @@ Runs the real program in-process under the Pulumi SDK's mock engine with the sta
 (no Pulumi CLI, no cluster, no SSH), prints the resource tree like `pulumi preview`, and writes
 `resources.json`, `outputs.json`, `kubernetes/*.yaml` and `nodes/<node>/<nn>-<step>.sh`. With
 `--baseline DIR` (an earlier plan's output directory) it lists what would be added, removed and
-changed, with the changed input fields, hardware steps marked.
+changed, with the changed input fields, hardware steps marked, and what the Pulumi engine will do
+with it (`tools/engine_rules.py`): each resource's operation, the waves, the node commands of each
+wave and how many nodes are out at once. `--destroy` (with `--baseline`) plans `pulumi destroy`
+of the baseline instead.
 
 Exit codes: 0 planned, 1 the program failed, 2 invalid stack config or usage (no files written),
-3 the change cannot be rolled out within `rollout.maxUnavailable` (refused, no files written).
+3 the change cannot be rolled out within `rollout.maxUnavailable`: refused by the program's change
+guard (no files written), or planned but able to take more than `rollout.maxUnavailable` nodes
+out at once (the waves are named).
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ import yaml
 from components.agilio_node import HARDWARE_STEPS
 from components.agilio_node import TYPE as AGILIO_NODE_TYPE
 from components.change_guard import ChangeRefused
-from components.config import ConfigError
+from components.config import ConfigError, RolloutConfig
 from components.preflight import TYPE as PREFLIGHT_TYPE
-from tools import access_summary
+from tools import access_summary, engine_rules
+from tools.engine_rules import Op, Rollout, changed_fields
 from tools.mock_engine import (
     ORGANIZATION,
     EchoMocks,
@@ -41,6 +47,7 @@ from tools.mock_engine import (
 REMOTE_COMMAND = "command:remote:Command"
 LOCAL_COMMAND = "command:local:Command"
 PREFLIGHT_SUFFIX = "-preflight"
+EXIT_OVER_BOUND = 3
 
 
 # --- what a resource is ---------------------------------------------------------------------------
@@ -284,11 +291,16 @@ def write_plan(
     extra: Mapping[str, str] | None = None,
 ) -> None:
     """Write the plan (and `extra` files) to `out`, replacing only what an earlier plan wrote."""
+    write_files(out, {**plan_files(resources, outputs), **(extra or {})})
+
+
+def write_files(out: Path, files: Mapping[str, str]) -> None:
+    """Write `files` (relative path -> text) to `out` and the marker that lists them, after
+    deleting only what an earlier plan listed in its marker."""
     problem = out_dir_problem(out)
     if problem:
         raise OutDirError(problem)
     _clear_plan_files(out)
-    files = {**plan_files(resources, outputs), **(extra or {})}
     for name, text in files.items():
         _write(out / name, text)
     marker = {"writtenBy": MARKER_TOOL, "files": sorted(files)}
@@ -317,26 +329,6 @@ class Change:
             "node": self.step.node if self.step else None,
             "hardwareStep": self.step.step if self.step and self.step.hardware else None,
         }
-
-
-def changed_fields(old: Any, new: Any, path: str = "") -> list[str]:
-    """Dotted paths of the leaves that differ between two input values."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        found = []
-        for key in sorted(set(old) | set(new), key=str):
-            sub = f"{path}.{key}" if path else str(key)
-            found += (
-                changed_fields(old.get(key), new.get(key), sub)
-                if key in old and key in new
-                else [sub]
-            )
-        return found
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        found = []
-        for index, (a, b) in enumerate(zip(old, new, strict=True)):
-            found += changed_fields(a, b, f"{path}[{index}]")
-        return found
-    return [] if old == new else [path or "(value)"]
 
 
 def diff_resources(
@@ -390,6 +382,138 @@ def render_diff(changes: Sequence[Change]) -> str:
     return "\n".join(lines)
 
 
+# --- what the engine will do (tools/engine_rules.py decides; this only renders) -------------------
+
+_OP_SYMBOLS = {
+    Op.CREATE: "+",
+    Op.UPDATE: "~",
+    Op.REPLACE: "+-",
+    Op.DELETE: "-",
+}
+
+
+def _operation_text(decision: engine_rules.Decision) -> str:
+    if decision.op is Op.UPDATE and decision.type in (REMOTE_COMMAND, LOCAL_COMMAND):
+        return "update: runs `create` again"
+    if decision.op is Op.REPLACE and decision.delete_before_replace:
+        return "replace, delete-before-replace: old `delete` first, then `create`"
+    if decision.op is Op.REPLACE:
+        return "replace, create-before-replace: `create` now, old `delete` with the deletes"
+    return decision.label
+
+
+def render_engine(rollout: Rollout) -> str:
+    """Operations, waves and disruption, as `engine_rules.analyse` found them."""
+    plan = rollout.plan
+    acting = [d for d in plan.decisions if d.op is not Op.SAME]
+    counts = {op: sum(d.op is op for d in acting) for op in _OP_SYMBOLS}
+    dbr = sum(d.op is Op.REPLACE and d.delete_before_replace for d in acting)
+    retained = sum(d.retained for d in acting)
+    lines = [
+        "What the engine will do (rules of pulumi's step_generator.go, tools/engine_rules.py):",
+        f"  {counts[Op.CREATE]} create, {counts[Op.UPDATE]} update, {counts[Op.REPLACE]} replace "
+        f"({dbr} delete-before-replace), {counts[Op.DELETE]} delete ({retained} retained)",
+    ]
+    for decision in acting:
+        fields = decision.replace_keys or decision.changed
+        why = f"{', '.join(fields)} changed" if fields else ""
+        lines.append(
+            f"  {_OP_SYMBOLS[decision.op]:<2} {decision.name:<44} {_operation_text(decision)}"
+            + (f"  ({why})" if why else "")
+        )
+    lines += ["", *render_waves(rollout), "", *render_disruption(rollout)]
+    lines += [f"  ERROR: {error}" for error in plan.errors]
+    return "\n".join(lines)
+
+
+def render_waves(rollout: Rollout) -> list[str]:
+    lines = [
+        "Waves, each step counted as one unit of time (R: while the program registers, a step "
+        "starts when its dependencies are done; D: the deletes after it, ScheduleDeletes' "
+        "waves, each waiting for the one before; waves of components only are not shown):"
+    ]
+    for wave in rollout.waves:
+        calls = [s for s in wave.steps if s.calls_provider]
+        if not calls:
+            continue
+        by_node: dict[str, list[str]] = {}
+        for command in wave.commands:
+            what = f"{command.step} (no command)" if command.what == "nothing" else command.what
+            by_node.setdefault(command.node, []).append(what)
+        nodes = "; ".join(f"{node}: {', '.join(what)}" for node, what in sorted(by_node.items()))
+        others = _other_steps(wave, calls)
+        parts = [p for p in (nodes, others) if p]
+        over = " <-- over maxUnavailable" if len(wave.disrupted) > rollout.max_unavailable else ""
+        out = f"{len(wave.disrupted)} node(s) out" + (
+            f" ({', '.join(wave.disrupted)})" if wave.disrupted else ""
+        )
+        lines.append(f"  {wave.label:<4} {' | '.join(parts) or '-'}   [{out}]{over}")
+    return lines
+
+
+def _other_steps(wave: engine_rules.Wave, calls: Sequence[engine_rules.Step]) -> str:
+    """The wave's steps that are not node commands: up to three named, then a count."""
+    node_step_names = {f"{c.node}-{c.step}" for c in wave.commands}
+    others = [f"{s.op} {s.name}" for s in calls if s.name not in node_step_names]
+    shown = ", ".join(others[:3])
+    return shown + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+
+
+def render_disruption(rollout: Rollout) -> list[str]:
+    bound = rollout.max_unavailable
+    left = [d.node for d in rollout.disruptions if d.end == engine_rules.NEVER]
+    lines = [
+        f"Nodes out at once: {rollout.worst_case} at most in any order the engine may run the "
+        f"steps (rollout.maxUnavailable: {bound})"
+        + (f": {', '.join(rollout.worst_case_nodes)}" if rollout.worst_case else "")
+    ]
+    if left:
+        lines.append(f"  left drained (cordoned) when the run ends: {', '.join(left)}")
+    if rollout.over_bound:
+        waves = rollout.waves_over_bound()
+        lines.append(
+            f"  DISRUPTION OVER BOUND: up to {rollout.worst_case} nodes out at once, more than "
+            f"rollout.maxUnavailable {bound}"
+            + (f"; waves {', '.join(waves)}" if waves else " (with some step durations)")
+        )
+    return lines
+
+
+def engine_json(rollout: Rollout) -> dict[str, Any]:
+    return {
+        "operations": [
+            {
+                "name": d.name,
+                "urn": d.urn,
+                "op": str(d.op),
+                "deleteBeforeReplace": d.delete_before_replace,
+                "retained": d.retained,
+                "replaceKeys": list(d.replace_keys),
+                "changed": list(d.changed),
+                "decided": d.because,
+            }
+            for d in rollout.plan.decisions
+            if d.op is not Op.SAME
+        ],
+        "waves": [
+            {
+                "wave": w.label,
+                "steps": [{"op": str(s.op), "name": s.name} for s in w.steps if s.calls_provider],
+                "nodeCommands": [
+                    {"node": c.node, "step": c.step, "runs": c.what} for c in w.commands
+                ],
+                "nodesOut": list(w.disrupted),
+            }
+            for w in rollout.waves
+            if any(s.calls_provider for s in w.steps)
+        ],
+        "maxUnavailable": rollout.max_unavailable,
+        "worstCaseNodesOut": rollout.worst_case,
+        "overBound": rollout.over_bound,
+        "errors": list(rollout.plan.errors),
+    }
+
+
 # --- the command ----------------------------------------------------------------------------------
 
 
@@ -419,6 +543,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, help="output directory (default: build/plan-<stack>)")
     parser.add_argument("--baseline", type=Path, help="an earlier plan's output directory")
+    parser.add_argument(
+        "--destroy",
+        action="store_true",
+        help="with --baseline: plan `pulumi destroy` of the baseline's resources",
+    )
     parser.add_argument("--quiet", action="store_true", help="print the summary, not the tree")
     return parser.parse_args(argv)
 
@@ -446,6 +575,47 @@ def _access(stack: str, stack_path: Path | None) -> dict[str, Any]:
     return access_summary.summary_of_config_values(config)
 
 
+def max_unavailable(stack: str, stack_path: Path | None = None) -> int:
+    """`rollout.maxUnavailable` of the stack's config (the model's default when unset)."""
+    config, _ = stack_config(stack, stack_path=stack_path)
+    rollout = json.loads(config.get(f"{project_name()}:rollout", "{}") or "{}")
+    default = RolloutConfig.model_fields["max_unavailable"].default
+    value = rollout.get("maxUnavailable", default) if isinstance(rollout, dict) else default
+    return value if isinstance(value, int) and value >= 1 else default
+
+
+def _report_engine(
+    old: list[dict[str, Any]], new: list[dict[str, Any]], bound: int
+) -> tuple[int, str]:
+    """Print what the engine will do; (exit code, engine.json text)."""
+    rollout = engine_rules.analyse(old, new, bound)
+    print(render_engine(rollout))
+    text = json.dumps(engine_json(rollout), indent=2)
+    if rollout.over_bound:
+        waves = rollout.waves_over_bound()
+        print(
+            f"plan: DISRUPTION OVER BOUND: this change can take {rollout.worst_case} nodes out at "
+            f"once ({', '.join(rollout.worst_case_nodes)}), rollout.maxUnavailable is {bound}"
+            + (f"; waves {', '.join(waves)}" if waves else ""),
+            file=sys.stderr,
+        )
+        return EXIT_OVER_BOUND, text
+    return 0, text
+
+
+def _destroy(args: argparse.Namespace, baseline: list[dict[str, Any]] | None, out: Path) -> int:
+    if baseline is None:
+        print(
+            "plan: --destroy needs --baseline DIR (the plan of what is deployed)", file=sys.stderr
+        )
+        return 2
+    print(f"pulumi destroy of the {len(baseline)} resources in {args.baseline}:")
+    code, text = _report_engine(baseline, [], max_unavailable(args.stack, args.stack_file))
+    write_files(out, {"engine.json": text})
+    print(f"Plan written to {out}/")
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     source = args.stack_file or stack_file(args.stack)
@@ -462,6 +632,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as err:
         print(f"plan: {err}", file=sys.stderr)
         return 2
+    if args.destroy:
+        return _destroy(args, baseline, out)
     print(
         f"Planning stack {args.stack!r} from {source} under the Pulumi mock engine...",
         file=sys.stderr,
@@ -491,7 +663,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(summary(resources))
     print(access_summary.render_summary(access))
     extra = {access_summary.ACCESS_FILE: json.dumps(access, indent=2, sort_keys=True)}
-    if changes is not None:
+    code = 0
+    if changes is not None and baseline is not None:
         print(render_diff(changes))
         extra["diff.json"] = json.dumps([c.as_json() for c in changes], indent=2)
         old_access = _load_access(args.baseline)
@@ -501,9 +674,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             trust = access_summary.trust_changes(old_access, access)
             print(access_summary.render_trust_changes(trust))
             extra[access_summary.TRUST_FILE] = json.dumps([t.as_json() for t in trust], indent=2)
+        code, extra["engine.json"] = _report_engine(
+            baseline, resources, max_unavailable(args.stack, args.stack_file)
+        )
     write_plan(out, resources, run.outputs, extra)
     print(f"Plan written to {out}/")
-    return 0
+    return code
 
 
 if __name__ == "__main__":
