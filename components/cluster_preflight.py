@@ -25,15 +25,13 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 
 import pulumi
 from pulumi_command import local
 
 from components.cluster import SYSTEM_NAMESPACE
 from components.config import KubernetesConfig
-from components.scripts import ParamValue, remote_command
+from components.scripts import CLUSTER_SCRIPTS, ParamValue, load_script, remote_command
 
 TYPE = "agilio-offload:index:ClusterPreflight"
 SCRIPT = "cluster-preflight"
@@ -56,9 +54,8 @@ class ClusterPreflightArgs:
     namespace: str = SYSTEM_NAMESPACE
 
 
-@cache
 def load_cluster_script(name: str) -> str:
-    return resources.files("components.cluster_scripts").joinpath(f"{name}.sh").read_text()
+    return load_script(name, CLUSTER_SCRIPTS)
 
 
 def script_params(args: ClusterPreflightArgs) -> dict[str, ParamValue]:

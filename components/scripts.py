@@ -28,10 +28,16 @@ _HEREDOC_MARK = "AGILIO_OFFLOAD_SCRIPT"
 LIB_SOURCE_LINE = '. "${BASH_SOURCE[0]%/*}/lib.sh"'
 
 
+# The packages that hold scripts: run on the nodes, and run by kubectl on the operator's machine.
+NODE_SCRIPTS = "components.node_scripts"
+KUBECTL_SCRIPTS = "components.kubectl_scripts"
+CLUSTER_SCRIPTS = "components.cluster_scripts"
+
+
 @cache
-def load_script(name: str) -> str:
-    """The text of `node_scripts/<name>.sh`, read once."""
-    return resources.files("components.node_scripts").joinpath(f"{name}.sh").read_text()
+def load_script(name: str, package: str = NODE_SCRIPTS) -> str:
+    """The text of `<package>/<name>.sh`, read once."""
+    return resources.files(package).joinpath(f"{name}.sh").read_text()
 
 
 def _shell_value(value: ParamValue) -> str:
@@ -60,17 +66,17 @@ def inline_lib(body: str) -> str:
 
 
 @cache
-def _self_contained_script(name: str) -> str:
-    return inline_lib(load_script(name))
+def _self_contained_script(name: str, package: str) -> str:
+    return inline_lib(load_script(name, package))
 
 
-def render_script(name: str, params: Mapping[str, ParamValue]) -> str:
+def render_script(name: str, params: Mapping[str, ParamValue], package: str = NODE_SCRIPTS) -> str:
     """The script file with its parameters set in a prelude right after the shebang, and
     lib.sh inlined where the script sources it."""
-    body = _self_contained_script(name)
+    body = _self_contained_script(name, package)
     shebang, _, rest = body.partition("\n")
     if not shebang.startswith("#!"):
-        raise ValueError(f"node script {name}.sh must start with a shebang line")
+        raise ValueError(f"script {package}/{name}.sh must start with a shebang line")
     prelude = render_prelude(params)
     return f"{shebang}\n# parameters (rendered by agilio-offload)\n{prelude}\n{rest}"
 

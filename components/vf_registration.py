@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Literal
 
 import pulumi
@@ -31,7 +29,7 @@ from components import pins
 from components.cluster import SYSTEM_NAMESPACE
 from components.config import KubernetesConfig, SriovConfig
 from components.kubectl import kubectl_command
-from components.scripts import ParamValue, remote_command, render_prelude
+from components.scripts import KUBECTL_SCRIPTS, ParamValue, remote_command, render_script
 
 TYPE = "agilio-offload:index:VfRegistration"
 SCRIPT = "wait-vfs-advertised"
@@ -46,20 +44,10 @@ DEFAULT_INTERVAL_SECONDS = 5.0
 WithoutPlugin = Literal["pass", "fail"]
 
 
-@cache
-def load_kubectl_script(name: str) -> str:
-    """The text of `kubectl_scripts/<name>.sh`, read once."""
-    return resources.files("components.kubectl_scripts").joinpath(f"{name}.sh").read_text()
-
-
 def render_kubectl_script(name: str, params: Mapping[str, ParamValue]) -> str:
     """The script with its parameters in a quoted prelude right after the shebang (the node
     scripts' mechanism, components/scripts.py)."""
-    shebang, _, rest = load_kubectl_script(name).partition("\n")
-    if not shebang.startswith("#!"):
-        raise ValueError(f"kubectl script {name}.sh must start with a shebang line")
-    prelude = render_prelude(params)
-    return f"{shebang}\n# parameters (rendered by agilio-offload)\n{prelude}\n{rest}"
+    return render_script(name, params, KUBECTL_SCRIPTS)
 
 
 def jsonpath_key(key: str) -> str:
