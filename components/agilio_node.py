@@ -23,7 +23,7 @@ import pulumi
 from pulumi_command import local, remote
 
 from components.cluster import SYSTEM_NAMESPACE
-from components.config import KubernetesConfig, ResolvedNode, StackConfig
+from components.config import KubernetesConfig, ResolvedNode, SriovConfig, StackConfig
 from components.scripts import ParamValue, remote_command, render_script
 
 TYPE = "agilio-offload:index:AgilioNode"
@@ -52,6 +52,8 @@ class NodeAccess:
     private_key: pulumi.Input[str] | None = None
     drain: bool = True
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
+    # The device plugin's selectors: preflight checks the card's VFs against them.
+    sriov: SriovConfig = field(default_factory=SriovConfig)
 
 
 @dataclass
@@ -104,8 +106,17 @@ class AgilioNode(pulumi.ComponentResource):
         self._node = args.node
         self._access = args.access
         self._connection = self._connection_args()
+        sriov = self._access.sriov
         self.preflight = self._step(
-            "preflight", {"MIN_KERNEL": MIN_KERNEL, "VFS": self._node.vfs}, undo=False
+            "preflight",
+            {
+                "MIN_KERNEL": MIN_KERNEL,
+                "VFS": self._node.vfs,
+                "VENDORS": " ".join(sriov.vendors),
+                "DEVICES": " ".join(sriov.devices),
+                "DRIVERS": " ".join(sriov.drivers),
+            },
+            undo=False,
         )
 
     def roll_out(self, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
@@ -122,7 +133,9 @@ class AgilioNode(pulumi.ComponentResource):
         # done, so the next batch is undone only then.
         self.reload_wait = self._step("reload-wait", self._wait_params(), after=first_change)
         self.firmware = self._step("firmware", {"ACTION": "apply"}, after=[self.reload_wait])
-        self.driver = self._step("driver", self._wait_params(), after=[self.firmware])
+        self.driver = self._step(
+            "driver", {"RELOAD": "auto", **self._wait_params()}, after=[self.firmware]
+        )
         self.vfs = self._step(
             "vfs", {"VFS": self._node.vfs, **self._wait_params()}, after=[self.driver]
         )
@@ -257,7 +270,12 @@ def node_access(config: StackConfig, private_key: pulumi.Input[str] | None) -> N
     key = private_key
     if key is None and config.ssh.private_key_path:
         key = pulumi.Output.secret(Path(config.ssh.private_key_path).expanduser().read_text())
-    return NodeAccess(private_key=key, drain=config.rollout.drain, kubernetes=config.kubernetes)
+    return NodeAccess(
+        private_key=key,
+        drain=config.rollout.drain,
+        kubernetes=config.kubernetes,
+        sriov=config.sriov,
+    )
 
 
 def agilio_nodes_in_batches(
