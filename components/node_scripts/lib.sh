@@ -319,7 +319,7 @@ eswitch_mode() {
 # else what is wrong and why.
 reload_problem() {
   local pci=$1 driver mode
-  driver=$(readlink -f "/sys/bus/pci/devices/$pci/driver" 2>/dev/null || true)
+  driver=$(readlink -e "/sys/bus/pci/devices/$pci/driver" 2>/dev/null || true)
   driver=${driver##*/}
   if [[ $driver != nfp ]]; then
     printf 'PF %s (%s) has no nfp driver after modprobe nfp (driver: %s), need nfp bound: its probe failed, see dmesg | grep nfp (often: the firmware did not start)' \

@@ -334,7 +334,10 @@ class Emulator:
         """dracut.sh sources every /etc/dracut.conf.d/*.conf in its own bash, then installs
         `install_items` (dracut-install: a link and the file it resolves to). Executed, not
         parsed: a conf that is not valid shell fails here as it fails dracut."""
-        source = 'install_items=""; for f in "$1"/*.conf; do [ -e "$f" ] || continue; . "$f" || exit 1; done; printf "%s\\n" $install_items'
+        source = (
+            'install_items=""; for f in "$1"/*.conf; do [ -e "$f" ] || continue;'
+            ' . "$f" || exit 1; done; printf "%s\\n" $install_items'
+        )
         done = subprocess.run(
             ["bash", "-c", source, "dracut", NS_DRACUT],
             env=ns_env(),
@@ -355,6 +358,9 @@ class Emulator:
         `prereqs`) with DESTDIR set, and stops at the first non-zero exit ("E: <hook> failed
         with return N."). The hooks source the node's hook-functions (machine.py)."""
         env = {**ns_env(), "DESTDIR": str(destdir), "verbose": "n", "MODULESDIR": "/lib/modules"}
+        if os.path.islink("/lib"):  # usr-merged: mkinitramfs makes the same /lib -> usr/lib
+            (destdir / "usr" / "lib").mkdir(parents=True)
+            (destdir / "lib").symlink_to("usr/lib")
         for hook in sorted(self.paths.hooks.iterdir()):
             if not (hook.is_file() and os.access(hook, os.X_OK)):
                 continue
