@@ -185,7 +185,7 @@ undo() {
   if [[ -e $UNIT_PATH ]] || systemctl is-enabled --quiet "$UNIT_NAME" 2>/dev/null; then
     say "removing $UNIT_NAME"
     systemctl disable --quiet "$UNIT_NAME" 2>/dev/null || true
-    rm -f -- "$UNIT_PATH"
+    remove_file "$UNIT_PATH"
     systemctl daemon-reload || die "systemctl daemon-reload failed, need systemd to forget $UNIT_NAME"
     changed=true
   fi
