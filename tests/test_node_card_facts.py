@@ -74,7 +74,9 @@ def test_reload_that_comes_up_legacy_fails_and_stays_pending(
 
     assert run.result.returncode == 1
     assert run.error.startswith(PREFIX + "driver: nfp reload failed (")
-    assert "runs eswitch mode legacy after the reload, need switchdev" in run.error
+    assert (
+        "runs eswitch mode none (core NIC firmware) after the reload, need switchdev" in run.error
+    )
     assert (node.state_dir() / "nfp-reload-pending").exists()
     assert node.state()["card"]["switchdev"] is False
 

@@ -354,7 +354,8 @@ def test_sync_reload_wait_times_out_with_a_clear_error(start_node: StartNode) ->
 
     assert run.error == (
         f"agilio-offload: node {NODE}: driver: nfp reload failed ({RELOAD_UNIT} is failed: it"
-        " ended without a result, e.g. stopped at RuntimeMaxSec=3), need a successful reload:"
+        " ended without a result, e.g. stopped at its RuntimeMaxSec (PF_WAIT_SECONDS)), need a"
+        " successful reload:"
         f" fix the cause, then re-run (see journalctl -u {RELOAD_UNIT.removesuffix('.service')})"
     )
     assert node.calls("sysfs-write") == []

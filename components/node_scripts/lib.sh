@@ -18,6 +18,8 @@ readonly AGILIO_STATE_DIR=/var/lib/agilio-offload
 readonly AGILIO_RELOAD_MARKER="$AGILIO_STATE_DIR/nfp-reload-pending"
 # Why the last reload failed its proof (one line), removed when a reload starts.
 readonly AGILIO_RELOAD_FAILED="$AGILIO_STATE_DIR/nfp-reload-failed"
+# The PF's PCI address while a reload is pending (the PF netdev is gone after a failed one).
+readonly AGILIO_RELOAD_PCI="$AGILIO_STATE_DIR/nfp-reload-pci"
 readonly AGILIO_RELOAD_UNIT=agilio-offload-nfp-reload
 # The detached reload starts `rmmod nfp` only once the SSH session of the step that started it
 # has closed (its output delivered) before the PF, maybe the SSH route, goes away; it waits at
@@ -193,7 +195,12 @@ reload_state() {
 reload_pending() { [[ -e $AGILIO_RELOAD_MARKER ]]; }
 
 # mark_reload_pending WHY: the marker the driver step acts on; removed by a successful reload.
-mark_reload_pending() { write_file "$AGILIO_RELOAD_MARKER" 644 "$1"; }
+mark_reload_pending() {
+  local pci
+  pci=$(pf_pci_address)
+  [[ -z $pci ]] || write_file "$AGILIO_RELOAD_PCI" 644 "$pci"
+  write_file "$AGILIO_RELOAD_MARKER" 644 "$1"
+}
 
 parent_pid() {
   local stat
@@ -306,12 +313,18 @@ choose_reload_mode() {
 
 # --- the reload and its proof (these functions also run inside the transient unit) -------------
 
-# The eswitch mode devlink reports for PCI address $1 (switchdev, legacy), or "unknown".
+# The eswitch mode devlink reports for PCI address $1 (switchdev, legacy), "none" when the
+# running app has none (nfp's core NIC app answers "Operation not supported"), or "unknown".
 eswitch_mode() {
   local out
-  out=$(devlink dev eswitch show "pci/$1" 2>/dev/null || true)
-  [[ $out =~ mode[[:space:]]+([a-z]+) ]] && printf '%s' "${BASH_REMATCH[1]}" && return 0
-  printf unknown
+  out=$(devlink dev eswitch show "pci/$1" 2>&1 || true)
+  if [[ $out =~ mode[[:space:]]+([a-z]+) ]]; then
+    printf '%s' "${BASH_REMATCH[1]}"
+  elif [[ $out == *"Operation not supported"* ]]; then
+    printf 'none (core NIC firmware)'
+  else
+    printf unknown
+  fi
 }
 
 # reload_problem PCI EXPECT: nothing when the reload proved itself (the PCI function is bound to
@@ -357,7 +370,7 @@ reload_and_prove() {
   modprobe nfp || reload_failed "modprobe nfp failed (exit $?), need nfp loaded"
   problem=$(reload_problem "$pci" "$3")
   [[ -z $problem ]] || reload_failed "$problem"
-  rm -f -- "$AGILIO_RELOAD_MARKER" || reload_failed "removing $AGILIO_RELOAD_MARKER failed"
+  rm -f -- "$AGILIO_RELOAD_MARKER" "$AGILIO_RELOAD_PCI" || reload_failed "removing $AGILIO_RELOAD_MARKER failed"
   rmdir --ignore-fail-on-non-empty -- "$AGILIO_STATE_DIR" 2>/dev/null || true
 }
 
@@ -367,9 +380,10 @@ reload_and_prove() {
 start_reload() {
   local mode=$1 pci session='' command err
   pci=$(pf_pci_address)
+  [[ -n $pci ]] || pci=$(read_attr "$AGILIO_RELOAD_PCI")
   [[ -n $pci ]] || die "PF $PF has no PCI address to reload, need the Agilio PF netdev"
   [[ $mode == detached ]] && session=$(ssh_session_pid)
-  command="$(declare -p NODE STEP PF APP AGILIO_FW_DIR AGILIO_STATE_DIR AGILIO_RELOAD_MARKER AGILIO_RELOAD_FAILED AGILIO_RELOAD_SESSION_WAIT)"
+  command="$(declare -p NODE STEP PF APP AGILIO_FW_DIR AGILIO_STATE_DIR AGILIO_RELOAD_MARKER AGILIO_RELOAD_FAILED AGILIO_RELOAD_PCI AGILIO_RELOAD_SESSION_WAIT)"
   command+=$'\n'"$(declare -f pci_link eswitch_mode reload_problem reload_failed reload_and_prove)"
   command+=$'\n'"reload_and_prove $(printf '%q' "$pci") $(printf '%q' "$session") $3"
   remove_file "$AGILIO_RELOAD_FAILED"
@@ -399,8 +413,10 @@ reload_if_pending() {
     start_reload "$1" "$2" "${3:-switchdev}"
     RELOAD_STARTED=true
   fi
+  # A few seconds past the unit's own limit, so a reload stopped at RuntimeMaxSec is reported
+  # as the unit's failure.
   if [[ $1 == sync ]] && { [[ $RELOAD_STARTED == true ]] || [[ "$(reload_state)" == running ]]; }; then
-    wait_for_reload_and_pf "$2"
+    wait_for_reload_and_pf "$(($2 + 5))"
   fi
   return 0
 }
@@ -415,7 +431,7 @@ wait_for_reload_and_pf() {
     state=$(reload_state)
     if [[ $state == failed ]] && reload_pending; then
       why=$(read_attr "$AGILIO_RELOAD_FAILED")
-      "$fail" "nfp reload failed ($AGILIO_RELOAD_UNIT.service is failed: ${why:-it ended without a result, e.g. stopped at RuntimeMaxSec=$1}), need a successful reload: fix the cause, then re-run (see journalctl -u $AGILIO_RELOAD_UNIT)"
+      "$fail" "nfp reload failed ($AGILIO_RELOAD_UNIT.service is failed: ${why:-it ended without a result, e.g. stopped at its RuntimeMaxSec (PF_WAIT_SECONDS)}), need a successful reload: fix the cause, then re-run (see journalctl -u $AGILIO_RELOAD_UNIT)"
       return 1
     fi
     if [[ $state != running ]] && ! reload_pending && pf_exists &&

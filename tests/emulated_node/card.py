@@ -107,8 +107,9 @@ class Card:
 
     @property
     def switchdev(self) -> bool:
-        """flower/main.c eswitch_mode_get: the flower app is always switchdev; the core NIC app
-        has no eswitch_mode_get (devlink says legacy)."""
+        """flower/main.c eswitch_mode_get: the flower app is always switchdev. The core NIC app
+        (nic/main.c app_nic) has no eswitch_mode_get: nfp_app_eswitch_mode_get answers
+        EOPNOTSUPP, so devlink shows no mode at all."""
         return self.loaded and (self.card_firmware or "").startswith(FLOWER_APPS)
 
     @property

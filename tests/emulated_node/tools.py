@@ -274,8 +274,9 @@ class Emulator:
                 return fail("kernel answers: No such device")
             return fail(f"devlink: {' '.join(argv)} not emulated")
         if argv[:3] == ["dev", "eswitch", "show"] and len(argv) == 4:
-            mode = "switchdev" if self.card.switchdev else "legacy"
-            return Result(stdout=f"{handle}: mode {mode} inline-mode none encap-mode basic\n")
+            if not self.card.switchdev:  # the core NIC app: nfp_app_eswitch_mode_get EOPNOTSUPP
+                return fail("kernel answers: Operation not supported")
+            return Result(stdout=f"{handle}: mode switchdev inline-mode none encap-mode basic\n")
         if argv[:3] == ["dev", "param", "show"] and argv[4:5] == ["name"] and len(argv) == 6:
             values = {
                 "fw_load_policy": self.spec.fw_load_policy,
