@@ -221,13 +221,15 @@ class Emulator:
 
     def link_down(self) -> None:
         """The PF carried the SSH route and goes away. "reset": every established session dies.
-        "stall": sshd, listener included, gets no packet until the PF is back (SIGSTOP), so
-        sessions and new connections wait; the address comes back with the PF."""
+        "stall": every established session gets no packet until the PF is back (SIGSTOP),
+        then carries on: the address comes back with the PF. Where the emulation stops: a new
+        connection meanwhile is served over loopback (a real one would time out and be
+        dialled again)."""
         if self.spec.ssh_link_drop == "reset":
             pids = [pid for pid in self.sshd_pids() if pid != self.ssh_listener]
             signal_to = signal.SIGKILL
         else:
-            pids = self.sshd_pids()
+            pids = [pid for pid in self.sshd_pids() if pid != self.ssh_listener]
             signal_to = signal.SIGSTOP
             with self.lock:
                 self.stalled = pids
