@@ -98,7 +98,9 @@ class AgilioNode(pulumi.ComponentResource):
         wait = {"PF_WAIT_SECONDS": PF_WAIT_SECONDS}
         hardware = {
             "firmware": steps.commands("firmware", {}, undo=True),
-            "driver": steps.commands("driver", wait, undo=True),
+            # RELOAD=auto: a synchronous reload when SSH does not cross the card, else detached
+            # (node_scripts/driver.sh decides from the node's route to the SSH peer).
+            "driver": steps.commands("driver", {"RELOAD": "auto", **wait}, undo=True),
             "vfs": steps.commands("vfs", {"VFS": args.node.vfs, **wait}, undo=True),
         }
         triggers = self._kubectl_triggers(hardware)

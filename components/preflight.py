@@ -55,7 +55,15 @@ class Preflight(pulumi.ComponentResource):
 
     def _node_check(self, node: ResolvedNode, access: NodeAccess) -> remote.Command:
         steps = NodeStepFactory(node, access, parent=self)
-        params = {"MIN_KERNEL": MIN_KERNEL, "VFS": node.vfs}
+        sriov = access.sriov
+        params = {
+            "MIN_KERNEL": MIN_KERNEL,
+            "VFS": node.vfs,
+            # What the device plugin will look for: the card's VFs must match (issue 14).
+            "VENDORS": " ".join(sriov.vendors),
+            "DEVICES": " ".join(sriov.devices),
+            "DRIVERS": " ".join(sriov.drivers),
+        }
         return steps.remote_step("preflight", steps.commands("preflight", params, undo=False))
 
     @staticmethod

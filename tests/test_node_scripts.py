@@ -36,14 +36,25 @@ FLOWER_0097 = "flower/nic_AMDA0097.nffw"
 
 
 @cache
-def program_commands(vfs: int, assy: str, pf_wait_seconds: int) -> dict[tuple[str, str], str]:
+def program_commands(
+    vfs: int, assy: str, pf_wait_seconds: int, sriov: tuple[tuple[str, ...], tuple[str, ...]]
+) -> dict[tuple[str, str], str]:
     """(step, "apply" | "undo") -> the command the program registers for the node's step.
 
-    The node is configured as a test asks (`nodes[0].vfs`, `nodes[0].assy`); the PF wait, a
-    constant of the program, is patched for the one test that needs it short.
+    The node is configured as a test asks (`nodes[0].vfs`, `nodes[0].assy`, the device plugin's
+    `sriov.vendors` and `sriov.devices`); the PF wait, a constant of the program, is patched for
+    the tests that need it short.
     """
     node = {"name": NODE, "host": "127.0.0.1", "pf": PF, "vfs": vfs, "assy": assy}
-    overrides = {"agilio-offload:nodes": [node], "agilio-offload:rollout": {"drain": False}}
+    overrides: dict[str, object] = {
+        "agilio-offload:nodes": [node],
+        "agilio-offload:rollout": {"drain": False},
+    }
+    if sriov[0] or sriov[1]:
+        overrides["agilio-offload:sriov"] = {
+            "vendors": list(sriov[0] or ("19ee",)),
+            "devices": list(sriov[1] or ("6003",)),
+        }
     with mock.patch.object(agilio_node, "PF_WAIT_SECONDS", pf_wait_seconds):
         run = run_stack("dev", overrides)
     assert run.error is None, run.error
@@ -58,12 +69,13 @@ def program_commands(vfs: int, assy: str, pf_wait_seconds: int) -> dict[tuple[st
 
 def step_command(step: str, action: str, params: dict[str, Any]) -> str:
     """The exact command of `step`'s create (action "apply") or delete ("undo")."""
-    unknown = set(params) - {"VFS", "ASSY", "PF_WAIT_SECONDS"}
+    unknown = set(params) - {"VFS", "ASSY", "PF_WAIT_SECONDS", "VENDORS", "DEVICES"}
     assert not unknown, f"not a node setting of the program: {unknown}"
     commands = program_commands(
         int(params.get("VFS", 4)),
         str(params.get("ASSY", "scan")),
         int(params.get("PF_WAIT_SECONDS", agilio_node.PF_WAIT_SECONDS)),
+        (tuple(params.get("VENDORS", ())), tuple(params.get("DEVICES", ()))),
     )
     return commands[(step, action)]
 
@@ -135,6 +147,12 @@ def representors(count: int) -> list[str]:
     return [f"ens1npf0vf{index}" for index in range(count)]
 
 
+def offloading(vfs: int) -> set[str]:
+    """The netdevs with hw-tc-offload on under flower: every representor (nfp_repr_init), i.e.
+    the ports (the PF and ens1np1), the PF representor and the VF representors."""
+    return {PF, "ens1np1", "ens1npf0", *representors(vfs)}
+
+
 # --- a fresh node, all steps ----------------------------------------------------------------
 
 
@@ -154,10 +172,16 @@ def test_fresh_node_all_steps(node: EmulatedNode) -> None:
         "totalVfs": 16,
         "assembly": "AMDA0097",
         "firmware": FLOWER_0097,
+        "vfDevice": "6003",
+        "vfDriver": "nfp_netvf",
+        "fwLoadPolicy": "driver",
+        "reloadMode": "sync",
+        "sshEgress": "lo",
     }
     assert facts["firmware"]["changed"] is True
     assert facts["firmware"]["firmware"] == FLOWER_0097
     assert facts["driver"]["reloadStarted"] is True
+    assert facts["driver"]["reloadMode"] == "sync" and facts["driver"]["reloadPending"] is False
     assert facts["vfs"] | {"unit": None} == {
         "step": "vfs",
         "node": NODE,
@@ -179,7 +203,7 @@ def test_fresh_node_all_steps(node: EmulatedNode) -> None:
     ]
     card = node.state()["card"]
     assert card["firmware"] == FLOWER_0097 and card["switchdev"] and card["numvfs"] == 4
-    assert {name for name, on in offload(node).items() if on} == {PF, *representors(4)}
+    assert {name for name, on in offload(node).items() if on} == offloading(4)
     assert numvfs_writes(node) == [("4", None)]
     unit = node.unit_files()[PERSIST_UNIT]
     assert "Before=kubelet.service" in unit and "echo 4 >" in unit
@@ -200,7 +224,7 @@ def test_second_run_changes_nothing(node: EmulatedNode) -> None:
     assert again["driver"]["reloadStarted"] is False
     assert node.snapshot() == before
     new_calls = node.calls()[calls_before:]
-    assert {c["tool"] for c in new_calls} <= {"ethtool", "systemctl", "udevadm"}
+    assert {c["tool"] for c in new_calls} <= {"ethtool", "systemctl", "udevadm", "devlink", "ip"}
     assert {c["argv"][0] for c in new_calls if c["tool"] == "ethtool"} == {"-W", "-w", "-k"}
     assert {c["argv"][0] for c in new_calls if c["tool"] == "systemctl"} == {
         "is-active",
@@ -218,7 +242,7 @@ def test_vf_count_change_4_to_8_has_no_ebusy(node: EmulatedNode) -> None:
     assert numvfs_writes(node) == [("4", None), ("0", None), ("8", None)]
     assert run.facts["vfs"] == 8 and run.facts["representors"] == 8 and run.facts["changed"]
     assert node.numvfs == 8
-    assert {name for name, on in offload(node).items() if on} == {PF, *representors(8)}
+    assert {name for name, on in offload(node).items() if on} == offloading(8)
     assert "echo 8 >" in node.unit_files()[PERSIST_UNIT]
     assert len(node.calls("rmmod")) == 1
 
@@ -231,16 +255,18 @@ def test_reload_wait_applies_without_waiting_when_no_reload_runs(node: EmulatedN
 
 
 def test_vfs_step_waits_for_the_reload(start_node: StartNode) -> None:
-    # A slow firmware load, so the reload is surely still running when the vfs step connects
-    # (an SSH handshake on a busy machine can outlast the default 0.4 s).
-    node = start_node(load_seconds=3.0)
-    for step in ("preflight", "firmware", "driver"):
+    # SSH over the PF, a session that stalls while nfp is unloaded: the driver step leaves the
+    # reload detached and the vfs step, sent right after it, waits for it (its session stalls
+    # and carries on when the PF and its address are back, or it starts after the reload).
+    node = start_node(load_seconds=1.0, ssh_via_pf=True, ssh_link_drop="stall")
+    for step in ("preflight", "firmware"):
         must(run_step(node, step))
+    driver = must(run_step(node, "driver"))
 
     run = must(run_step(node, "vfs"))  # right after the driver step: the reload is under way
 
-    waited = [c for c in node.calls("systemctl") if c["argv"][0] == "is-active" and c["rc"] == 0]
-    assert waited, "the vfs step did not see the reload running"
+    assert driver.facts["reloadMode"] == "detached" and driver.facts["reloadPending"] is True
+    assert node.calls("(link down)")[0]["argv"][0] == "stall"
     assert run.facts["vfs"] == 4 and node.state()["card"]["firmware"] == FLOWER_0097
 
 
@@ -260,13 +286,14 @@ FAILURES = {
         {"kernel": "5.4.0-150-generic"},
         "preflight: kernel is 5.4.0-150-generic, need >= 5.7",
     ),
+    # The firmware stays (the link is already there): sriov_totalvfs is final.
     "no SR-IOV": (
-        {"total_vfs": 0},
+        {"total_vfs": 0, "pci_link": FLOWER_0097},
         "preflight: PF ens1np0 sriov_totalvfs is 0, need >= 4 (the VF count asked for; 0 means"
         " SR-IOV is off in the BIOS or the card's firmware)",
     ),
     "more VFs than the PF has": (
-        {"total_vfs": 2},
+        {"total_vfs": 2, "pci_link": FLOWER_0097},
         "preflight: PF ens1np0 sriov_totalvfs is 2, need >= 4 (the VF count asked for; 0 means"
         " SR-IOV is off in the BIOS or the card's firmware)",
     ),
@@ -318,16 +345,18 @@ def test_vfs_above_totalvfs_is_clear_and_changes_nothing(start_node: StartNode) 
     assert numvfs_writes(node) == writes
 
 
-def test_vfs_wait_times_out_with_a_clear_error(start_node: StartNode) -> None:
+def test_sync_reload_wait_times_out_with_a_clear_error(start_node: StartNode) -> None:
     node = start_node(modprobe_hangs=True)
-    for step in ("preflight", "firmware", "driver"):
-        must(run_step(node, step))
+    for step in ("preflight", "firmware"):
+        must(run_step(node, step, PF_WAIT_SECONDS=3))
 
-    run = run_step(node, "vfs", PF_WAIT_SECONDS=3)
+    run = run_step(node, "driver", PF_WAIT_SECONDS=3)
 
     assert run.error == (
-        f"agilio-offload: node {NODE}: vfs: PF ens1np0: nfp reload not finished after 3 s"
-        " (reload unit is running), need it finished within PF_WAIT_SECONDS=3"
+        f"agilio-offload: node {NODE}: driver: nfp reload failed ({RELOAD_UNIT} is failed: it"
+        " ended without a result, e.g. stopped at its RuntimeMaxSec (PF_WAIT_SECONDS)), need a"
+        " successful reload:"
+        f" fix the cause, then re-run (see journalctl -u {RELOAD_UNIT.removesuffix('.service')})"
     )
     assert node.calls("sysfs-write") == []
 
@@ -361,7 +390,7 @@ def test_firmware_change_reloads_and_brings_the_vfs_back(node: EmulatedNode) -> 
     assert changed["vfs"]["changed"] and changed["vfs"]["vfs"] == 4
     assert node.state()["card"]["firmware"] == "flower/nic_AMDA0099.nffw"
     assert len(node.calls("rmmod")) == 2
-    assert {name for name, on in offload(node).items() if on} == {PF, *representors(4)}
+    assert {name for name, on in offload(node).items() if on} == offloading(4)
 
 
 # --- undo ---------------------------------------------------------------------------------------
@@ -386,8 +415,9 @@ def test_undo_restores_the_starting_state(
     undone = undo_all(node)
 
     assert undone["firmware"]["reloadStarted"] is True
-    # The undo of reload-wait held the destroy until that reload was done and the PF back.
-    assert undone["reload-wait"]["waited"] is True
+    # SSH does not cross the card: the firmware undo waited for its reload itself.
+    assert undone["firmware"]["reloadMode"] == "sync"
+    assert undone["firmware"]["reloadPending"] is False
     assert undone["reload-wait"]["reload"] == "idle"
     assert undone["reload-wait"]["pciAddress"]
     assert node.snapshot() == before
@@ -440,12 +470,13 @@ def test_rerun_after_failed_vf_creation(start_node: StartNode) -> None:
 
 def test_rerun_after_failed_driver_reload(start_node: StartNode) -> None:
     node = start_node(fail_once=("modprobe",))
-    for step in ("preflight", "firmware", "driver"):
+    for step in ("preflight", "firmware"):
         must(run_step(node, step))
 
-    failed = run_step(node, "vfs")
+    failed = run_step(node, "driver")
     assert failed.error.startswith(
-        f"agilio-offload: node {NODE}: vfs: nfp reload failed ({RELOAD_UNIT} is failed"
+        f"agilio-offload: node {NODE}: driver: nfp reload failed ({RELOAD_UNIT} is failed:"
+        " modprobe nfp failed (exit 1), need nfp loaded)"
     )
     assert node.state()["transientUnits"] == {RELOAD_UNIT: "failed"}
 
@@ -465,6 +496,7 @@ def test_driver_step_returns_before_the_link_drops(start_node: StartNode) -> Non
     node.wait_idle()  # what the program's dial retries and wait stand for
 
     assert driver.facts["reloadStarted"] is True
+    assert driver.facts["reloadMode"] == "detached" and driver.facts["sshEgress"] == PF
     assert node.calls("(link down)"), "the reload did not drop the (emulated) SSH route"
     assert must(run_step(node, "vfs")).facts["vfs"] == 4
 
@@ -483,4 +515,4 @@ def test_reboot_keeps_firmware_vfs_and_offload(start_node: StartNode, initramfs:
     assert {unit["unit"]: unit["state"] for unit in booted} == {PERSIST_UNIT: "active"}
     card = node.state()["card"]
     assert card["firmware"] == FLOWER_0097 and card["numvfs"] == 4
-    assert {name for name, on in offload(node).items() if on} == {PF, *representors(4)}
+    assert {name for name, on in offload(node).items() if on} == offloading(4)

@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
 # driver: reload nfp so the card runs the firmware the firmware step selected, only when that
-# step changed the selection (marker /var/lib/agilio-offload/nfp-reload-pending).
+# step changed the selection (marker /var/lib/agilio-offload/nfp-reload-pending), and prove it.
 #
 # Parameters (set in the prelude by components/scripts.py, never from the environment):
 #   NODE             Kubernetes node name (used in messages only)
 #   PF               the Agilio PF netdev
 #   APP, ASSY        the firmware choice; passed only so this step re-runs when it changes
 #   ACTION           apply | undo (the same: reload when a reload is pending)
-#   PF_WAIT_SECONDS  the reload unit's time limit (RuntimeMaxSec); the vfs step waits as long
+#   RELOAD           auto | sync | detached: how the reload meets this SSH session (auto: sync
+#                    unless the session reaches the node through the Agilio card)
+#   PF_WAIT_SECONDS  the reload unit's time limit (RuntimeMaxSec); sync: this step waits as long,
+#                    detached: the vfs step does
 #
-# The PF may carry the SSH route, and a command whose connection drops fails: the reload
-# (`rmmod nfp && modprobe nfp`, then the marker removed) runs detached in the transient service
-# agilio-offload-nfp-reload.service (systemd-run), starting a few seconds after this step has
-# printed its facts and returned. The vfs step waits for it. When that unit is already running,
-# nothing new is started; when it failed, it is reset and started again.
+# The reload (`rmmod nfp && modprobe nfp`, then the proof: the PF's PCI function bound to nfp and,
+# for the flower apps, `devlink dev eswitch show` saying switchdev; only then the marker goes)
+# runs in the transient service agilio-offload-nfp-reload.service (systemd-run), bounded.
+# sync (`ip route get` to the SSH peer leaves by a NIC that is not the card's): this step waits
+#   for it and fails with the proof's message.
+# detached (the session crosses the card, so the reload drops it): the unit starts rmmod only
+#   once this step's SSH session has closed; this step returns at once and the vfs step, whose
+#   connection the program dials with retries, waits for the result first.
+# When the unit is already running, nothing new is started; when it failed, it is started again.
 #
 # Last stdout line: {"step","node","pf","pciAddress","changed","reloadStarted","reloadPending",
-#   "unit","firmware"}
+#   "reloadMode","sshEgress","unit","firmware"}
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
-: "${NODE:?}" "${PF:?}" "${APP:?}" "${ASSY:?}" "${ACTION:?}" "${PF_WAIT_SECONDS:?}"
+: "${NODE:?}" "${PF:?}" "${APP:?}" "${ASSY:?}" "${ACTION:?}" "${RELOAD:?}" "${PF_WAIT_SECONDS:?}"
 STEP=driver
 # shellcheck source=lib.sh
 . "${BASH_SOURCE[0]%/*}/lib.sh"
@@ -31,17 +38,29 @@ esac
 at_least "$PF_WAIT_SECONDS" 1 ||
   die "PF_WAIT_SECONDS is '$PF_WAIT_SECONDS', need a whole number of seconds > 0"
 
+choose_reload_mode
+case "$RELOAD" in
+  auto) ;;
+  sync | detached) RELOAD_MODE=$RELOAD ;;
+  *) die "RELOAD is '$RELOAD', need auto, sync or detached" ;;
+esac
+
 pci=$(pf_pci_address)
 firmware=
 [[ -n $pci ]] && firmware=$(readlink -- "$(pci_link "$pci")" 2>/dev/null || true)
 
-reload_if_pending "$PF_WAIT_SECONDS"
+# An undo (destroy) reload restores whatever firmware was there: only the binding is proved.
+expect=switchdev
+[[ $ACTION == apply ]] || expect=any
+reload_if_pending "$RELOAD_MODE" "$PF_WAIT_SECONDS" "$expect"
 [[ $RELOAD_STARTED == true ]] || say "no nfp reload pending"
 
 facts_begin "$pci"
 fact_bool changed "$RELOAD_STARTED"
 fact_bool reloadStarted "$RELOAD_STARTED"
 fact_bool reloadPending "$(reload_pending && echo true || echo false)"
+fact_str reloadMode "$RELOAD_MODE"
+fact_str sshEgress "$SSH_EGRESS"
 fact_str unit "$AGILIO_RELOAD_UNIT.service"
 fact_str firmware "$firmware"
 print_facts

@@ -14,16 +14,19 @@
 #   directories); the link's previous target, if any, is kept in /var/lib/agilio-offload for undo.
 #   The initramfs gets the link and the image (dracut: install_items in
 #   /etc/dracut.conf.d/90-agilio-offload.conf; Debian-like: the hook
-#   /etc/initramfs-tools/hooks/agilio-offload) and is rebuilt for all kernels. When (and only
-#   when) the link changed, /var/lib/agilio-offload/nfp-reload-pending asks the driver step for
-#   an nfp reload.
+#   /etc/initramfs-tools/hooks/agilio-offload, which exits 0 when it copied them) and is rebuilt
+#   for all kernels. When (and only when) the link resolves to another image than the chosen one
+#   (links are compared by the file they resolve to, not by their text),
+#   /var/lib/agilio-offload/nfp-reload-pending asks the driver step for an nfp reload. Every
+#   write is checked: a full disk or a read-only file system fails the step, naming the path.
 # undo: the link back to what it was before apply (or removed), the dracut conf / hook removed,
-#   the initramfs rebuilt, and, when the link changed, the nfp reload started detached (this is
-#   the last step a destroy runs, so no later step would do it).
+#   the initramfs rebuilt, and, when the link changed, the nfp reload started (this is the last
+#   step a destroy runs, so no later step would do it): waited for here when this SSH session
+#   does not cross the card, else detached (the reload-wait undo waits for it).
 # Safe to re-run from any point: every change is preceded by a marker of the work it implies.
 #
 # Last stdout line: {"step","node","pf","pciAddress","changed","assembly","firmware","link",
-#   "reloadPending","reloadStarted","initramfs"}
+#   "reloadPending","reloadStarted","reloadMode","initramfs"}
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 : "${NODE:?}" "${PF:?}" "${APP:?}" "${ASSY:?}" "${ACTION:?}"
@@ -48,20 +51,22 @@ initramfs_hook() {
   printf '%s\n' 'PREREQ=""' 'prereqs() { echo "$PREREQ"; }' \
     'case "$1" in prereqs) prereqs; exit 0 ;; esac' \
     '. /usr/share/initramfs-tools/hook-functions'
-  printf 'copy_file firmware %s\n' "$AGILIO_FW_DIR/$2"
-  printf 'copy_file firmware %s' "$(pci_link "$1")"
+  # copy_file returns 1 for a file already copied (the link's target, copied first): a hook's
+  # exit status is its last command's, and mkinitramfs fails on a non-zero one.
+  printf 'copy_file firmware %s || [ $? -eq 1 ] || exit 1\n' "$AGILIO_FW_DIR/$2"
+  printf 'copy_file firmware %s || [ $? -eq 1 ] || exit 1\n' "$(pci_link "$1")"
+  printf 'exit 0'
 }
 
-# set_link LINK TARGET: atomically.
+# set_link LINK TARGET: atomically; dies naming LINK when it cannot be set.
 set_link() {
-  ln -sfn -- "$2" "$1.agilio-tmp"
-  mv -Tf -- "$1.agilio-tmp" "$1"
+  local err
+  err=$({ ln -sfn -- "$2" "$1.agilio-tmp" && mv -Tf -- "$1.agilio-tmp" "$1"; } 2>&1) ||
+    die "setting the link $1 -> $2 failed (${err##*: }), need $AGILIO_FW_DIR writable"
 }
 
-mark_initramfs_pending() {
-  mkdir -p -- "$AGILIO_STATE_DIR"
-  : >"$AGILIO_INITRAMFS_MARKER"
-}
+mark_initramfs_pending() { write_file "$AGILIO_INITRAMFS_MARKER" 644 "initramfs rebuild pending"; }
+
 
 # finish_initramfs TOOL: rebuild when a change asked for it (also after an interrupted run).
 finish_initramfs() {
@@ -70,7 +75,7 @@ finish_initramfs() {
     say "rebuilding the initramfs ($1)"
     rebuild_initramfs "$1"
   fi
-  rm -f -- "$AGILIO_INITRAMFS_MARKER"
+  remove_file "$AGILIO_INITRAMFS_MARKER"
   changed=true
 }
 
@@ -88,10 +93,9 @@ apply() {
   fi
 
   current=$(readlink -- "$link" 2>/dev/null || true)
-  if [[ $current != "$image" ]]; then
-    mkdir -p -- "$AGILIO_STATE_DIR"
+  if ! same_file "$link" "$AGILIO_FW_DIR/$image"; then
     [[ -e "$AGILIO_STATE_DIR/${link##*/}.orig" ]] ||
-      printf '%s\n' "$current" >"$AGILIO_STATE_DIR/${link##*/}.orig"
+      write_file "$AGILIO_STATE_DIR/${link##*/}.orig" 644 "$current"
     mark_reload_pending "$link -> $image (was: ${current:-none})"
     [[ $tool == none ]] || mark_initramfs_pending
     say "firmware link $link -> $image (was: ${current:-none})"
@@ -120,6 +124,7 @@ apply() {
   fact_str link "$link"
   fact_bool reloadPending "$(reload_pending && echo true || echo false)"
   fact_bool reloadStarted false
+  fact_str reloadMode ""
   fact_str initramfs "$tool"
 }
 
@@ -132,7 +137,7 @@ restore_link() {
   if [[ -z $original && -L $link ]]; then
     mark_reload_pending "$link removed (was: $current)"
     say "removing firmware link $link (was: $current)"
-    rm -f -- "$link"
+    remove_file "$link"
     changed=true
   elif [[ -n $original && $current != "$original" ]]; then
     mark_reload_pending "$link -> $original (was: ${current:-none})"
@@ -140,7 +145,7 @@ restore_link() {
     set_link "$link" "$original"
     changed=true
   fi
-  rm -f -- "$record"
+  remove_file "$record"
 }
 
 undo() {
@@ -154,11 +159,12 @@ undo() {
   if [[ -n $config && -e $config ]]; then
     mark_initramfs_pending
     say "removing $config"
-    rm -f -- "$config"
+    remove_file "$config"
     changed=true
   fi
   finish_initramfs "$tool"
-  reload_if_pending "$UNDO_RELOAD_MAX_SECONDS"
+  choose_reload_mode
+  reload_if_pending "$RELOAD_MODE" "$UNDO_RELOAD_MAX_SECONDS" any
   [[ $RELOAD_STARTED == true ]] && changed=true
   rmdir --ignore-fail-on-non-empty -- "$AGILIO_STATE_DIR" 2>/dev/null || true
 
@@ -169,6 +175,7 @@ undo() {
   fact_str link ""
   fact_bool reloadPending "$(reload_pending && echo true || echo false)"
   fact_bool reloadStarted "$RELOAD_STARTED"
+  fact_str reloadMode "$RELOAD_MODE"
   fact_str initramfs "$tool"
 }
 

@@ -16,10 +16,14 @@
 readonly AGILIO_FW_DIR=/lib/firmware/netronome
 readonly AGILIO_STATE_DIR=/var/lib/agilio-offload
 readonly AGILIO_RELOAD_MARKER="$AGILIO_STATE_DIR/nfp-reload-pending"
+# Why the last reload failed its proof (one line), removed when a reload starts.
+readonly AGILIO_RELOAD_FAILED="$AGILIO_STATE_DIR/nfp-reload-failed"
+# The PF's PCI address while a reload is pending (the PF netdev is gone after a failed one).
+readonly AGILIO_RELOAD_PCI="$AGILIO_STATE_DIR/nfp-reload-pci"
 readonly AGILIO_RELOAD_UNIT=agilio-offload-nfp-reload
 # The detached reload starts `rmmod nfp` only once the SSH session of the step that started it
 # has closed (its output delivered) before the PF, maybe the SSH route, goes away; it waits at
-# most this long for that, or exactly this long when the step did not come in over SSH.
+# most this long for that.
 readonly AGILIO_RELOAD_SESSION_WAIT=10
 readonly AGILIO_POLL_SECONDS=0.2
 
@@ -106,6 +110,26 @@ require_pf() {
   [[ -n "$(pf_pci_address)" ]] || die "PF $PF has no PCI device, need an Agilio PCI function"
 }
 
+# --- writes that never fail silently ------------------------------------------------------------
+# `set -e` does not apply inside functions called from `&&`, `||` or `if`: every write is checked
+# here and fails the step with the path and the error (a full disk, a read-only file system).
+
+# write_file PATH MODE CONTENT: PATH holds CONTENT (and a newline) with MODE, replaced atomically.
+write_file() {
+  local path=$1 tmp="$1.agilio-tmp" err
+  if ! err=$({ mkdir -p -- "${path%/*}" && printf '%s\n' "$3" >"$tmp" && chmod "$2" "$tmp" &&
+    mv -f -- "$tmp" "$path"; } 2>&1); then
+    rm -f -- "$tmp" 2>/dev/null || true
+    die "writing $path failed (${err##*: }), need a writable file system with free space for it"
+  fi
+}
+
+# remove_file PATH: gone (or never there); dies naming PATH when it cannot be removed.
+remove_file() {
+  local err
+  err=$(rm -f -- "$1" 2>&1) || die "removing $1 failed (${err##*: }), need it removable"
+}
+
 # --- firmware selection (the runbook's agilio-tc-fw-select.sh) ----------------------------------
 
 # The assembly ID from the card's debug dump ("SN:" line), or nothing.
@@ -146,6 +170,15 @@ require_firmware_image() {
 
 pci_link() { printf '%s/pci-%s.nffw' "$AGILIO_FW_DIR" "$1"; }
 
+# same_file A B: A and B resolve to the same existing file (links compared by their target,
+# not by their text).
+same_file() {
+  local a b
+  a=$(readlink -e -- "$1" 2>/dev/null) || return 1
+  b=$(readlink -e -- "$2" 2>/dev/null) || return 1
+  [[ $a == "$b" ]]
+}
+
 # --- the driver reload --------------------------------------------------------------------------
 
 # running | failed | idle: the state of the detached reload unit.
@@ -163,9 +196,10 @@ reload_pending() { [[ -e $AGILIO_RELOAD_MARKER ]]; }
 
 # mark_reload_pending WHY: the marker the driver step acts on; removed by a successful reload.
 mark_reload_pending() {
-  mkdir -p -- "$AGILIO_STATE_DIR"
-  printf '%s\n' "$1" >"$AGILIO_RELOAD_MARKER.tmp"
-  mv -f -- "$AGILIO_RELOAD_MARKER.tmp" "$AGILIO_RELOAD_MARKER"
+  local pci
+  pci=$(pf_pci_address)
+  [[ -z $pci ]] || write_file "$AGILIO_RELOAD_PCI" 644 "$pci"
+  write_file "$AGILIO_RELOAD_MARKER" 644 "$1"
 }
 
 parent_pid() {
@@ -204,29 +238,166 @@ ssh_session_pid() {
   fi
 }
 
-# start_reload MAX_SECONDS: `rmmod nfp && modprobe nfp` in a transient service that outlives the
-# SSH session, after that session closed; the marker goes only after both succeeded. Returns at
-# once.
-start_reload() {
-  local command session ticks=$((AGILIO_RELOAD_SESSION_WAIT * 10))
-  session=$(ssh_session_pid)
-  if [[ -n $session ]]; then
-    command="i=0; while kill -0 $session 2>/dev/null && [ \$i -lt $ticks ]; do sleep 0.1; i=\$((i + 1)); done"
-  else
-    command="sleep $AGILIO_RELOAD_SESSION_WAIT"
-  fi
-  # rmmod only while loaded: a retry after a failed modprobe just loads it.
-  command+="; { [ ! -d /sys/module/nfp ] || rmmod nfp; } && modprobe nfp"
-  command+=" && rm -f -- $AGILIO_RELOAD_MARKER && rmdir --ignore-fail-on-non-empty -- $AGILIO_STATE_DIR"
-  systemctl reset-failed "$AGILIO_RELOAD_UNIT.service" >/dev/null 2>&1 || true
-  systemd-run --unit="$AGILIO_RELOAD_UNIT" --no-block --quiet \
-    --description="agilio-offload: reload nfp for the selected Agilio firmware" \
-    --property=RuntimeMaxSec="$1" \
-    -- /bin/sh -c "$command" >/dev/null ||
-    die "systemd-run could not start $AGILIO_RELOAD_UNIT.service, need systemd to reload nfp detached"
+# --- which way the reload goes: does this SSH session cross the card? ----------------------------
+
+# The SSH client's address, from SSH_CONNECTION here or in a parent (sudo drops it from the
+# environment; the login shell above still has it). Nothing when not over SSH.
+ssh_peer() {
+  local pid=$$ value
+  while ((pid > 1)); do
+    value=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p' | head -n1 || true)
+    if [[ -n $value ]]; then
+      printf '%s' "${value%% *}"
+      return 0
+    fi
+    pid=$(parent_pid "$pid")
+    [[ -n $pid ]] || return 0
+  done
 }
 
-# reload_if_pending MAX_SECONDS: start the reload when one is pending and none runs.
+# The netdev the route to PEER leaves by (`ip route get`), or nothing when there is none.
+route_device() {
+  local route
+  route=$(ip -o route get "$1" 2>/dev/null || true)
+  [[ $route =~ [[:space:]]dev[[:space:]]+([^[:space:]]+) ]] && printf '%s' "${BASH_REMATCH[1]}"
+  return 0
+}
+
+# DEV and every device below it (bridge ports, bond slaves, VLAN parents: lower_* links).
+device_and_lowers() {
+  local dev=$1 link depth=${2:-0}
+  printf '%s\n' "$dev"
+  ((depth < 8)) || return 0
+  for link in "/sys/class/net/$dev"/lower_*; do
+    [[ -e $link ]] && device_and_lowers "${link##*/lower_}" $((depth + 1))
+  done
+  return 0
+}
+
+# is_card_netdev DEV: DEV belongs to the PF's card: the same phys_switch_id (every port and
+# representor), or a netdev of the PF's PCI function or of one of its VFs.
+is_card_netdev() {
+  local dev=$1 switch_id pci
+  [[ $dev == "$PF" ]] && return 0
+  switch_id=$(read_attr "$(pf_sysfs)/phys_switch_id")
+  [[ -n $switch_id && "$(read_attr "/sys/class/net/$dev/phys_switch_id")" == "$switch_id" ]] && return 0
+  pci=$(readlink -f "/sys/class/net/$dev/device" 2>/dev/null || true)
+  [[ -n $pci && $pci == "$(readlink -f "$(pf_sysfs)/device" 2>/dev/null || true)" ]] && return 0
+  [[ -n $pci && "$(readlink -f "$pci/physfn" 2>/dev/null || true)" == "$(readlink -f "$(pf_sysfs)/device" 2>/dev/null || true)" ]]
+}
+
+# RELOAD_MODE (sync | detached) and SSH_EGRESS: sync when this session does not reach the node
+# through the card (a management NIC, or not over SSH), so the reload cannot cut it; detached
+# when it does (or when the route cannot be read: the safe way).
+RELOAD_MODE=detached
+SSH_EGRESS=
+choose_reload_mode() {
+  local peer dev
+  RELOAD_MODE=detached SSH_EGRESS=
+  peer=$(ssh_peer)
+  if [[ -z $peer ]]; then
+    RELOAD_MODE=sync
+    return 0
+  fi
+  SSH_EGRESS=$(route_device "$peer")
+  [[ -n $SSH_EGRESS ]] || return 0
+  RELOAD_MODE=sync
+  while IFS= read -r dev; do
+    if is_card_netdev "$dev"; then
+      RELOAD_MODE=detached
+      return 0
+    fi
+  done < <(device_and_lowers "$SSH_EGRESS")
+  return 0
+}
+
+# --- the reload and its proof (these functions also run inside the transient unit) -------------
+
+# The eswitch mode devlink reports for PCI address $1 (switchdev, legacy), "none" when the
+# running app has none (nfp's core NIC app answers "Operation not supported"), or "unknown".
+eswitch_mode() {
+  local out
+  out=$(devlink dev eswitch show "pci/$1" 2>&1 || true)
+  if [[ $out =~ mode[[:space:]]+([a-z]+) ]]; then
+    printf '%s' "${BASH_REMATCH[1]}"
+  elif [[ $out == *"Operation not supported"* ]]; then
+    printf 'none (core NIC firmware)'
+  else
+    printf unknown
+  fi
+}
+
+# reload_problem PCI EXPECT: nothing when the reload proved itself (the PCI function is bound to
+# nfp and, with EXPECT "switchdev", the eswitch is in switchdev mode, as the flower apps run it),
+# else what is wrong and why.
+reload_problem() {
+  local pci=$1 driver mode
+  driver=$(readlink -e "/sys/bus/pci/devices/$pci/driver" 2>/dev/null || true)
+  driver=${driver##*/}
+  if [[ $driver != nfp ]]; then
+    printf 'PF %s (%s) has no nfp driver after modprobe nfp (driver: %s), need nfp bound: its probe failed, see dmesg | grep nfp (often: the firmware did not start)' \
+      "$PF" "$pci" "${driver:-none}"
+    return 0
+  fi
+  [[ $2 == switchdev ]] || return 0
+  mode=$(eswitch_mode "$pci")
+  if [[ $mode != switchdev ]]; then
+    printf 'PF %s (%s) runs eswitch mode %s after the reload, need switchdev (the %s firmware): the card did not load %s; likely cause: a serial-*.nffw file for this card, devlink fw_load_policy=flash, or reset_dev_on_drv_probe=never kept the firmware that ran' \
+      "$PF" "$pci" "$mode" "$APP" "$(pci_link "$pci")"
+  fi
+  return 0
+}
+
+reload_failed() {
+  printf '%s\n' "$1" >"$AGILIO_RELOAD_FAILED" || true
+  printf '%s\n' "$1" >&2
+  exit 1
+}
+
+# reload_and_prove PCI SESSION EXPECT: (in the unit) wait for SESSION, the step's sshd, to end;
+# then `rmmod nfp` (only while loaded: a retry after a failed modprobe just loads it), `modprobe
+# nfp`, the proof (reload_problem), and only then the marker removed.
+reload_and_prove() {
+  local pci=$1 session=$2 i=0 problem
+  while [[ -n $session ]] && kill -0 "$session" 2>/dev/null && ((i < AGILIO_RELOAD_SESSION_WAIT * 10)); do
+    sleep 0.1
+    i=$((i + 1))
+  done
+  rm -f -- "$AGILIO_RELOAD_FAILED"
+  if [[ -d /sys/module/nfp ]]; then
+    rmmod nfp || reload_failed "rmmod nfp failed (exit $?), need nfp unloaded (is the PF in use?)"
+  fi
+  modprobe nfp || reload_failed "modprobe nfp failed (exit $?), need nfp loaded"
+  problem=$(reload_problem "$pci" "$3")
+  [[ -z $problem ]] || reload_failed "$problem"
+  rm -f -- "$AGILIO_RELOAD_MARKER" "$AGILIO_RELOAD_PCI" || reload_failed "removing $AGILIO_RELOAD_MARKER failed"
+  rmdir --ignore-fail-on-non-empty -- "$AGILIO_STATE_DIR" 2>/dev/null || true
+}
+
+# start_reload MODE MAX_SECONDS EXPECT: `reload_and_prove` in a transient service (bounded by
+# RuntimeMaxSec). detached: it waits for this SSH session to close first, and the step returns
+# at once; sync: it starts at once (the caller waits for it).
+start_reload() {
+  local mode=$1 pci session='' command err
+  pci=$(pf_pci_address)
+  [[ -n $pci ]] || pci=$(read_attr "$AGILIO_RELOAD_PCI")
+  [[ -n $pci ]] || die "PF $PF has no PCI address to reload, need the Agilio PF netdev"
+  [[ $mode == detached ]] && session=$(ssh_session_pid)
+  command="$(declare -p NODE STEP PF APP AGILIO_FW_DIR AGILIO_STATE_DIR AGILIO_RELOAD_MARKER AGILIO_RELOAD_FAILED AGILIO_RELOAD_PCI AGILIO_RELOAD_SESSION_WAIT)"
+  command+=$'\n'"$(declare -f pci_link eswitch_mode reload_problem reload_failed reload_and_prove)"
+  command+=$'\n'"reload_and_prove $(printf '%q' "$pci") $(printf '%q' "$session") $3"
+  remove_file "$AGILIO_RELOAD_FAILED"
+  systemctl reset-failed "$AGILIO_RELOAD_UNIT.service" >/dev/null 2>&1 || true
+  err=$(systemd-run --unit="$AGILIO_RELOAD_UNIT" --no-block --quiet \
+    --description="agilio-offload: reload nfp for the selected Agilio firmware" \
+    --property=RuntimeMaxSec="$2" \
+    -- /bin/bash -c "$command" 2>&1) ||
+    die "systemd-run could not start $AGILIO_RELOAD_UNIT.service (${err##*: }), need systemd to reload nfp"
+}
+
+# reload_if_pending MODE MAX_SECONDS [EXPECT]: start the reload when one is pending and none
+# runs; in sync mode also wait for it and its proof. EXPECT: switchdev (the default: the flower
+# firmware was selected) or any (an undo: only the driver binding is proved).
 # Sets RELOAD_STARTED=true|false.
 RELOAD_STARTED=false
 reload_if_pending() {
@@ -234,22 +405,33 @@ reload_if_pending() {
   if [[ "$(reload_state)" == running ]]; then
     say "nfp reload already running ($AGILIO_RELOAD_UNIT.service)"
   elif reload_pending; then
-    say "starting detached nfp reload ($AGILIO_RELOAD_UNIT.service, rmmod once this SSH session closed)"
-    start_reload "$1"
+    if [[ $1 == detached ]]; then
+      say "starting detached nfp reload ($AGILIO_RELOAD_UNIT.service, rmmod once this SSH session closed: it crosses the card)"
+    else
+      say "reloading nfp ($AGILIO_RELOAD_UNIT.service; this SSH session does not cross the card)"
+    fi
+    start_reload "$1" "$2" "${3:-switchdev}"
     RELOAD_STARTED=true
   fi
+  # A few seconds past the unit's own limit, so a reload stopped at RuntimeMaxSec is reported
+  # as the unit's failure.
+  if [[ $1 == sync ]] && { [[ $RELOAD_STARTED == true ]] || [[ "$(reload_state)" == running ]]; }; then
+    wait_for_reload_and_pf "$(($2 + 5))"
+  fi
+  return 0
 }
 
 # wait_for_reload_and_pf SECONDS [soft]: wait, bounded, until no reload is pending or running
 # and the PF netdev with its nfp driver is back. Dies on timeout or when the reload failed; with
 # "soft", says so and returns 1 instead.
 wait_for_reload_and_pf() {
-  local deadline=$((SECONDS + $1)) fail=die state
+  local deadline=$((SECONDS + $1)) fail=die state why
   [[ ${2:-} == soft ]] && fail=warn_and_fail
   while :; do
     state=$(reload_state)
     if [[ $state == failed ]] && reload_pending; then
-      "$fail" "nfp reload failed ($AGILIO_RELOAD_UNIT.service is failed, see journalctl -u $AGILIO_RELOAD_UNIT), need a successful reload: re-run the driver step"
+      why=$(read_attr "$AGILIO_RELOAD_FAILED")
+      "$fail" "nfp reload failed ($AGILIO_RELOAD_UNIT.service is failed: ${why:-it ended without a result, e.g. stopped at its RuntimeMaxSec (PF_WAIT_SECONDS)}), need a successful reload: fix the cause, then re-run (see journalctl -u $AGILIO_RELOAD_UNIT)"
       return 1
     fi
     if [[ $state != running ]] && ! reload_pending && pf_exists &&
@@ -313,17 +495,42 @@ rebuild_initramfs() {
 }
 
 # write_if_changed PATH MODE CONTENT: replace PATH atomically when CONTENT differs. Returns 0 when
-# it wrote, 1 when PATH already had CONTENT.
+# it wrote, 1 when PATH already had CONTENT; a failed write fails the step (write_file).
 write_if_changed() {
   local path=$1 mode=$2 content=$3
   if [[ -f $path ]] && [[ "$(<"$path")" == "$content" ]] && [[ "$(stat -c %a "$path")" == "$mode" ]]; then
     return 1
   fi
-  mkdir -p -- "${path%/*}"
-  printf '%s\n' "$content" >"$path.agilio-tmp"
-  chmod "$mode" "$path.agilio-tmp"
-  mv -f -- "$path.agilio-tmp" "$path"
+  write_file "$path" "$mode" "$content"
   return 0
+}
+
+# --- the card's SR-IOV facts ------------------------------------------------------------------
+
+# require_autoprobe: VF netdevs appear only when the PF's sriov_drivers_autoprobe is 1.
+require_autoprobe() {
+  local file value
+  file="$(pf_sysfs)/device/sriov_drivers_autoprobe"
+  value=$(read_attr "$file")
+  [[ $value != 0 ]] ||
+    die "$file is 0, need 1: no driver binds new VFs, so their netdevs never appear (echo 1 >$file, and remove whatever sets it to 0, e.g. a udev rule)"
+}
+
+# find_representors: REPRESENTORS[i] = VF i's representor, found as sriovnet's GetVfRepresentor
+# does: the netdev with the PF's phys_switch_id whose phys_port_name is pf0vf<i>. nfp creates
+# VF representors without a device link (flower/main.c nfp_flower_spawn_vnic_reprs).
+representors=()
+find_representors() {
+  local dir port switch_id
+  representors=()
+  switch_id=$(read_attr "$(pf_sysfs)/phys_switch_id")
+  [[ -n $switch_id ]] || return 0
+  for dir in /sys/class/net/*; do
+    [[ "$(read_attr "$dir/phys_switch_id")" == "$switch_id" ]] || continue
+    port=$(read_attr "$dir/phys_port_name")
+    [[ $port =~ ^pf0vf([0-9]+)$ ]] || continue
+    representors[BASH_REMATCH[1]]=${dir##*/}
+  done
 }
 
 # --- numbers ------------------------------------------------------------------------------------

@@ -8,21 +8,72 @@
 #   ASSY        the card's assembly ID (AMDAnnnn), or "scan" to read it from the card
 #   MIN_KERNEL  the lowest kernel release accepted, e.g. 5.7
 #   VFS         the VF count asked for this node
+#   VENDORS, DEVICES, DRIVERS
+#               the SR-IOV device plugin's selectors (config agilio-offload:sriov.vendors,
+#               .devices, .drivers), space-separated
 #
 # Checks, in order: the PF netdev exists; its PCI vendor is 0x19ee (Netronome) or 0x1da8
-# (Corigine); it is bound to nfp; the kernel >= MIN_KERNEL; sriov_totalvfs >= VFS; the firmware
-# image for the assembly exists. (The vfs step checks the count again right before it writes.)
+# (Corigine); it is bound to nfp; the kernel >= MIN_KERNEL; sriov_drivers_autoprobe is 1; what
+# the card's VFs will be (the PF's vendor, sriov_vf_device, the driver nfp_netvf) matches the
+# device plugin's selectors; the firmware image for the assembly exists; devlink fw_load_policy
+# is not flash and no serial-<this card>-*.nffw overrides the pci-<addr>.nffw link (nfp_net_fw_find
+# tries serial-* first); sriov_totalvfs >= VFS (a warning only when the firmware is about to
+# change: the limit is the loaded firmware's, and the vfs step checks it after the reload).
+# Also finds out whether this SSH session reaches the node through the card (`ip route get` to
+# the SSH peer): the driver step's reload mode (sync, or detached when it does).
 # Changes nothing, except that a scan sets the card's debug-dump level to 0 (`ethtool -W`), as
 # the runbook's fw-select does.
 #
 # Last stdout line: {"step","node","pf","pciAddress","changed":false,"vendor","device","driver",
-#   "kernel","totalVfs","assembly","firmware"}
+#   "kernel","totalVfs","assembly","firmware","vfDevice","vfDriver","fwLoadPolicy",
+#   "reloadMode","sshEgress"}
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 : "${NODE:?}" "${PF:?}" "${APP:?}" "${ASSY:?}" "${MIN_KERNEL:?}" "${VFS:?}"
+: "${VENDORS:?}" "${DEVICES:?}" "${DRIVERS:?}"
 STEP=preflight
 # shellcheck source=lib.sh
 . "${BASH_SOURCE[0]%/*}/lib.sh"
+
+# listed WORD LIST: WORD is one of the space-separated LIST.
+listed() {
+  local item
+  for item in $2; do
+    [[ ${item,,} == "${1,,}" ]] && return 0
+  done
+  return 1
+}
+
+# require_selector WHAT HAS LIST KEY: the device plugin selects what the card will create.
+require_selector() {
+  listed "$2" "$3" ||
+    die "the card's VFs will have $1 $2, which agilio-offload:$4 [$3] does not list, need $2 in agilio-offload:$4 (else the SR-IOV device plugin advertises 0 VFs)"
+}
+
+# devlink_param PCI NAME: the value of a devlink parameter (driver, flash, ...), or nothing.
+devlink_param() {
+  local out
+  out=$(devlink dev param show "pci/$1" name "$2" 2>/dev/null || true)
+  [[ $out =~ value[[:space:]]+([a-z_]+) ]] && printf '%s' "${BASH_REMATCH[1]}"
+  return 0
+}
+
+# require_no_serial_override PCI: no serial-<this card's serial>-*.nffw (it would be loaded
+# instead of the pci-<PCI>.nffw link); other cards' serial files are only named.
+require_no_serial_override() {
+  local switch_id serial='' file
+  switch_id=$(read_attr "$(pf_sysfs)/phys_switch_id")
+  if [[ $switch_id =~ ^[0-9a-f]{12}$ ]]; then
+    serial=$(sed -E 's/(..)/\1-/g; s/-$//' <<<"$switch_id")
+  fi
+  for file in "$AGILIO_FW_DIR"/serial-*.nffw; do
+    [[ -e $file ]] || continue
+    if [[ -z $serial || ${file##*/} == serial-"$serial"-* ]]; then
+      die "$file is there, need it removed: nfp loads a serial-*.nffw for this card (serial ${serial:-unknown}) before $(pci_link "$1") (nfp_net_fw_find), so the $APP firmware would never run (move it out of $AGILIO_FW_DIR)"
+    fi
+    say "warning: $file is for another card (this one's serial is $serial): ignored"
+  done
+}
 
 require_pf
 pci=$(pf_pci_address)
@@ -40,19 +91,39 @@ driver=$(pf_driver)
 kernel=$(read_attr /proc/sys/kernel/osrelease)
 version_at_least "$kernel" "$MIN_KERNEL" || die "kernel is ${kernel:-unknown}, need >= $MIN_KERNEL"
 
-total_vfs=$(read_attr "$device_dir/sriov_totalvfs")
-at_least "$total_vfs" "$VFS" ||
-  die "PF $PF sriov_totalvfs is ${total_vfs:-missing}, need >= $VFS (the VF count asked for; 0 means SR-IOV is off in the BIOS or the card's firmware)"
+require_autoprobe
+
+# What the VFs will be (iov.c pci_iov_add_virtfn: the PF's vendor, the capability's VF device
+# ID; nfp.ko's VF driver nfp_netvf), against the device plugin's selectors.
+vf_device=$(read_attr "$device_dir/sriov_vf_device")
+vf_driver=none
+[[ -d /sys/bus/pci/drivers/nfp_netvf ]] && vf_driver=nfp_netvf
+require_selector vendor "${vendor#0x}" "$VENDORS" sriov.vendors
+require_selector "device ID" "${vf_device:-unknown}" "$DEVICES" sriov.devices
+require_selector driver "$vf_driver" "$DRIVERS" sriov.drivers
 
 assembly=$(resolve_assembly)
 image=$(firmware_image "$assembly")
 require_firmware_image "$image" "$assembly"
 
-for serial_image in "$AGILIO_FW_DIR"/serial-*.nffw; do
-  [[ -e $serial_image ]] && say "warning: $serial_image exists; nfp prefers serial-*.nffw over pci-$pci.nffw"
-done
+fw_load_policy=$(devlink_param "$pci" fw_load_policy)
+[[ $fw_load_policy != flash ]] ||
+  die "devlink fw_load_policy of pci/$pci is flash, need driver or disk: with flash nfp ignores $AGILIO_FW_DIR (devlink dev param set pci/$pci name fw_load_policy value driver cmode permanent)"
+[[ "$(devlink_param "$pci" reset_dev_on_drv_probe)" != never ]] ||
+  say "warning: devlink reset_dev_on_drv_probe of pci/$pci is never: a reload keeps firmware already running on the card (the driver step fails if it does)"
+require_no_serial_override "$pci"
 
-say "PF $PF ($pci) vendor $vendor driver $driver kernel $kernel totalvfs $total_vfs assembly $assembly image $image: ok"
+total_vfs=$(read_attr "$device_dir/sriov_totalvfs")
+if ! at_least "$total_vfs" "$VFS"; then
+  if reload_pending || ! same_file "$(pci_link "$pci")" "$AGILIO_FW_DIR/$image"; then
+    say "warning: PF $PF sriov_totalvfs is ${total_vfs:-missing} under the running firmware, below $VFS; the limit is the loaded firmware's: the vfs step checks it after $image is loaded"
+  else
+    die "PF $PF sriov_totalvfs is ${total_vfs:-missing}, need >= $VFS (the VF count asked for; 0 means SR-IOV is off in the BIOS or the card's firmware)"
+  fi
+fi
+
+choose_reload_mode
+say "PF $PF ($pci) vendor $vendor driver $driver kernel $kernel totalvfs $total_vfs assembly $assembly image $image: ok; nfp reload $RELOAD_MODE (SSH leaves by ${SSH_EGRESS:-no SSH route})"
 facts_begin "$pci"
 fact_bool changed false
 fact_str vendor "$vendor"
@@ -62,4 +133,9 @@ fact_str kernel "$kernel"
 fact_num totalVfs "$total_vfs"
 fact_str assembly "$assembly"
 fact_str firmware "$image"
+fact_str vfDevice "$vf_device"
+fact_str vfDriver "$vf_driver"
+fact_str fwLoadPolicy "$fw_load_policy"
+fact_str reloadMode "$RELOAD_MODE"
+fact_str sshEgress "$SSH_EGRESS"
 print_facts

@@ -11,12 +11,14 @@
 #   PF_WAIT_SECONDS  how long to wait for an nfp reload to finish and the PF to be back, and
 #                    (again) for the VF netdevs and their representors to appear
 #
-# apply: wait for a pending or running nfp reload and for the PF; check sriov_totalvfs >= VFS
-#   (nothing changed otherwise); set sriov_numvfs (0 first when changing a non-zero count: the
-#   kernel answers EBUSY otherwise; the same count is left alone); wait for the VF netdevs and
-#   their representors (phys_port_name pf0vf<N>, created by the flower firmware); hw-tc-offload
-#   on for the PF and each representor; /etc/systemd/system/agilio-offload-vfs-<PF>.service
-#   written (only when its content changes), daemon-reloaded and enabled.
+# apply: wait for a pending or running nfp reload (a detached one: this is the step after it) and
+#   for the PF; check sriov_totalvfs >= VFS under the firmware now loaded and
+#   sriov_drivers_autoprobe = 1 (nothing changed otherwise); set sriov_numvfs (0 first when
+#   changing a non-zero count: the kernel answers EBUSY otherwise; the same count is left
+#   alone); wait for the VF netdevs and their representors (the netdevs with the PF's
+#   phys_switch_id and phys_port_name pf0vf<N>, as sriovnet finds them); hw-tc-offload on for
+#   the PF and each representor; /etc/systemd/system/agilio-offload-vfs-<PF>.service written
+#   (only when its content changes), daemon-reloaded and enabled.
 # undo: VFs to 0, the unit disabled and removed, daemon-reload.
 #
 # Last stdout line: {"step","node","pf","pciAddress","changed","totalVfs","vfs","representors",
@@ -36,7 +38,6 @@ VFS=$((10#$VFS))
 readonly UNIT_NAME="agilio-offload-vfs-$PF.service"
 readonly UNIT_PATH="/etc/systemd/system/$UNIT_NAME"
 changed=false
-representors=()
 
 numvfs_file() { printf '%s/device/sriov_numvfs' "$(pf_sysfs)"; }
 
@@ -49,22 +50,10 @@ set_numvfs() {
   fi
 }
 
-# find_representors PCI: REPRESENTORS[i] = the netdev whose phys_port_name is pf0vf<i>.
-find_representors() {
-  local dir port
-  representors=()
-  for dir in /sys/class/net/*; do
-    port=$(read_attr "$dir/phys_port_name")
-    [[ $port =~ ^pf0vf([0-9]+)$ ]] || continue
-    [[ "$(readlink -f "$dir/device" 2>/dev/null)" == */"$1" ]] || continue
-    representors[BASH_REMATCH[1]]=${dir##*/}
-  done
-}
-
-# missing_vf_devices PCI: what is still missing of VFs 0..VFS-1, empty when all are there.
+# missing_vf_devices: what is still missing of VFs 0..VFS-1, empty when all are there.
 missing_vf_devices() {
   local i missing=()
-  find_representors "$1"
+  find_representors
   for ((i = 0; i < VFS; i++)); do
     compgen -G "/sys/class/net/$PF/device/virtfn$i/net/*" >/dev/null || missing+=("VF $i netdev")
     [[ -n ${representors[i]:-} ]] || missing+=("representor pf0vf$i")
@@ -77,14 +66,14 @@ wait_for_vf_devices() {
   if command -v udevadm >/dev/null 2>&1; then
     udevadm settle --timeout="$PF_WAIT_SECONDS" >/dev/null 2>&1 || true
   fi
-  while missing=$(missing_vf_devices "$pci") && [[ -n $missing ]]; do
+  while missing=$(missing_vf_devices) && [[ -n $missing ]]; do
     if ((SECONDS >= deadline)); then
-      mode=$(devlink dev eswitch show "pci/$pci" 2>/dev/null | grep -oE 'mode [a-z]+' | head -n1 || true)
-      die "PF $PF: after $PF_WAIT_SECONDS s still missing: $missing (eswitch ${mode:-mode unknown}), need $VFS VF netdevs and their representors (flower firmware loaded?)"
+      mode=$(eswitch_mode "$pci")
+      die "PF $PF: after $PF_WAIT_SECONDS s still missing: $missing (eswitch mode $mode), need $VFS VF netdevs and their representors (flower firmware loaded?)"
     fi
     sleep "$AGILIO_POLL_SECONDS"
   done
-  find_representors "$pci"
+  find_representors
 }
 
 # tc_offload_on DEV: switch hw-tc-offload on unless it is; returns 0 when it changed it.
@@ -119,7 +108,7 @@ RemainAfterExit=yes
 ExecStart=/bin/sh -c 'f=/sys/class/net/$PF/device/sriov_numvfs; n=\$\$(cat "\$\$f"); if [ "\$\$n" != $VFS ]; then [ "\$\$n" = 0 ] || echo 0 >"\$\$f"; echo $VFS >"\$\$f"; fi'
 ExecStart=-/bin/sh -c 'udevadm settle --timeout=60'
 ExecStart=/bin/sh -c 'ethtool -K $PF hw-tc-offload on'
-ExecStart=/bin/sh -c 'for d in /sys/class/net/*; do p=\$\$(cat "\$\$d/phys_port_name" 2>/dev/null) || continue; case "\$\$p" in pf0vf[0-9]*) [ "\$\$(basename "\$\$(readlink -f "\$\$d/device")")" = $pci ] || continue; ethtool -K "\$\${d##*/}" hw-tc-offload on || exit 1 ;; esac; done'
+ExecStart=/bin/sh -c 's=\$\$(cat /sys/class/net/$PF/phys_switch_id); for d in /sys/class/net/*; do [ "\$\$(cat "\$\$d/phys_switch_id" 2>/dev/null)" = "\$\$s" ] || continue; p=\$\$(cat "\$\$d/phys_port_name" 2>/dev/null) || continue; case "\$\$p" in pf0vf[0-9]*) ethtool -K "\$\${d##*/}" hw-tc-offload on || exit 1 ;; esac; done'
 
 [Install]
 WantedBy=multi-user.target
@@ -152,6 +141,7 @@ apply() {
   total=$(read_attr "$(pf_sysfs)/device/sriov_totalvfs")
   at_least "$total" "$VFS" ||
     die "PF $PF sriov_totalvfs is ${total:-missing}, need >= $VFS (the VF count asked for)"
+  require_autoprobe
 
   current=$(read_attr "$(numvfs_file)")
   if [[ $current != "$VFS" ]]; then
@@ -195,7 +185,7 @@ undo() {
   if [[ -e $UNIT_PATH ]] || systemctl is-enabled --quiet "$UNIT_NAME" 2>/dev/null; then
     say "removing $UNIT_NAME"
     systemctl disable --quiet "$UNIT_NAME" 2>/dev/null || true
-    rm -f -- "$UNIT_PATH"
+    remove_file "$UNIT_PATH"
     systemctl daemon-reload || die "systemctl daemon-reload failed, need systemd to forget $UNIT_NAME"
     changed=true
   fi

@@ -9,15 +9,19 @@ Inside the namespace (nothing of it is seen outside):
 - /lib/firmware/netronome, /etc/systemd/system, /etc/dracut.conf.d or
   /etc/initramfs-tools/hooks: temp dirs bound over them; /usr/local/sbin: the stand-ins;
 - /proc/sys/kernel/osrelease: the spec's kernel release;
+- /usr/share/initramfs-tools (initramfs-tools nodes): a minimal hook-functions with copy_file;
+- the spec's `disk_full` directories: a full tmpfs (a write there fails with ENOSPC);
 - /sys: the FUSE filesystem of `sysfs.py`.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import faulthandler
 import json
 import os
+import shutil
 import signal
 import socket
 import socketserver
@@ -32,6 +36,7 @@ from tests.emulated_node.spec import (
     NS_BIN,
     NS_DRACUT,
     NS_FIRMWARE,
+    NS_HOOK_FUNCTIONS,
     NS_HOOKS,
     NS_RUN,
     NS_SOCKET,
@@ -105,6 +110,66 @@ def setup_mounts(spec: NodeSpec, paths: NodePaths) -> None:
         bind(paths.hooks, NS_HOOKS)
     bind(paths.bin, NS_BIN)
     mount("--bind", str(paths.osrelease), "/proc/sys/kernel/osrelease")
+    if spec.initramfs == "initramfs-tools":
+        provide_hook_functions(paths)
+    for directory in spec.disk_full:
+        fill_up(directory, paths)
+
+
+# initramfs-tools' copy_file (hook-functions), the part a firmware hook uses: 2 when the source
+# is not a file, 1 when the target was already copied, a link copied as a relative link to its
+# final target, then that target. Written for the emulation, not taken from initramfs-tools.
+HOOK_FUNCTIONS = """\
+# agilio-emu: minimal hook-functions (copy_file only)
+copy_file() {
+\ttype=$1
+\tsrc=$2
+\ttarget=${3:-$2}
+\t[ -f "$src" ] || return 2
+\t[ -d "$DESTDIR/$target" ] && target=$target/${src##*/}
+\t[ -e "$DESTDIR/$target" ] && return 1
+\tmkdir -p "$DESTDIR/${target%/*}"
+\tif [ -h "$src" ]; then
+\t\tlink_target=$(readlink -f "$src") || return $(($? + 10))
+\t\tln -rs "$DESTDIR$link_target" "$DESTDIR$target"
+\t\tsrc=$link_target
+\t\ttarget=$link_target
+\t\t[ -e "$DESTDIR/$target" ] && return 1
+\t\tmkdir -p "$DESTDIR/${target%/*}"
+\tfi
+\tcp -pP "$src" "$DESTDIR/$target" || return $(($? + 10))
+}
+"""
+
+
+def provide_hook_functions(paths: NodePaths) -> None:
+    directory = os.path.dirname(NS_HOOK_FUNCTIONS)
+    if not os.path.isdir(directory):
+        overlay("/usr/share", paths, "usr-share")
+    source = paths.root / "initramfs-tools"
+    source.mkdir()
+    (source / "hook-functions").write_text(HOOK_FUNCTIONS)
+    bind(source, directory)
+
+
+def fill_up(directory: str, paths: NodePaths) -> None:
+    """A tmpfs over `directory` with its files copied in, then filled to the last block."""
+    name = directory.strip("/").replace("/", "-")
+    keep = paths.root / "full" / name
+    if os.path.isdir(directory):
+        shutil.copytree(directory, keep, symlinks=True)
+    else:
+        os.makedirs(directory)
+        keep.mkdir(parents=True)
+    mount("-t", "tmpfs", "-o", "size=64k,mode=755", f"agilio-emu-full-{name}", directory)
+    shutil.copytree(keep, directory, symlinks=True, dirs_exist_ok=True)
+    with open(os.path.join(directory, ".agilio-emu-filler"), "wb", buffering=0) as filler:
+        try:
+            while True:
+                filler.write(b"\0" * 4096)
+        except OSError as err:
+            if err.errno != errno.ENOSPC:
+                raise
 
 
 class ControlHandler(socketserver.StreamRequestHandler):

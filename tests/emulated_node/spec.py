@@ -18,8 +18,11 @@ DEFAULT_FIRMWARE_FILES: dict[str, str] = {
     "flower/nic_AMDA0099.nffw": "flower firmware, Agilio CX 2x25GbE\n",
     "nic/nic_AMDA0097-0001_2x40.nffw": "core NIC firmware, Agilio CX 2x40GbE\n",
 }
-# What the card runs when no pci-/serial- file selects an image: the firmware in its flash.
+# What the card runs when no file on disk is loaded: the firmware stored in its flash.
 FLASH_FIRMWARE = "(flash) nic"
+FwLoadPolicy = Literal["driver", "flash", "disk"]
+ResetPolicy = Literal["disk", "always", "never"]
+LinkDrop = Literal["reset", "stall"]
 
 
 @dataclass(frozen=True)
@@ -33,17 +36,38 @@ class NodeSpec:
     device: str = "0x4000"
     driver: str = "nfp"
     kernel: str = "5.15.0-91-generic"
+    # TotalVFs of the PF's SR-IOV capability (the hardware's bound).
     total_vfs: int = 16
+    # The firmware's VF limit (rtsym nfd_vf_cfg_max_vfs) per image, as nfp_pcie_sriov_read_nfd_limit
+    # reads it; an image not listed has no symbol (no limit beyond total_vfs).
+    firmware_vf_limits: dict[str, int] = field(default_factory=dict)
+    # The card's serial (phys_switch_id, and the serial-<serial>-<ifc>.nffw name) and PCIe
+    # interface (nfp_cpp_serial / nfp_cpp_interface).
+    serial: str = "00:15:4d:13:03:a0"
+    interface: int = 0x10FF
+    # Physical ports of the card (flower: one representor pN each, under the PF).
+    ports: int = 2
+    # The device ID of the VFs (the PF's SR-IOV capability, sysfs sriov_vf_device).
+    vf_device: str = "6003"
     # The assembly in the card's debug dump ("SN:" line); None: no such line.
     assembly: str | None = "AMDA0097"
     firmware_files: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIRMWARE_FILES))
     # A pci-<addr>.nffw link already on the node (an operator ran the runbook by hand).
     pci_link: str | None = None
     initramfs: InitramfsTool = "dracut"
+    # The devlink parameters nfp keeps in the card's hwinfo (devlink_param.c): fw_load_policy
+    # (app_fw_from_flash) and reset_dev_on_drv_probe (abi_drv_reset).
+    fw_load_policy: FwLoadPolicy = "driver"
+    reset_dev_on_drv_probe: ResetPolicy = "disk"
+    # The PF's sriov_drivers_autoprobe at boot (an operator or udev rule may have set 0).
+    sriov_drivers_autoprobe: int = 1
     # False: the card is not in the machine (no PCI function, no netdev).
     pf_present: bool = True
-    # True: the PF carries the SSH route; unloading nfp kills the established SSH sessions.
+    # True: the PF carries the SSH route (`ip route get` to the SSH peer says dev <PF>).
     ssh_via_pf: bool = False
+    # What an SSH session on the PF does while nfp is unloaded: "reset" (it dies) or "stall"
+    # (its packets go nowhere until the PF and its address are back, then it carries on).
+    ssh_link_drop: LinkDrop = "reset"
     # How long rmmod and modprobe take (the PF is gone meanwhile).
     unload_seconds: float = 0.1
     load_seconds: float = 0.3
@@ -53,6 +77,10 @@ class NodeSpec:
     fail_once: tuple[str, ...] = ()
     # modprobe nfp never returns (a hung firmware load).
     modprobe_hangs: bool = False
+    # nfp_pci_probe fails (e.g. the firmware does not start): modprobe exits 0, no driver bound.
+    probe_fails: bool = False
+    # Directories (inside the node) on a file system with no space left: a write there fails.
+    disk_full: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -61,6 +89,7 @@ class NodeSpec:
     def from_json(cls, text: str) -> NodeSpec:
         data = json.loads(text)
         data["fail_once"] = tuple(data["fail_once"])
+        data["disk_full"] = tuple(data["disk_full"])
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
 
@@ -144,3 +173,8 @@ NS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 def firmware_root() -> str:
     """The nearest existing directory above /lib/firmware/netronome: the node overlays it."""
     return "/usr/lib/firmware" if os.path.isdir("/usr/lib/firmware") else "/usr/lib"
+
+
+NS_STATE = "/var/lib/agilio-offload"
+# initramfs-tools' shell library the hooks source; the node provides a minimal one.
+NS_HOOK_FUNCTIONS = "/usr/share/initramfs-tools/hook-functions"

@@ -2,8 +2,11 @@
 
 Only what the kernel shows for the PF, its VFs and their netdevs is there (plus `lo`), laid out
 as in sysfs, with the same relative symlinks, so `readlink -f /sys/class/net/<pf>/device` ends
-in the PF's PCI address. Files read like sysfs attributes (one line, size 4096); the only
-writable one is `sriov_numvfs`, whose errors are the kernel's.
+in the PF's PCI address. A netdev registered without SET_NETDEV_DEV (the PF and VF
+representors, nfp_flower_spawn_vnic_reprs) lives under /sys/devices/virtual/net and has no
+`device` link, as in net-sysfs.c / core.c device_add (a parentless device goes to "virtual").
+Files read like sysfs attributes (one line, size 4096); the writable ones are `sriov_numvfs`
+and `sriov_drivers_autoprobe`, whose errors are the kernel's.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 
 import mfusepy
 
-from tests.emulated_node.card import Card, Netdev, vf_address
+from tests.emulated_node.card import Card, Netdev
 
 BRIDGE = "devices/pci0000:00/0000:00:02.0"
 # From a syscall, never from /sys: this process serves /sys and must not read it (os.cpu_count()
@@ -63,10 +66,11 @@ def netdev_dir(card: Card, dev: Netdev) -> Dir:
         "mtu": text(1500),
         "type": text(1),
         "uevent": File(lambda: f"INTERFACE={dev.name}\nIFINDEX={index}\n".encode()),
-        "device": Link(f"../../../{dev.pci}"),
         "phys_port_name": text(dev.port_name) if dev.port_name else unsupported(),
         "phys_switch_id": text(dev.switch_id) if dev.switch_id else unsupported(),
     }
+    if dev.pci is not None:
+        entries["device"] = Link(f"../../../{dev.pci}")
     return Dir(entries)
 
 
@@ -77,14 +81,18 @@ def pf_dir(card: Card, devs: list[Netdev]) -> Dir:
         "device": text(spec.device),
         "class": text("0x020000"),
         "subsystem_vendor": text(spec.vendor),
-        "sriov_totalvfs": text(spec.total_vfs),
-        "sriov_numvfs": File(lambda: f"{card.numvfs}\n".encode(), card_writer(card)),
+        "sriov_totalvfs": File(lambda: f"{card.sriov_totalvfs_show()}\n".encode()),
+        "sriov_numvfs": File(lambda: f"{card.numvfs}\n".encode(), writer(card.sriov_numvfs_store)),
+        "sriov_drivers_autoprobe": File(
+            lambda: f"{card.drivers_autoprobe}\n".encode(),
+            writer(card.sriov_drivers_autoprobe_store),
+        ),
         "sriov_offset": text(8),
         "sriov_stride": text(1),
-        "sriov_vf_device": text("6003"),
+        "sriov_vf_device": text(spec.vf_device),
         "uevent": text(f"PCI_SLOT_NAME={spec.pci}"),
     }
-    if card.loaded:
+    if card.bound:
         entries["driver"] = Link(f"../../../../bus/pci/drivers/{spec.driver}")
     for index, vf in enumerate(card.vf_addresses()):
         entries[f"virtfn{index}"] = Link(f"../{vf}")
@@ -94,24 +102,27 @@ def pf_dir(card: Card, devs: list[Netdev]) -> Dir:
     return Dir(entries)
 
 
-def card_writer(card: Card) -> Callable[[bytes], None]:
+def writer(store: Callable[[str], None]) -> Callable[[bytes], None]:
     def write(data: bytes) -> None:
-        card.write_numvfs(data.decode(errors="replace"))
+        store(data.decode(errors="replace"))
 
     return write
 
 
-def vf_dir(card: Card, address: str, devs: list[Netdev]) -> Dir:
+def vf_dir(card: Card, address: str, devs: list[Netdev], bound: list[str]) -> Dir:
+    """iov.c pci_iov_add_virtfn: the VF's vendor is the PF's, its device the capability's VF
+    device ID (sriov_vf_device)."""
     entries: dict[str, Entry] = {
         "vendor": text(card.spec.vendor),
-        "device": text("0x6003"),
+        "device": text(f"0x{card.spec.vf_device}"),
         "class": text("0x020000"),
         "physfn": Link(f"../{card.spec.pci}"),
         "uevent": text(f"PCI_SLOT_NAME={address}"),
     }
+    if address in bound:
+        entries["driver"] = Link(f"../../../../bus/pci/drivers/{card.vf_driver}")
     mine = {dev.name: netdev_dir(card, dev) for dev in devs if dev.pci == address}
     if mine:
-        entries["driver"] = Link(f"../../../../bus/pci/drivers/{card.vf_driver}")
         entries["net"] = Dir(dict(mine))
     return Dir(entries)
 
@@ -125,22 +136,28 @@ def build_tree(card: Card) -> Dir:
     with card.lock:
         devs = card.netdevs()
         vfs = card.vf_addresses()
+        bound = card.bound_vfs()
         functions: dict[str, Entry] = {}
         if card.present:
             functions[card.spec.pci] = pf_dir(card, devs)
         for address in vfs:
-            functions[address] = vf_dir(card, address, devs)
+            functions[address] = vf_dir(card, address, devs, bound)
         class_net: dict[str, Entry] = {"lo": Link("../../devices/virtual/net/lo")}
+        virtual: dict[str, Entry] = {
+            "lo": Dir({"ifindex": text(1), "operstate": text("unknown"), "type": text(772)})
+        }
         for dev in devs:
-            class_net[dev.name] = Link(f"../../{BRIDGE}/{dev.pci}/net/{dev.name}")
+            if dev.pci is None:
+                class_net[dev.name] = Link(f"../../devices/virtual/net/{dev.name}")
+                virtual[dev.name] = netdev_dir(card, dev)
+            else:
+                class_net[dev.name] = Link(f"../../{BRIDGE}/{dev.pci}/net/{dev.name}")
         drivers: dict[str, Entry] = {}
-        if card.present and card.loaded:
-            drivers[card.spec.driver] = driver_dir([card.spec.pci])
-            ready = [vf_address(card.spec.pci, i) for i in range(card.vfs_ready)]
-            drivers[card.vf_driver] = driver_dir(ready)
-    lo = Dir({"ifindex": text(1), "operstate": text("unknown"), "type": text(772)})
+        if card.module_loaded:  # nfp.ko registers both PCI drivers (nfp_main.c nfp_main_init)
+            drivers[card.spec.driver] = driver_dir([card.spec.pci] if card.bound else [])
+            drivers[card.vf_driver] = driver_dir(bound)
     cpus = text(CPUS)
-    modules = Dir({"nfp": Dir({"refcnt": text(0)})} if card.loaded else {})
+    modules = Dir({"nfp": Dir({"refcnt": text(0)})} if card.module_loaded else {})
     return Dir(
         {
             "module": modules,
@@ -148,7 +165,7 @@ def build_tree(card: Card) -> Dir:
             "devices": Dir(
                 {
                     "pci0000:00": Dir({"0000:00:02.0": Dir(functions)}),
-                    "virtual": Dir({"net": Dir({"lo": lo})}),
+                    "virtual": Dir({"net": Dir(virtual)}),
                     "system": Dir({"cpu": Dir({"online": cpus, "possible": cpus})}),
                 }
             ),

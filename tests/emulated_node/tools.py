@@ -13,16 +13,18 @@ import re
 import shlex
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.emulated_node.card import Card
+from tests.emulated_node.card import Card, Netdev, Resolver, disk_resolver
 from tests.emulated_node.spec import (
-    FLASH_FIRMWARE,
+    NS_DRACUT,
     NS_FIRMWARE,
+    NS_HOOKS,
     NS_PATH,
     NS_SYSTEMD,
     NodePaths,
@@ -39,7 +41,11 @@ STANDINS = (
     "systemctl",
     "systemd-run",
     "devlink",
+    "ip",
 )
+# sshd's process names: the listener and, per connection, its monitor and session (OpenSSH 9.8+
+# calls the per-connection processes sshd-session).
+SSHD_NAMES = ("sshd", "sshd-session")
 
 
 @dataclass
@@ -117,9 +123,11 @@ class Emulator:
             "systemctl": self.systemctl,
             "systemd-run": self.systemd_run,
             "devlink": self.devlink,
+            "ip": self.ip,
         }
+        self.stalled: list[int] = []
         if not paths.initramfs.exists():
-            self._write_initramfs(self._initramfs_files())
+            self._write_initramfs({})
 
     # --- dispatch ---
 
@@ -146,11 +154,11 @@ class Emulator:
         if netdev is None:
             return fail(f"netlink error: no device matches name ({dev})", 1)
         if option == "-k":
-            on = "on" if dev in self.card.tc_offload else "off"
-            lines = [f"Features for {dev}:", "rx-checksumming: on", f"hw-tc-offload: {on}"]
+            state = self.card.tc_state(netdev)
+            lines = [f"Features for {dev}:", "rx-checksumming: on", f"hw-tc-offload: {state}"]
             return Result(stdout="\n".join(lines) + "\n")
         if option == "-K":
-            return self._set_features(dev, argv[2:])
+            return self._set_features(netdev, argv[2:])
         if option == "-W" and len(argv) == 3:
             self.card.dump_level = int(argv[2])
             return Result()
@@ -163,10 +171,15 @@ class Emulator:
             return Result(stdout=info)
         return fail(f"ethtool: option {option} not emulated")
 
-    def _set_features(self, dev: str, pairs: list[str]) -> Result:
+    def _set_features(self, netdev: Netdev, pairs: list[str]) -> Result:
+        """ethtool's do_sfeatures: a feature outside hw_features ([fixed]) cannot change."""
         if len(pairs) != 2 or pairs[0] != "hw-tc-offload" or pairs[1] not in ("on", "off"):
             return fail(f"ethtool: features {pairs} not emulated")
-        self.card.set_tc_offload(dev, pairs[1] == "on")
+        wanted = "on" if pairs[1] == "on" else "off"
+        if self.card.tc_state(netdev) == wanted:
+            return Result()
+        if not self.card.set_tc_offload(netdev, wanted == "on"):
+            return fail("Could not change any device features")
         return Result()
 
     # --- the driver ---
@@ -174,14 +187,11 @@ class Emulator:
     def rmmod(self, argv: list[str], env: dict[str, str]) -> Result:
         if argv != ["nfp"]:
             return fail(f"rmmod: ERROR: Module {' '.join(argv)} is not emulated")
-        if not self.card.loaded:
+        if not self.card.module_loaded:
             return fail("rmmod: ERROR: Module nfp is not currently loaded")
         if self.spec.ssh_via_pf:
-            killed = self.kill_ssh_sessions()
-            self.log(
-                {"tool": "(link down)", "argv": [str(pid) for pid in killed], "unit": None, "rc": 0}
-            )
-        self.card.unload()
+            self.link_down()
+        self.card.rmmod()
         self.stopping.wait(self.spec.unload_seconds)
         return Result()
 
@@ -190,7 +200,7 @@ class Emulator:
             return self.rmmod(["nfp"], env)
         if argv != ["nfp"]:
             return fail(f"modprobe: FATAL: Module {' '.join(argv)} not emulated")
-        if self.card.loaded:
+        if self.card.module_loaded:
             return Result()
         if self.spec.modprobe_hangs:
             self.stopping.wait()
@@ -198,23 +208,92 @@ class Emulator:
         self.stopping.wait(self.spec.load_seconds)
         if self._fails_once("modprobe"):
             return fail("modprobe: ERROR: could not insert 'nfp': Device or resource busy")
-        self.card.load(self.card.firmware_from_disk())
+        # A failed probe does not fail modprobe (the module stays loaded, unbound).
+        self.card.nfp_pci_probe(
+            disk_resolver(self.paths.firmware), probe_fails=self.spec.probe_fails
+        )
+        if self.spec.ssh_via_pf and self.card.loaded:
+            self.link_up()
         return Result()
 
-    def kill_ssh_sessions(self) -> list[int]:
-        """The PF carried the SSH route: every established session dies with it."""
-        killed = [pid for pid in processes_named("sshd") if pid != self.ssh_listener]
-        for pid in killed:
-            kill(pid, signal.SIGKILL)
-        return killed
+    def sshd_pids(self) -> list[int]:
+        return [pid for name in SSHD_NAMES for pid in processes_named(name)]
+
+    def link_down(self) -> None:
+        """The PF carried the SSH route and goes away. "reset": every established session dies.
+        "stall": every established session gets no packet until the PF is back (SIGSTOP),
+        then carries on: the address comes back with the PF. Where the emulation stops: a new
+        connection meanwhile is served over loopback (a real one would time out and be
+        dialled again)."""
+        if self.spec.ssh_link_drop == "reset":
+            pids = [pid for pid in self.sshd_pids() if pid != self.ssh_listener]
+            signal_to = signal.SIGKILL
+        else:
+            pids = [pid for pid in self.sshd_pids() if pid != self.ssh_listener]
+            signal_to = signal.SIGSTOP
+            with self.lock:
+                self.stalled = pids
+        for pid in pids:
+            kill(pid, signal_to)
+        self.log(
+            {
+                "tool": "(link down)",
+                "argv": [self.spec.ssh_link_drop, *map(str, pids)],
+                "unit": None,
+                "rc": 0,
+            }
+        )
+
+    def link_up(self) -> None:
+        with self.lock:
+            pids, self.stalled = self.stalled, []
+        for pid in pids:
+            kill(pid, signal.SIGCONT)
+        self.log({"tool": "(link up)", "argv": [str(pid) for pid in pids], "unit": None, "rc": 0})
+
+    def ip(self, argv: list[str], env: dict[str, str]) -> Result:
+        """`ip [-o] route get ADDR`: the route to the SSH peer (loopback for the emulation) goes
+        out of the PF when `ssh_via_pf`, else out of lo."""
+        args = [arg for arg in argv if arg != "-o"]
+        if args[:2] != ["route", "get"] or len(args) != 3:
+            return fail(f"ip {' '.join(argv)}: not emulated")
+        peer = args[2]
+        if not self.spec.ssh_via_pf:
+            return Result(
+                stdout=f"local {peer} dev lo table local src 127.0.0.1 uid 0 \n    cache <local> \n"
+            )
+        if self.card.netdev(self.spec.pf) is None:
+            return fail("RTNETLINK answers: Network is unreachable", 2)
+        return Result(stdout=f"{peer} dev {self.spec.pf} src 192.0.2.11 uid 0 \n    cache \n")
 
     def devlink(self, argv: list[str], env: dict[str, str]) -> Result:
-        if argv[:3] != ["dev", "eswitch", "show"] or len(argv) != 4:
+        """`dev eswitch show` (nfp_devlink.c nfp_devlink_eswitch_mode_get: the app's mode) and
+        `dev param show ... name NAME` (devlink_param.c: fw_load_policy and
+        reset_dev_on_drv_probe, read from the card's hwinfo)."""
+        handle = f"pci/{self.spec.pci}"
+        if len(argv) < 4 or argv[3] != handle or not self.card.loaded:
+            if argv[:2] == ["dev", "eswitch"] or argv[:2] == ["dev", "param"]:
+                return fail("kernel answers: No such device")
             return fail(f"devlink: {' '.join(argv)} not emulated")
-        if argv[3] != f"pci/{self.spec.pci}" or not self.card.loaded:
-            return fail("devlink answers: No such device")
-        mode = "switchdev" if self.card.switchdev else "legacy"
-        return Result(stdout=f"{argv[3]}: mode {mode} inline-mode none encap-mode basic\n")
+        if argv[:3] == ["dev", "eswitch", "show"] and len(argv) == 4:
+            if not self.card.switchdev:  # the core NIC app: nfp_app_eswitch_mode_get EOPNOTSUPP
+                return fail("kernel answers: Operation not supported")
+            return Result(stdout=f"{handle}: mode switchdev inline-mode none encap-mode basic\n")
+        if argv[:3] == ["dev", "param", "show"] and argv[4:5] == ["name"] and len(argv) == 6:
+            values = {
+                "fw_load_policy": self.spec.fw_load_policy,
+                "reset_dev_on_drv_probe": self.spec.reset_dev_on_drv_probe,
+            }
+            if argv[5] not in values:
+                return fail("kernel answers: Invalid argument")
+            lines = [
+                f"{handle}:",
+                f"  name {argv[5]} type generic",
+                "    values:",
+                f"      cmode permanent value {values[argv[5]]}",
+            ]
+            return Result(stdout="\n".join(lines) + "\n")
+        return fail(f"devlink: {' '.join(argv)} not emulated")
 
     def udevadm(self, argv: list[str], env: dict[str, str]) -> Result:
         if argv[:1] == ["settle"]:
@@ -243,52 +322,82 @@ class Emulator:
             return fail("update-initramfs: failed for /boot/initrd.img: No space left on device")
         return self._build_initramfs()
 
-    def _initramfs_files(self) -> list[str]:
-        """The /lib/firmware/netronome paths the distro's config asks the initramfs to carry."""
-        paths: list[str] = []
-        if self.spec.initramfs == "dracut":
-            for conf in sorted(self.paths.dracut.glob("*.conf")):
-                for match in re.finditer(r'install_items\+?="([^"]*)"', conf.read_text()):
-                    paths += match.group(1).split()
-        elif self.spec.initramfs == "initramfs-tools":
-            for hook in sorted(self.paths.hooks.iterdir()):
-                if hook.is_file() and os.access(hook, os.X_OK):
-                    paths += re.findall(r"^copy_file \S+ (\S+)$", hook.read_text(), re.M)
-        return paths
-
     def _build_initramfs(self) -> Result:
-        try:
-            self._write_initramfs(self._initramfs_files())
-        except FileNotFoundError as err:
-            return fail(f"initramfs: cannot install {err.filename}")
+        with tempfile.TemporaryDirectory(prefix="agilio-emu-initramfs-") as destdir:
+            if self.spec.initramfs == "dracut":
+                error = self._dracut_install_items(Path(destdir))
+            else:
+                error = self._run_initramfs_hooks(Path(destdir))
+            if error:
+                return fail(error)
+            self._write_initramfs(firmware_in(Path(destdir)))
         return Result()
 
-    def _write_initramfs(self, paths: list[str]) -> None:
-        files: dict[str, str] = {}
-        for path in paths:
-            if not path.startswith(NS_FIRMWARE + "/"):
-                raise FileNotFoundError(2, "outside the emulated firmware dir", path)
-            host = self.paths.firmware / path.removeprefix(NS_FIRMWARE + "/")
-            if host.is_symlink():
-                files[path] = "-> " + os.readlink(host)
-            elif host.is_file():
-                files[path] = "file"
-            else:
-                raise FileNotFoundError(2, "missing", path)
+    def _dracut_install_items(self, destdir: Path) -> str | None:
+        """dracut.sh sources every /etc/dracut.conf.d/*.conf in its own bash, then installs
+        `install_items` (dracut-install: a link and the file it resolves to). Executed, not
+        parsed: a conf that is not valid shell fails here as it fails dracut."""
+        source = (
+            'install_items=""; for f in "$1"/*.conf; do [ -e "$f" ] || continue;'
+            ' . "$f" || exit 1; done; printf "%s\\n" $install_items'
+        )
+        done = subprocess.run(
+            ["bash", "-c", source, "dracut", NS_DRACUT],
+            env=ns_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if done.returncode:
+            return f"dracut: reading {NS_DRACUT} failed: {done.stderr.strip()}"
+        for item in done.stdout.split():
+            if not install_item(item, destdir):
+                return f"dracut-install: ERROR: installing '{item}'"
+        return None
+
+    def _run_initramfs_hooks(self, destdir: Path) -> str | None:
+        """mkinitramfs runs every executable hook in /etc/initramfs-tools/hooks (first with
+        `prereqs`) with DESTDIR set, and stops at the first non-zero exit ("E: <hook> failed
+        with return N."). The hooks source the node's hook-functions (machine.py)."""
+        env = {**ns_env(), "DESTDIR": str(destdir), "verbose": "n", "MODULESDIR": "/lib/modules"}
+        if os.path.islink("/lib"):  # usr-merged: mkinitramfs makes the same /lib -> usr/lib
+            (destdir / "usr" / "lib").mkdir(parents=True)
+            (destdir / "lib").symlink_to("usr/lib")
+        for hook in sorted(self.paths.hooks.iterdir()):
+            if not (hook.is_file() and os.access(hook, os.X_OK)):
+                continue
+            path = f"{NS_HOOKS}/{hook.name}"
+            for argv in ([path, "prereqs"], [path]):
+                done = subprocess.run(
+                    argv, env=env, capture_output=True, text=True, timeout=30, check=False
+                )
+                if done.returncode:
+                    return f"E: {path} failed with return {done.returncode}."
+        return None
+
+    def _write_initramfs(self, files: dict[str, str]) -> None:
         partial = self.paths.initramfs.with_suffix(".partial")
         partial.write_text(json.dumps({"files": files}, sort_keys=True))
         os.replace(partial, self.paths.initramfs)
 
-    def boot_firmware(self) -> str:
-        """What nfp loads at boot: from the initramfs where the distro has one."""
+    def boot_resolver(self) -> Resolver:
+        """Where nfp finds firmware at boot: the initramfs where the distro has one."""
         if self.spec.initramfs == "none":
-            return self.card.firmware_from_disk()
+            return disk_resolver(self.paths.firmware)
         files = json.loads(self.paths.initramfs.read_text())["files"]
-        link = files.get(f"{NS_FIRMWARE}/pci-{self.spec.pci}.nffw", "")
-        target = link.removeprefix("-> ")
-        if link.startswith("-> ") and f"{NS_FIRMWARE}/{target}" in files:
-            return target
-        return FLASH_FIRMWARE
+
+        def resolve(name: str) -> str | None:
+            path, seen = f"{NS_FIRMWARE}/{name}", 0
+            while files.get(path, "").startswith("-> ") and seen < 8:
+                target = files[path].removeprefix("-> ")
+                path = os.path.normpath(os.path.join(os.path.dirname(path), target))
+                seen += 1
+            if files.get(path) == "file":
+                return path.removeprefix(NS_FIRMWARE + "/")
+            return None
+
+        return resolve
 
     # --- systemd ---
 
@@ -442,8 +551,8 @@ class Emulator:
         self.stop_units()
         with self.lock:
             self.units.clear()
-        self.card.unload()
-        self.card.load(self.boot_firmware())
+        self.card.power_off()
+        self.card.nfp_pci_probe(self.boot_resolver(), probe_fails=False)
         self.loaded_units = self.unit_files()
         self.log({"tool": "(reboot)", "argv": [], "unit": None, "rc": 0})
         results = []
@@ -514,3 +623,35 @@ def processes_named(name: str) -> list[int]:
 def kill(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
+
+
+def firmware_in(destdir: Path) -> dict[str, str]:
+    """The initramfs's /lib/firmware/netronome: each path -> "file" or "-> <link target>"."""
+    files: dict[str, str] = {}
+    root = destdir / NS_FIRMWARE.lstrip("/")
+    if not root.exists():
+        return files
+    for path in sorted(root.rglob("*")):
+        name = f"{NS_FIRMWARE}/{path.relative_to(root)}"
+        if path.is_symlink():
+            files[name] = "-> " + os.readlink(path)
+        elif path.is_file():
+            files[name] = "file"
+    return files
+
+
+def install_item(item: str, destdir: Path) -> bool:
+    """dracut-install of one path: a link is installed as a link, then what it resolves to."""
+    source = Path(item)
+    if not source.is_absolute() or not (source.is_symlink() or source.exists()):
+        return False
+    target = destdir / item.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_symlink():
+        if not target.is_symlink():
+            target.symlink_to(os.readlink(source))
+        resolved = os.path.realpath(source)
+        return os.path.exists(resolved) and install_item(resolved, destdir)
+    if not target.exists():
+        target.write_bytes(source.read_bytes())
+    return True
