@@ -5,7 +5,7 @@ The chain, in runbook order; each component depends on the one before it.
 
 import pulumi
 
-from components import sdk_cycle_check
+from components import sdk_corrections
 from components.agilio_node import agilio_nodes_in_batches
 from components.cluster import kubernetes_provider
 from components.config import load_stack_config
@@ -15,7 +15,7 @@ from components.offload_nad import OffloadNAD, OffloadNADArgs
 from components.outputs import export_stack_outputs, stack_outputs
 from components.sriov_device_plugin import SriovDevicePlugin, SriovDevicePluginArgs
 
-sdk_cycle_check.install()  # before any resource: the SDK's own check is quadratic in the rollout
+sdk_corrections.install()  # before any resource: the SDK's own check is quadratic in the rollout
 config, ssh_private_key = load_stack_config()
 provider = kubernetes_provider("kubernetes", config.kubernetes)
 

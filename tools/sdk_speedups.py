@@ -9,7 +9,7 @@ program at 300 nodes showed these hot spots (README "Scale"):
    and puts the unfinished ones back: every wake-up re-registers a callback on every pending
    output, O(pending x wake-ups). Here each batch of outstanding outputs is awaited once.
 2. (The SDK's dependency-cycle check, quadratic along a rollout, is corrected by the program
-   itself, `components/sdk_cycle_check.py`, so that `pulumi up` gets it too; nothing here.)
+   itself, `components/sdk_corrections.py`, so that `pulumi up` gets it too; nothing here.)
 3. `resource._get_stack_trace` records where each resource was created: it extracts the whole
    Python stack with every frame's source line read through `linecache` (and the file stat'ed),
    then turns each file name into a URI. Here the frames are walked directly, without source

@@ -6,9 +6,9 @@ import asyncio
 
 import pulumi
 
-from components import sdk_cycle_check
+from components import sdk_corrections
 
-sdk_cycle_check.install()
+sdk_corrections.install()
 config = pulumi.Config("chain")
 depth = config.require_int("depth")
 cycle = config.get_bool("cycle") or False

@@ -1,11 +1,11 @@
-"""The SDK's dependency-cycle check in linear time, installed by the program itself.
+"""Two costs of the Pulumi Python SDK made linear, installed by the program itself.
 
 Every private name of the Pulumi Python SDK the program uses lives here, behind one check of the
 exact SDK version (the installed `pulumi` distribution against the pin of `requirements.txt`):
 an SDK upgrade breaks in this one place and falls back to the SDK's own code with a warning,
 until the correction is checked against the new SDK.
 
-Why: `pulumi/runtime/rpc.py` `_add_dependency` calls `declare_dependency`
+1. The dependency-cycle check. `pulumi/runtime/rpc.py` `_add_dependency` calls `declare_dependency`
 (`pulumi/runtime/resource_cycle_breaker.py`) for every explicit and property dependency. The
 SDK's version asks `_reachable(to, from)`: a recursive generator walk of everything the new
 dependency reaches. Along a rollout chain every new step reaches the whole chain before it, so
@@ -26,16 +26,27 @@ dependency path down to a resource without dependencies) and the set of its dire
   through resources below level(B). Either one alone decides; the first to finish answers.
 - After recording A -> B, A's level rises to level(B) + 1 if lower, and A's dependents rise with
   it as needed.
+
+2. The wait for outstanding outputs at the end of the program, `pulumi/runtime/stack.py`
+   `wait_for_rpcs`: it waits with `asyncio.wait(FIRST_COMPLETED)` on every pending output and
+   puts the unfinished ones back, so each completion re-registers a callback on every pending
+   output: O(pending x completions). Along a chain, outputs complete one at a time, so it is
+   quadratic in the chain's length (cProfile: most of a 100-node one-at-a-time rollout). The
+   correction registers one callback per output and takes the outputs in the order they
+   complete: the same outputs awaited (new ones picked up as they appear, as the SDK's loop
+   does), the exception of the first failed one it sees re-raised, the same RPC loop before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pulumi
-from pulumi.runtime import resource_cycle_breaker, rpc
+from pulumi.runtime import resource_cycle_breaker, rpc, stack
+from pulumi.runtime.settings import SETTINGS, _get_rpc_manager
 
 PINNED_SDK_VERSION = "3.272.0"  # requirements.txt; the correction was checked against this SDK
 
@@ -44,6 +55,8 @@ PINNED_SDK_VERSION = "3.272.0"  # requirements.txt; the correction was checked a
 _DEPENDENCIES = resource_cycle_breaker._DEPENDENCIES_PROPERTY
 _SDK_DECLARE_DEPENDENCY: Callable[[Any, Any], bool] = resource_cycle_breaker.declare_dependency
 _SDK_REACHABLE: Callable[..., bool] = resource_cycle_breaker._reachable
+# pulumi/runtime/stack.py: what `run_in_stack` awaits after the program ran.
+_SDK_WAIT_FOR_RPCS: Callable[..., Coroutine[Any, Any, None]] = stack.wait_for_rpcs
 
 # This module's own bookkeeping on each resource.
 _LEVEL = "_agilio_offload_dependency_level"
@@ -142,25 +155,68 @@ def sdk_reachable(start: Any, target: Any) -> bool:
     return _SDK_REACHABLE(from_resource=start, to_resource=target)
 
 
+async def wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
+    """`stack.wait_for_rpcs`: every RPC, then every outstanding output, until none is left."""
+    rpc_manager = _get_rpc_manager()
+    while True:
+        while rpc_manager.rpcs:
+            await asyncio.sleep(0)  # let the RPCs just queued run, as the SDK does
+            try:
+                await rpc_manager.rpcs.pop()
+            except Exception as failure:
+                if rpc_manager.unhandled_exception is not None:
+                    cause = rpc_manager.unhandled_exception.with_traceback(
+                        rpc_manager.exception_traceback
+                    )
+                    raise failure from cause
+                raise
+        if rpc_manager.unhandled_exception is not None:
+            raise rpc_manager.unhandled_exception.with_traceback(rpc_manager.exception_traceback)
+        if await_all_outstanding_tasks:
+            await _outstanding_outputs()
+        if not rpc_manager.rpcs:
+            return
+
+
+async def _outstanding_outputs() -> None:
+    """Await every output in `SETTINGS.outputs` (and those added meanwhile) as each completes."""
+    completed: asyncio.Queue[asyncio.Future[Any]] = asyncio.Queue()
+    watching = 0
+    while True:
+        with SETTINGS.lock:
+            pending = list(SETTINGS.outputs)
+            SETTINGS.outputs.clear()
+        for output in pending:
+            output.add_done_callback(completed.put_nowait)
+        watching += len(pending)
+        if watching == 0:
+            return
+        done = await completed.get()
+        watching -= 1
+        await done  # re-raises its exception, as the SDK's loop does
+
+
 def sdk_version() -> str:
     """The installed Pulumi Python SDK's version (the package has no `__version__`)."""
     return importlib.metadata.version("pulumi")
 
 
 def install() -> bool:
-    """Use the correction for the resources registered from now on; True if it is in use.
+    """Use both corrections for the rest of the run; True if they are in use.
 
-    Call it before the first resource is created (the top of `__main__.py`): the correction's
+    Call it before the first resource is created (the top of `__main__.py`): the cycle check's
     levels and dependents cover only the dependencies it records itself.
     """
     version = sdk_version()
     if version != PINNED_SDK_VERSION:
         rpc.declare_dependency = _SDK_DECLARE_DEPENDENCY
+        stack.wait_for_rpcs = _SDK_WAIT_FOR_RPCS
         pulumi.log.warn(
-            f"agilio-offload: Pulumi SDK {version} is not the pinned "
-            f"{PINNED_SDK_VERSION}; using the SDK's own dependency-cycle check (quadratic in the "
+            f"agilio-offload: Pulumi SDK {version} is not the pinned {PINNED_SDK_VERSION}; "
+            "using the SDK's own dependency-cycle check and output wait (quadratic in the "
             "rollout's length, RecursionError past ~1000 resources deep)"
         )
         return False
     rpc.declare_dependency = declare_dependency
+    stack.wait_for_rpcs = wait_for_rpcs
     return True
