@@ -92,18 +92,25 @@ def measure_child(spec: dict[str, Any]) -> dict[str, Any]:
         run_args = floor_run_args(spec["count"], spec["perNode"], spec["fixed"])
     else:
         run_args = program_run_args(spec["kind"], spec["count"], spec["window"])
-    times, resources, shape = [], 0, (0, 0)
+    times, cpu_times, resources, shape = [], [], 0, (0, 0)
     for _ in range(spec["runs"]):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         run = run_program(stack="bench", speedups=spec["planTool"], **run_args)
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
         if run.error is not None:
             raise SystemExit(f"{spec['kind']} failed at {spec['count']} nodes: {run.error!r}")
         resources = len(run.resources)
         assert sum(r.type == STACK_TYPE for r in run.resources) == 1
         shape = resource_shape(run, spec["count"])
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"times": times, "resources": resources, "peakMiB": peak_kib / 1024, "shape": shape}
+    return {
+        "times": times,
+        "cpuTimes": cpu_times,
+        "resources": resources,
+        "peakMiB": peak_kib / 1024,
+        "shape": shape,
+    }
 
 
 def measure(**spec: Any) -> dict[str, Any]:
@@ -134,12 +141,13 @@ def pair(program: str, count: int, window: int, runs: int, plan_tool: bool) -> d
     per_node, fixed = measured["shape"]
     floor = measure(kind="floor", perNode=per_node, fixed=fixed, **common)
     assert floor["resources"] == measured["resources"], (floor["resources"], measured)
-    seconds, floor_seconds = statistics.median(measured["times"]), statistics.median(floor["times"])
     return {
         "resources": measured["resources"],
         "perNode": per_node,
-        "seconds": seconds,
-        "floor": floor_seconds,
+        "seconds": statistics.median(measured["times"]),
+        "cpu": statistics.median(measured["cpuTimes"]),
+        "floor": statistics.median(floor["times"]),
+        "floorCpu": statistics.median(floor["cpuTimes"]),
         "peakMiB": measured["peakMiB"],
     }
 
@@ -147,30 +155,32 @@ def pair(program: str, count: int, window: int, runs: int, plan_tool: bool) -> d
 def report(
     program: str, sizes: Sequence[int], windows: Sequence[int] | None, runs: int, plan_tool: bool
 ) -> None:
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}, load average {os.getloadavg()[0]:.1f} at start")
     print(f"program: {program}; runs per figure: {runs} (median)")
     print("up = under the SDK's own code as `pulumi up` runs it (only what the program installs);")
-    print("plan tool = the mock engine with its speed-ups; each against its floor (same")
-    print("resources, remote commands, no rollout), measured the same way in the same run")
+    print("tool = the plan tool's mock engine with its speed-ups; each against its floor (as")
+    print("many resources, remote commands, no rollout) measured the same way in the same run;")
+    print("s = wall seconds, cpu = CPU seconds of the process (the ratios: CPU, robust to load)")
     header = (
-        f"{'nodes':>6} {'maxUnav':>7} {'resources':>9} {'up s':>8} {'up floor s':>10} "
-        f"{'up x floor':>10} {'peak MiB':>8}"
+        f"{'nodes':>6} {'maxUnav':>7} {'resources':>9} {'up s':>7} {'up cpu':>7} "
+        f"{'floor cpu':>9} {'up x floor':>10} {'peak MiB':>8}"
     )
     if plan_tool:
-        header += f" {'tool s':>8} {'tool floor s':>12} {'tool x floor':>12}"
+        header += f" {'tool s':>7} {'tool cpu':>8} {'floor cpu':>9} {'tool x floor':>12}"
     print(header)
     for count in sizes:
         for window in windows or [ten_batches(count)]:
             up = pair(program, count, window, runs, plan_tool=False)
             line = (
-                f"{count:>6} {window:>7} {up['resources']:>9} {up['seconds']:>8.2f} "
-                f"{up['floor']:>10.2f} {up['seconds'] / up['floor']:>10.2f} {up['peakMiB']:>8.0f}"
+                f"{count:>6} {window:>7} {up['resources']:>9} {up['seconds']:>7.1f} "
+                f"{up['cpu']:>7.1f} {up['floorCpu']:>9.1f} {up['cpu'] / up['floorCpu']:>10.2f} "
+                f"{up['peakMiB']:>8.0f}"
             )
             if plan_tool:
                 tool = pair(program, count, window, runs, plan_tool=True)
                 line += (
-                    f" {tool['seconds']:>8.2f} {tool['floor']:>12.2f} "
-                    f"{tool['seconds'] / tool['floor']:>12.2f}"
+                    f" {tool['seconds']:>7.1f} {tool['cpu']:>8.1f} {tool['floorCpu']:>9.1f} "
+                    f"{tool['cpu'] / tool['floorCpu']:>12.2f}"
                 )
             print(line, flush=True)
 
