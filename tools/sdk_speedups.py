@@ -2,7 +2,8 @@
 
 Used only by `tools.mock_engine` (the plan tool, the tests, the benchmarks), where nothing but
 the SDK's own bookkeeping costs time; both keep the SDK's behaviour, only its cost changes.
-`bench/plan_scale.py` runs the program and the floor through the same engine. Profiling the
+`pulumi up` gets none of these: `bench/plan_scale.py` times the program both ways. What the
+program installs itself (`components/sdk_corrections.py`) applies in both. Profiling the
 program at 300 nodes showed these hot spots (README "Scale"):
 
 1. `stack.wait_for_rpcs` waits for the outstanding outputs with `asyncio.wait(FIRST_COMPLETED)`
