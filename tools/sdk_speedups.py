@@ -6,9 +6,9 @@ the SDK's own bookkeeping costs time; both keep the SDK's behaviour, only its co
 program installs itself (`components/sdk_corrections.py`) applies in both. Profiling the
 program at 300 nodes showed these hot spots (README "Scale"):
 
-1. `stack.wait_for_rpcs` waits for the outstanding outputs with `asyncio.wait(FIRST_COMPLETED)`
-   and puts the unfinished ones back: every wake-up re-registers a callback on every pending
-   output, O(pending x wake-ups). Here each batch of outstanding outputs is awaited once.
+1. `stack.wait_for_rpcs` re-registers a callback on every pending output at every wake-up
+   (quadratic): the program's own correction (`components/sdk_corrections.py`
+   `wait_for_rpcs`) is used here for every program the engine runs, the floors too.
 2. (The SDK's dependency-cycle check, quadratic along a rollout, is corrected by the program
    itself, `components/sdk_corrections.py`, so that `pulumi up` gets it too; nothing here.)
 3. `resource._get_stack_trace` records where each resource was created: it extracts the whole
@@ -24,7 +24,6 @@ program at 300 nodes showed these hot spots (README "Scale"):
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import gc
@@ -35,34 +34,8 @@ from typing import Any
 
 from pulumi.runtime import resource, resource_cycle_breaker, rpc, stack
 from pulumi.runtime.proto import source_pb2
-from pulumi.runtime.settings import SETTINGS, _get_rpc_manager
 
-
-async def _wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
-    rpc_manager = _get_rpc_manager()
-    while True:
-        while rpc_manager.rpcs:
-            await asyncio.sleep(0)
-            await rpc_manager.rpcs.pop()
-        if rpc_manager.unhandled_exception is not None:
-            raise rpc_manager.unhandled_exception.with_traceback(rpc_manager.exception_traceback)
-        if await_all_outstanding_tasks:
-            await _await_outstanding_outputs()
-        if not rpc_manager.rpcs:
-            return
-
-
-async def _await_outstanding_outputs() -> None:
-    while True:
-        with SETTINGS.lock:
-            if not SETTINGS.outputs:
-                return
-            pending = list(SETTINGS.outputs)
-            SETTINGS.outputs.clear()
-        results = await asyncio.gather(*pending, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+from components import sdk_corrections
 
 
 @functools.cache
@@ -99,7 +72,8 @@ def _get_stack_trace() -> source_pb2.StackTrace:
 
 # What uninstall puts back: the SDK as shipped (a plain run keeps only what the program installs).
 _sdk_declare_dependency: Callable[[Any, Any], bool] = resource_cycle_breaker.declare_dependency
-_sdk_wait_for_rpcs = stack.wait_for_rpcs
+# Imported before any run, so this is the SDK's own wait (sdk_corrections keeps it).
+_sdk_wait_for_rpcs = sdk_corrections._SDK_WAIT_FOR_RPCS
 _sdk_get_stack_trace = resource._get_stack_trace
 
 
@@ -120,7 +94,7 @@ def cyclic_gc_paused(pause: bool = True) -> Iterator[None]:
 def install() -> None:
     """Swap both in (the collector is paused around the run by `cyclic_gc_paused`); the cycle
     check is the SDK's own until the program installs its correction."""
-    stack.wait_for_rpcs = _wait_for_rpcs
+    stack.wait_for_rpcs = sdk_corrections.wait_for_rpcs
     rpc.declare_dependency = _sdk_declare_dependency
     resource._get_stack_trace = _get_stack_trace
 
