@@ -6,6 +6,7 @@ preflight runs first: every node's first change waits for it.
 
 import pulumi
 
+from components import sdk_corrections
 from components.cluster import adopting_provider, kubernetes_provider
 from components.cluster_preflight import ClusterPreflight, ClusterPreflightArgs
 from components.config import load_stack_config
@@ -17,6 +18,7 @@ from components.rollout import roll_out_nodes
 from components.sriov_device_plugin import SriovDevicePlugin, SriovDevicePluginArgs
 from components.vf_registration import VfRegistration, VfRegistrationArgs
 
+sdk_corrections.install()  # before any resource: the SDK's own check is quadratic in the rollout
 config, ssh_private_key = load_stack_config()
 provider = kubernetes_provider("kubernetes", config.kubernetes)
 tunnel_interfaces = {node.name: node.uplink for node in config.resolved_nodes()}

@@ -306,7 +306,8 @@ def run_program(
 ) -> ProgramRun:
     """Run `program` once under mocks with `config` (full keys, JSON text for objects).
 
-    `speedups=False` runs the SDK's own (quadratic) bookkeeping instead of `tools.sdk_speedups`.
+    `speedups=False` runs the SDK as shipped instead of `tools.sdk_speedups`, as `pulumi up`
+    does (the program still installs its own corrections, `components/sdk_corrections.py`).
     """
     if speedups:
         sdk_speedups.install()
