@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine_scenarios import REMOVED, SCENARIOS, resource, scenario
+from tests.engine_scenarios import REMOVED, SCENARIOS, plan_of, resource, scenario
 from tools import engine_rules as er
 from tools import plan
 from tools.engine_rules import Op
@@ -207,3 +207,18 @@ def test_plan_destroy_lists_every_delete(
 def test_plan_destroy_needs_a_baseline(capsys: pytest.CaptureFixture[str]) -> None:
     assert plan.main(["--stack", "dev", "--destroy"]) == 2
     assert "--destroy needs --baseline" in capsys.readouterr().err
+
+
+def test_turning_drain_on_drains_no_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    # drain off -> on updates the kubectl steps; an update runs a Command's `update` (here a
+    # no-op), not its `create` (a drain): no node is taken out by the switch itself.
+    before = plan_of({"rollout": {"maxUnavailable": 1, "drain": False}})
+    after = plan_of({"rollout": {"maxUnavailable": 1, "drain": True}})
+    rollout = er.analyse(before, after, 1)
+    drains = [d for d in rollout.plan.decisions if d.name.endswith("-drain")]
+    assert drains and all(d.op is Op.UPDATE for d in drains)
+    assert rollout.worst_case == 0, rollout.worst_case_nodes
+    for step in er.all_steps(rollout.plan):
+        if step.op is Op.UPDATE and step.name.endswith("-drain"):
+            text = er.command_text(step.op, step.resource["inputs"])
+            assert text.startswith("echo "), text

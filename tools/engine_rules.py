@@ -720,7 +720,7 @@ def node_command(step: Step, node: str) -> NodeCommand:
     resource = step.resource
     name = resource["name"].removeprefix(f"{node}-")
     deleting = step.op in (Op.DELETE, Op.DELETE_REPLACED)
-    text = str((resource.get("inputs") or {}).get("delete" if deleting else "create") or "")
+    text = command_text(step.op, resource.get("inputs") or {})
     if not text or step.retained:
         return NodeCommand(node, name, "nothing", Effect.OTHER)
     if resource["type"] == LOCAL_COMMAND:
@@ -735,6 +735,20 @@ def node_command(step: Step, node: str) -> NodeCommand:
     return NodeCommand(
         node, name, what, Effect.HARDWARE if name in HARDWARE_STEPS else Effect.OTHER
     )
+
+
+def command_text(op: Op, inputs: Mapping[str, object]) -> str:
+    """What a pulumi-command Command runs for `op`: `delete` on a delete; on an update its
+    `update` when set, else `create` again (pulumi-command `local/command.go` and
+    `remote/command.go`: "The command to run on update, if empty, create will run again");
+    `create` on a create."""
+    if op in (Op.DELETE, Op.DELETE_REPLACED):
+        key = "delete"
+    elif op is Op.UPDATE and inputs.get("update"):
+        key = "update"
+    else:
+        key = "create"
+    return str(inputs.get(key) or "")
 
 
 def _kubectl_verbs(words: Sequence[str]) -> list[str]:

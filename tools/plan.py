@@ -392,9 +392,9 @@ _OP_SYMBOLS = {
 }
 
 
-def _operation_text(decision: engine_rules.Decision) -> str:
+def _operation_text(decision: engine_rules.Decision, has_update: bool) -> str:
     if decision.op is Op.UPDATE and decision.type in (REMOTE_COMMAND, LOCAL_COMMAND):
-        return "update: runs `create` again"
+        return "update: runs its `update`" if has_update else "update: runs `create` again"
     if decision.op is Op.REPLACE and decision.delete_before_replace:
         return "replace, delete-before-replace: old `delete` first, then `create`"
     if decision.op is Op.REPLACE:
@@ -417,8 +417,11 @@ def render_engine(rollout: Rollout) -> str:
     for decision in acting:
         fields = decision.replace_keys or decision.changed
         why = f"{', '.join(fields)} changed" if fields else ""
+        steps = plan.chains.get(decision.urn, [])
+        has_update = any((step.resource.get("inputs") or {}).get("update") for step in steps)
+        operation = _operation_text(decision, has_update)
         lines.append(
-            f"  {_OP_SYMBOLS[decision.op]:<2} {decision.name:<44} {_operation_text(decision)}"
+            f"  {_OP_SYMBOLS[decision.op]:<2} {decision.name:<44} {operation}"
             + (f"  ({why})" if why else "")
         )
     lines += ["", *render_waves(rollout), "", *render_disruption(rollout)]
