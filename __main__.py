@@ -6,7 +6,7 @@ preflight runs first: every node's first change waits for it.
 
 import pulumi
 
-from components import sdk_corrections
+from components import gc_tuning, sdk_corrections
 from components.cluster import adopting_provider, kubernetes_provider
 from components.cluster_preflight import ClusterPreflight, ClusterPreflightArgs
 from components.config import load_stack_config
@@ -19,6 +19,7 @@ from components.sriov_device_plugin import SriovDevicePlugin, SriovDevicePluginA
 from components.vf_registration import VfRegistration, VfRegistrationArgs
 
 sdk_corrections.install()  # before any resource: the SDK's own check is quadratic in the rollout
+gc_tuning.tune()
 config, ssh_private_key = load_stack_config()
 provider = kubernetes_provider("kubernetes", config.kubernetes)
 tunnel_interfaces = {node.name: node.uplink for node in config.resolved_nodes()}
