@@ -229,7 +229,11 @@ class Emulator:
             pids = [pid for pid in self.sshd_pids() if pid != self.ssh_listener]
             signal_to = signal.SIGKILL
         else:
-            pids = [pid for pid in self.sshd_pids() if pid != self.ssh_listener]
+            # Only sessions past authentication carry data ("sshd: root@notty", OpenSSH's
+            # proctitle of the session process): one still in its handshake is a new
+            # connection (served over loopback, see above), and stopping its pre-auth
+            # processes mid-exchange breaks the handshake, which no delayed packet would.
+            pids = [pid for pid in self.sshd_pids() if is_ssh_session(pid)]
             signal_to = signal.SIGSTOP
             with self.lock:
                 self.stalled = pids
@@ -602,6 +606,16 @@ class Emulator:
             "initramfs": json.loads(self.paths.initramfs.read_text())["files"],
             "dumpLevel": self.card.dump_level,
         }
+
+
+def is_ssh_session(pid: int) -> bool:
+    """An sshd process serving an authenticated session: its title is `sshd: <user>@<tty>`
+    (OpenSSH `session.c` `session_proctitle`: `setproctitle("%s@%s", user, tty list)`)."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return False
+    return title.startswith("sshd: ") and "@" in title
 
 
 def processes_named(name: str) -> list[int]:
