@@ -211,8 +211,8 @@ class AgilioNode(pulumi.ComponentResource):
 
         Creating it does nothing. Pulumi deletes dependents first, so its delete (the drain)
         runs before the vfs, driver and firmware undo; as the next node of the lane waits for
-        this node's last step, a destroy drains and undoes one node per lane at a time. The
-        node stays cordoned after the undo: uncordon it when it should take pods again.
+        this node's last step, a destroy drains and undoes one node per lane at a time;
+        `uncordon-after-undo` takes the node back into service after its undo.
 
         It always exists, whatever `rollout.drain` says: were it to vanish, the engine would
         delete it, and its delete is a drain (of every node at once). With drain off its
@@ -220,15 +220,13 @@ class AgilioNode(pulumi.ComponentResource):
         the end of the update, outside the rollout's order; changes only update it.
         """
         name = self._node.name
-        if self._access.drain:
-            delete = kubectl_command(self._access.kubernetes, *self._drain_args())
-        else:
-            delete = echo_command(f"rollout.drain is off: {name} is not drained before its undo")
-        return steps.local_step(
+        return self._undo_bracket(
+            steps,
             "drain-before-undo",
-            echo_command(f"{name} is drained before any undo"),
+            kubectl_args=self._drain_args(),
+            done=f"{name} is drained before any undo",
+            off=f"rollout.drain is off: {name} is not drained before its undo",
             after=after,
-            delete=delete,
         )
 
     def _uncordon_after_undo(
@@ -243,16 +241,32 @@ class AgilioNode(pulumi.ComponentResource):
         drain-before-undo, it always exists, has no triggers, and only prints with drain off.
         """
         name = self._node.name
-        if self._access.drain:
-            delete = kubectl_command(self._access.kubernetes, "uncordon", name)
-        else:
-            delete = echo_command(f"rollout.drain is off: {name} was not cordoned for its undo")
-        return steps.local_step(
+        return self._undo_bracket(
+            steps,
             "uncordon-after-undo",
-            echo_command(f"{name} is uncordoned after any undo"),
+            kubectl_args=("uncordon", name),
+            done=f"{name} is uncordoned after any undo",
+            off=f"rollout.drain is off: {name} was not cordoned for its undo",
             after=after,
-            delete=delete,
         )
+
+    def _undo_bracket(
+        self,
+        steps: NodeStepFactory,
+        step: str,
+        *,
+        kubectl_args: Sequence[str],
+        done: str,
+        off: str,
+        after: Sequence[pulumi.Resource],
+    ) -> local.Command:
+        """A step whose create only prints `done` and whose delete runs kubectl (with drain
+        off: prints `off`). No triggers: it is never replaced, only updated."""
+        if self._access.drain:
+            delete = kubectl_command(self._access.kubernetes, *kubectl_args)
+        else:
+            delete = echo_command(off)
+        return steps.local_step(step, echo_command(done), after=after, delete=delete)
 
     @staticmethod
     def _facts(stdouts: list[str]) -> dict[str, object]:
