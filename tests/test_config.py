@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from components import pins
 from components.config import ConfigError, StackConfig, validate_stack_config
+from tests.test_outputs import all_strings
 from tools.mock_engine import STACK_TYPE, run_stack, stack_file
 
 
@@ -532,14 +533,6 @@ def _prelude_lines(script: str) -> list[str]:
     return lines[start:end]
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [s for k, v in value.items() for s in (k, *_strings(v))]
-    if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    return [value] if isinstance(value, str) else []
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(field=st.sampled_from(sorted(STRING_FIELDS)), text=PRINTABLE_AND_CONTROL)
 def test_no_accepted_config_carries_a_newline_into_scripts_manifests_or_outputs(
@@ -561,4 +554,4 @@ def test_no_accepted_config_carries_a_newline_into_scripts_manifests_or_outputs(
         if resource.type.startswith("kubernetes:") and "metadata" in resource.inputs:
             metadata = json.dumps(resource.inputs["metadata"])
             assert "\\n" not in metadata and "\\u0000" not in metadata, resource.name
-    assert not any("\n" in s or "\x00" in s for s in _strings(run.outputs))
+    assert not any("\n" in s or "\x00" in s for s in all_strings(run.outputs))

@@ -86,11 +86,12 @@ def test_node_facts_come_from_each_nodes_steps() -> None:
     }
 
 
-def _strings(value: Any) -> list[str]:
+def all_strings(value: Any) -> list[str]:
+    """Every string in a JSON-like value, keys included."""
     if isinstance(value, dict):
-        return [s for k, v in value.items() for s in (k, *_strings(v))]
+        return [s for k, v in value.items() for s in (k, *all_strings(v))]
     if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
+        return [s for item in value for s in all_strings(item)]
     return [value] if isinstance(value, str) else []
 
 
@@ -106,7 +107,7 @@ def test_no_output_carries_a_secret() -> None:
         mocks=NodeStepMocks(),
     )
     assert result.error is None, result.error
-    strings = _strings(result.outputs)
+    strings = all_strings(result.outputs)
     assert strings, "the outputs should have values"
     assert SECRET not in strings  # nothing secret, so nothing needs to be marked secret
     assert not any("PRIVATE KEY" in s or "not-a-real-key" in s for s in strings)
