@@ -26,7 +26,7 @@ import pulumi
 from pulumi_command import local, remote
 
 from components.cluster import SYSTEM_NAMESPACE
-from components.config import ResolvedNode
+from components.config.models import ResolvedNode
 from components.kubectl import kubectl_command
 from components.node_steps import (
     PF_WAIT_SECONDS,

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 import pulumi
 
-from components.config import StackConfig
+from components.config.models import StackConfig
 
 NODES_OUTPUT = "nodes"
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import KubernetesConfig
+from components.config.models import KubernetesConfig
 
 # Set on every Agilio node; the SR-IOV device plugin runs only where it is.
 AGILIO_NODE_LABEL = "agilio-offload/agilio-cx"

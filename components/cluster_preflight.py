@@ -30,7 +30,7 @@ import pulumi
 from pulumi_command import local
 
 from components.cluster import SYSTEM_NAMESPACE
-from components.config import KubernetesConfig
+from components.config.models import KubernetesConfig
 from components.scripts import CLUSTER_SCRIPTS, ParamValue, load_script, remote_command
 
 TYPE = "agilio-offload:index:ClusterPreflight"

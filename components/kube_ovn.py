@@ -45,7 +45,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_command import local
 
-from components import pins
 from components.cluster import (
     KUBE_OVN_MASTER_LABEL,
     KUBE_OVN_MASTER_LABEL_VALUE,
@@ -55,7 +54,8 @@ from components.cluster import (
     label_node,
 )
 from components.cluster_preflight import TUNNEL_FIELD_MANAGER
-from components.config import KubernetesConfig, MasterNode
+from components.config import pins
+from components.config.models import KubernetesConfig, MasterNode
 from components.multus import restart_multus
 
 TYPE = "agilio-offload:index:KubeOvnOffload"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 
-from components.config import KubernetesConfig
+from components.config.models import KubernetesConfig
 
 
 def shell_path(path: str) -> str:

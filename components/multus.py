@@ -24,14 +24,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_command import local
 
-from components import pins
 from components.cluster import (
     LINUX_NODES,
     SKIP_AWAIT_ANNOTATION,
     SYSTEM_NAMESPACE,
     kubectl_command,
 )
-from components.config import KubernetesConfig
+from components.config import pins
+from components.config.models import KubernetesConfig
 
 TYPE = "agilio-offload:index:Multus"
 NAME = "multus"

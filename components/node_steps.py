@@ -17,7 +17,7 @@ from pathlib import Path
 import pulumi
 from pulumi_command import local, remote
 
-from components.config import KubernetesConfig, ResolvedNode, SriovConfig, StackConfig
+from components.config.models import KubernetesConfig, ResolvedNode, SriovConfig, StackConfig
 from components.scripts import ParamValue, remote_command, render_script
 
 MIN_KERNEL = "5.7"

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 
 from components.agilio_node import AgilioNode
-from components.config import StackConfig
+from components.config.models import StackConfig
 from components.offloaded_pod import DEFAULT_NETWORK_ANNOTATION
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_command import local, remote
 
-from components.config import ResolvedNode
+from components.config.models import ResolvedNode
 from components.node_steps import MIN_KERNEL, NodeAccess, NodeStepFactory, echo_command
 
 TYPE = "agilio-offload:index:Preflight"

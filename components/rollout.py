@@ -21,7 +21,7 @@ import pulumi
 
 from components.agilio_node import AgilioNode, AgilioNodeArgs
 from components.change_guard import change_verdict
-from components.config import StackConfig
+from components.config.models import StackConfig
 from components.node_steps import node_access
 from components.preflight import Preflight, PreflightArgs
 

@@ -18,7 +18,6 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import pins
 from components.cluster import (
     AGILIO_NODE_LABEL,
     AGILIO_NODE_LABEL_VALUE,
@@ -26,7 +25,8 @@ from components.cluster import (
     SYSTEM_NAMESPACE,
     label_node,
 )
-from components.config import SriovConfig
+from components.config import pins
+from components.config.models import SriovConfig
 
 TYPE = "agilio-offload:index:SriovDevicePlugin"
 CONFIG_MAP_NAME = "sriovdp-config"

@@ -25,9 +25,9 @@ from typing import Literal
 import pulumi
 from pulumi_command import local
 
-from components import pins
 from components.cluster import SYSTEM_NAMESPACE
-from components.config import KubernetesConfig, SriovConfig
+from components.config import pins
+from components.config.models import KubernetesConfig, SriovConfig
 from components.kubectl import kubectl_command
 from components.scripts import KUBECTL_SCRIPTS, ParamValue, remote_command, render_script
 

@@ -13,8 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components import pins
-from components.config import ConfigError, StackConfig, validate_stack_config
+from components.config import ConfigError, StackConfig, pins, validate_stack_config
 from tests.test_outputs import all_strings
 from tools.mock_engine import STACK_TYPE, run_stack, stack_file
 

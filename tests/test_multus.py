@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from components import pins
+from components.config import pins
 from tests.kubernetes_program import named, run
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import ConfigError, shown
+from components.config import ConfigError
+from components.config.redact import shown
 from tests.test_config import dev_config, problems_of, set_path
 from tools import plan
 from tools.mock_engine import STACK_TYPE, run_program, stack_config, stack_file

@@ -6,9 +6,9 @@ import hashlib
 import json
 from typing import Any
 
-from components import pins
 from components.agilio_node import DEVICE_PLUGIN_POD_SELECTOR
 from components.cluster import AGILIO_NODE_LABEL
+from components.config import pins
 from tests.kubernetes_program import NODE_PATCH, named, run
 
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from components import stack_file
-from components.config import ConfigError
-from components.stack_file import StackFileError, read_stack_file
+from components.config import ConfigError, stack_file
+from components.config.stack_file import StackFileError, read_stack_file
 from tools import plan
 from tools.mock_engine import REPO_ROOT, STACK_TYPE, run_program, stack_config
 

@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from components import pins
-from components.config import KubernetesConfig, SriovConfig
+from components.config import KubernetesConfig, SriovConfig, pins
 from components.scripts import render_prelude
 from components.vf_registration import (
     DEVICE_PLUGIN_DAEMON_SET,

@@ -14,13 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.config import (
-    NAMESPACE,
-    StackConfig,
-    host_key_fingerprint,
-    raw_config,
-    validate_stack_config,
-)
+from components.config import NAMESPACE, StackConfig, raw_config, validate_stack_config
+from components.config.ssh_host_keys import host_key_fingerprint
 
 ACCESS_FILE = "access.json"
 TRUST_FILE = "trust-changes.json"

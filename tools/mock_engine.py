@@ -25,7 +25,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from components.stack_file import read_stack_file
+from components.config.stack_file import read_stack_file
 from tools import sdk_speedups
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -20,9 +20,10 @@ from typing import Any
 
 import yaml
 
-from components.config import NAMESPACE, ConfigError, namespace_problems
+from components.config.errors import ConfigError
+from components.config.keys import NAMESPACE, namespace_problems
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 # The top-level keys of a Pulumi stack file (pulumi `sdk/go/common/workspace/project.go`
 # ProjectStack: config, secretsprovider, encryptedkey, encryptionsalt, environment).
 STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")

@@ -1,0 +1,174 @@
+"""Reading and validating the stack config: `load_stack_config()` reads `pulumi.Config`,
+validates everything and raises one `ConfigError` listing every problem (config path, value
+seen, what is allowed) before the program registers a single resource, so a bad config never
+reaches a node."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pydantic import ValidationError
+
+from components.config.errors import ConfigError
+from components.config.keys import (
+    KNOWN_KEYS,
+    NAMESPACE,
+    SECRET_KEYS,
+    namespace_problems,
+    unknown_key_problems,
+)
+from components.config.models import ResolvedNode, StackConfig
+from components.config.redact import shown
+from components.config.rules import cross_field_problems
+from components.config.stack_file import check_own_stack_file
+
+# --- errors with config paths -------------------------------------------------------------------
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        return "unknown key (check the spelling; README 'Config reference' lists every key)"
+    if error["type"] == "missing":
+        return "is required"
+    if error["type"].startswith(("int_", "bool_", "string_", "list_", "dict_", "literal_")) or (
+        error["type"] in ("greater_than_equal", "less_than_equal", "too_short", "model_type")
+    ):
+        return f"{shown(error['input'])}: {message[0].lower()}{message[1:]}"
+    return message
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    return [f"{NAMESPACE}:{_path(err['loc'])}: {_describe(err)}" for err in exc.errors()]
+
+
+def validate_stack_config(raw: Mapping[str, Any]) -> StackConfig:
+    """The validated model of `raw` (camelCase keys, as in the stack file), or a ConfigError."""
+    problems: list[str] = []
+    model: StackConfig | None = None
+    try:
+        model = StackConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems += _format_errors(exc)
+    problems += [f"{NAMESPACE}:{p}" for p in cross_field_problems(raw)]
+    if problems or model is None:
+        raise ConfigError(problems)
+    return model
+
+
+# --- reading pulumi.Config -----------------------------------------------------------------------
+
+
+def _parse_value(text: str) -> Any:
+    """Structured config reaches the program as JSON text; plain strings stay strings."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _config_keys() -> set[str]:
+    """Every full config key the program was given (stack file and Pulumi.yaml defaults)."""
+    from pulumi.runtime import config as runtime_config
+
+    return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+
+
+def _configured_keys(keys: set[str]) -> set[str]:
+    """Every `agilio-offload:*` key the stack sets (to name typos instead of ignoring them)."""
+    prefix = f"{NAMESPACE}:"
+    return {key[len(prefix) :] for key in keys if key.startswith(prefix)}
+
+
+def _is_secret(key: str) -> bool:
+    from pulumi.runtime import config as runtime_config
+
+    return runtime_config.is_config_secret(key) or key in (
+        runtime_config.get_config_secret_keys_env()
+    )
+
+
+def _plain_secret_problems(keys: set[str]) -> list[str]:
+    """`sshPrivateKey` in plain text: readable by anyone with the stack file, and echoed."""
+    problems = []
+    for key in SECRET_KEYS:
+        full = f"{NAMESPACE}:{key}"
+        if full in keys and not _is_secret(full):
+            problems.append(
+                f"{full}: is set in plain text, not as a secret (the stack file now holds the "
+                f"key in clear: rotate it); run 'pulumi config rm {key}' and then "
+                f"'pulumi config set --secret {key} < KEYFILE'"
+            )
+    return problems
+
+
+def read_raw_config(config: pulumi.Config) -> dict[str, Any]:
+    """The non-secret keys of the namespace, parsed, as the stack file spells them."""
+    raw = {}
+    for key in KNOWN_KEYS:
+        text = config.get(key)
+        if text is not None:
+            raw[key] = _parse_value(text)
+    return raw
+
+
+def raw_config(values: Mapping[str, str]) -> dict[str, Any]:
+    """The non-secret keys of the namespace from full-key config values (as the CLI passes
+    them: `agilio-offload:nodes` -> JSON text), as the stack file spells them."""
+    prefix = f"{NAMESPACE}:"
+    return {
+        key[len(prefix) :]: _parse_value(text)
+        for key, text in values.items()
+        if key.startswith(prefix) and key[len(prefix) :] in KNOWN_KEYS
+    }
+
+
+def unpinned_nodes(config: StackConfig) -> list[ResolvedNode]:
+    """The nodes reached without a host key (only with `ssh.allowUnpinned: true`)."""
+    return [node for node in config.resolved_nodes() if node.host_key is None]
+
+
+def warn_unpinned(config: StackConfig) -> None:
+    """One warning per unpinned node, at every preview and up."""
+    for node in unpinned_nodes(config):
+        pulumi.log.warn(
+            f"{node.name}: SSH to {node.host}:{node.port} is UNPINNED (ssh.allowUnpinned: "
+            "true, no hostKey): whoever answers on that address gets the node scripts, run "
+            "as root, and reports the facts this stack exports; pin it with nodes[].hostKey"
+        )
+
+
+def load_stack_config() -> tuple[StackConfig, pulumi.Output[str] | None]:
+    """The validated config and the `sshPrivateKey` secret (None when unset), or a ConfigError.
+
+    The stack's own file is re-read strictly first (`components.stack_file`): under
+    `pulumi up` the CLI parsed it leniently (duplicate keys, aliases, dates) before the program
+    started."""
+    check_own_stack_file(pulumi.get_stack())
+    config = pulumi.Config(NAMESPACE)
+    keys = _config_keys()
+    unknown = sorted(_configured_keys(keys) - set(KNOWN_KEYS) - set(SECRET_KEYS))
+    early = [
+        *namespace_problems(sorted(keys)),
+        *unknown_key_problems(unknown),
+        *_plain_secret_problems(keys),
+    ]
+    raw = read_raw_config(config)
+    try:
+        model = validate_stack_config(raw)
+    except ConfigError as err:
+        raise ConfigError([*early, *err.problems]) from None
+    if early:
+        raise ConfigError(early)
+    warn_unpinned(model)
+    return model, config.get_secret("sshPrivateKey")
