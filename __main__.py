@@ -7,16 +7,26 @@ preflight runs first: every node's first change waits for it.
 import pulumi
 
 from components import gc_tuning, sdk_corrections
-from components.cluster import adopting_provider, kubernetes_provider
-from components.cluster_preflight import ClusterPreflight, ClusterPreflightArgs
+from components.cluster import (
+    RELEASE_NAME,
+    ClusterPreflight,
+    ClusterPreflightArgs,
+    KubeOvnOffload,
+    KubeOvnOffloadArgs,
+    Multus,
+    MultusArgs,
+    OffloadNAD,
+    OffloadNADArgs,
+    SriovDevicePlugin,
+    SriovDevicePluginArgs,
+    VfRegistration,
+    VfRegistrationArgs,
+    adopting_provider,
+    kubernetes_provider,
+)
 from components.config import load_stack_config
-from components.kube_ovn import RELEASE_NAME, KubeOvnOffload, KubeOvnOffloadArgs
-from components.multus import Multus, MultusArgs
-from components.offload_nad import OffloadNAD, OffloadNADArgs
 from components.outputs import export_stack_outputs, stack_outputs
 from components.rollout import roll_out_nodes
-from components.sriov_device_plugin import SriovDevicePlugin, SriovDevicePluginArgs
-from components.vf_registration import VfRegistration, VfRegistrationArgs
 
 sdk_corrections.install()  # before any resource: the SDK's own check is quadratic in the rollout
 gc_tuning.tune()

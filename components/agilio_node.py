@@ -25,9 +25,13 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import local, remote
 
-from components.cluster import SYSTEM_NAMESPACE
+from components.cluster.kubectl import kubectl_command
+from components.cluster.provider import SYSTEM_NAMESPACE
+from components.cluster.vf_registration import (
+    DEVICE_PLUGIN_POD_SELECTOR,
+    wait_vfs_advertised_command,
+)
 from components.config.models import ResolvedNode
-from components.kubectl import kubectl_command
 from components.node_steps import (
     PF_WAIT_SECONDS,
     NodeAccess,
@@ -37,7 +41,6 @@ from components.node_steps import (
     echo_command,
     parse_facts,
 )
-from components.vf_registration import DEVICE_PLUGIN_POD_SELECTOR, wait_vfs_advertised_command
 
 TYPE = "agilio-offload:index:AgilioNode"
 # The node's steps over SSH, in runbook order; each is a remote command named "<node>-<step>".

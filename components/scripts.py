@@ -30,8 +30,8 @@ LIB_SOURCE_LINE = '. "${BASH_SOURCE[0]%/*}/lib.sh"'
 
 # The packages that hold scripts: run on the nodes, and run by kubectl on the operator's machine.
 NODE_SCRIPTS = "components.node_scripts"
-KUBECTL_SCRIPTS = "components.kubectl_scripts"
-CLUSTER_SCRIPTS = "components.cluster_scripts"
+KUBECTL_SCRIPTS = "components.cluster.kubectl_scripts"
+CLUSTER_SCRIPTS = "components.cluster.scripts"
 
 
 @cache

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from components.agilio_node import HARDWARE_STEPS
-from components.cluster_preflight import SCRIPT, TUNNEL_FIELD_MANAGER, load_cluster_script
+from components.cluster.preflight import SCRIPT, TUNNEL_FIELD_MANAGER, load_cluster_script
 from tests.cluster_standin import cluster, kube_ovn, multus, node
 from tests.kubernetes_program import NODE_PATCH, depends_on_transitively, run
 from tests.test_shellcheck import run_shellcheck
@@ -76,7 +76,7 @@ def test_the_plan_of_an_existing_stack_has_no_release_and_has_the_cluster_check(
 
 
 def test_the_script_file_passes_shellcheck() -> None:
-    path = REPO / "components" / "cluster_scripts" / f"{SCRIPT}.sh"
+    path = REPO / "components" / "cluster" / "scripts" / f"{SCRIPT}.sh"
     lines = path.read_text().splitlines()
     assert lines[0] == "#!/usr/bin/env bash" and "set -euo pipefail" in lines
     result = run_shellcheck(str(path))

@@ -14,7 +14,7 @@ COMPONENTS = Path(__file__).resolve().parents[1] / "components"
 
 def component_classes() -> list[tuple[Path, ast.ClassDef]]:
     found = []
-    for path in sorted(COMPONENTS.glob("*.py")):
+    for path in sorted(COMPONENTS.rglob("*.py")):
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.ClassDef) and any(
                 ast.unparse(base) == "pulumi.ComponentResource" for base in node.bases

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from components.cluster_preflight import SCRIPT, load_cluster_script
+from components.cluster.kube_ovn import RETAINED_RELEASE_ANNOTATION, deep_merge
+from components.cluster.preflight import SCRIPT, load_cluster_script
 from components.config import ConfigError, pins
-from components.kube_ovn import RETAINED_RELEASE_ANNOTATION, deep_merge
 from tests.kubernetes_program import (
     LOCAL_COMMAND,
     NODE_PATCH,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from components.cluster.vf_registration import render_kubectl_script, wait_params
 from components.config import SriovConfig
 from components.scripts import LIB_SOURCE_LINE, render_script
-from components.vf_registration import render_kubectl_script, wait_params
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "components" / "node_scripts"
 SCRIPTS = sorted(SCRIPTS_DIR.glob("*.sh"))
@@ -72,9 +72,9 @@ def test_rendered_script_passes_shellcheck(step: str, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-# --- scripts run on the operator's machine with kubectl (components/kubectl_scripts/) ---
+# --- scripts run on the operator's machine with kubectl (components/cluster/kubectl_scripts/) ---
 
-KUBECTL_SCRIPTS_DIR = SCRIPTS_DIR.with_name("kubectl_scripts")
+KUBECTL_SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "components/cluster/kubectl_scripts"
 KUBECTL_SCRIPTS = sorted(KUBECTL_SCRIPTS_DIR.glob("*.sh"))
 
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from components.agilio_node import DEVICE_PLUGIN_POD_SELECTOR
-from components.cluster import AGILIO_NODE_LABEL
+from components.cluster.provider import AGILIO_NODE_LABEL
 from components.config import pins
 from tests.kubernetes_program import NODE_PATCH, named, run
 

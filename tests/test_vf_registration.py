@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
-from components.config import KubernetesConfig, SriovConfig, pins
-from components.scripts import render_prelude
-from components.vf_registration import (
+from components.cluster.vf_registration import (
     DEVICE_PLUGIN_DAEMON_SET,
     DEVICE_PLUGIN_POD_SELECTOR,
     jsonpath_key,
     wait_params,
     wait_vfs_advertised_command,
 )
+from components.config import KubernetesConfig, SriovConfig, pins
+from components.scripts import render_prelude
 from tests.kubectl_fixture import (
     AGILIO_LABELS,
     StandIn,

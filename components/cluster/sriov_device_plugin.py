@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.cluster import (
+from components.cluster.provider import (
     AGILIO_NODE_LABEL,
     AGILIO_NODE_LABEL_VALUE,
     LINUX_NODES,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import local
 
-from components.cluster import SYSTEM_NAMESPACE
+from components.cluster.provider import SYSTEM_NAMESPACE
 from components.config.models import KubernetesConfig
 from components.scripts import CLUSTER_SCRIPTS, ParamValue, load_script, remote_command
 

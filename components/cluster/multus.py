@@ -24,11 +24,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_command import local
 
-from components.cluster import (
+from components.cluster.kubectl import kubectl_command
+from components.cluster.provider import (
     LINUX_NODES,
     SKIP_AWAIT_ANNOTATION,
     SYSTEM_NAMESPACE,
-    kubectl_command,
 )
 from components.config import pins
 from components.config.models import KubernetesConfig

@@ -1,4 +1,4 @@
-"""What the Kubernetes components share: the providers, node labels and annotations, kubectl.
+"""What the Kubernetes components share: the providers, node labels and annotations.
 
 One `kubernetes.Provider` from the stack config (kubeconfig path and/or context; neither means
 the ambient kubeconfig of whoever runs `pulumi`) is passed to every Kubernetes resource, so the
@@ -9,7 +9,6 @@ CRD), so the next `up` adopts them instead of failing with AlreadyExists.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping
 
 import pulumi
@@ -62,22 +61,6 @@ def adopting_provider(name: str, config: KubernetesConfig) -> k8s.Provider:
         enable_server_side_apply=True,
         upsert_existing_objects=True,
     )
-
-
-def kubectl_command(kubernetes: KubernetesConfig, *args: str) -> str:
-    """A kubectl command line for the operator's shell, with the stack's kubeconfig/context.
-
-    A leading `~/` in the kubeconfig path becomes `"$HOME"/` (kubectl does not expand `~`, and a
-    quoted one is literal), so the command reads the same on every operator's machine.
-    """
-    command = ["kubectl"]
-    if kubernetes.kubeconfig_path:
-        path = kubernetes.kubeconfig_path
-        quoted = '"$HOME"/' + shlex.quote(path[2:]) if path.startswith("~/") else shlex.quote(path)
-        command += ["--kubeconfig", quoted]
-    if kubernetes.context:
-        command += ["--context", shlex.quote(kubernetes.context)]
-    return " ".join([*command, *(shlex.quote(arg) for arg in args)])
 
 
 def label_node(

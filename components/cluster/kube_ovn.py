@@ -45,18 +45,18 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_command import local
 
-from components.cluster import (
+from components.cluster.kubectl import kubectl_command
+from components.cluster.multus import restart_multus
+from components.cluster.preflight import TUNNEL_FIELD_MANAGER
+from components.cluster.provider import (
     KUBE_OVN_MASTER_LABEL,
     KUBE_OVN_MASTER_LABEL_VALUE,
     SYSTEM_NAMESPACE,
     annotate_node,
-    kubectl_command,
     label_node,
 )
-from components.cluster_preflight import TUNNEL_FIELD_MANAGER
 from components.config import pins
 from components.config.models import KubernetesConfig, MasterNode
-from components.multus import restart_multus
 
 TYPE = "agilio-offload:index:KubeOvnOffload"
 RELEASE_NAME = "kube-ovn"

@@ -25,10 +25,10 @@ from typing import Literal
 import pulumi
 from pulumi_command import local
 
-from components.cluster import SYSTEM_NAMESPACE
+from components.cluster.kubectl import kubectl_command
+from components.cluster.provider import SYSTEM_NAMESPACE
 from components.config import pins
 from components.config.models import KubernetesConfig, SriovConfig
-from components.kubectl import kubectl_command
 from components.scripts import KUBECTL_SCRIPTS, ParamValue, remote_command, render_script
 
 TYPE = "agilio-offload:index:VfRegistration"

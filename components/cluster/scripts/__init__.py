@@ -1,0 +1,1 @@
+"""Scripts the program runs on the operator's machine with kubectl (cluster/preflight.py)."""

@@ -1,1 +1,0 @@
-"""Scripts the program runs on the operator's machine with kubectl (cluster_preflight.py)."""

@@ -1,2 +1,0 @@
-"""Scripts run on the operator's machine by `local.Command` steps, with kubectl (see
-components/vf_registration.py); rendered with a quoted parameter prelude like the node scripts."""
