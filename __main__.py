@@ -25,8 +25,8 @@ from components.cluster import (
     kubernetes_provider,
 )
 from components.config import load_stack_config
+from components.node import roll_out_nodes
 from components.outputs import export_stack_outputs, stack_outputs
-from components.rollout import roll_out_nodes
 
 sdk_corrections.install()  # before any resource: the SDK's own check is quadratic in the rollout
 gc_tuning.tune()

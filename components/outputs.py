@@ -10,8 +10,8 @@ from typing import Any
 
 import pulumi
 
-from components.agilio_node import AgilioNode
 from components.config.models import StackConfig
+from components.node.agilio_node import AgilioNode
 from components.offloaded_pod import DEFAULT_NETWORK_ANNOTATION
 
 

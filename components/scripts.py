@@ -1,4 +1,4 @@
-"""Node scripts: the shell files in `node_scripts/`, rendered with a quoted parameter prelude.
+"""Node scripts: the shell files in `node/scripts/`, rendered with a quoted parameter prelude.
 
 A script never sees a config value except through the prelude this module writes, one
 `NAME='value'` line per parameter, every value passed through `shlex.quote`. The rendered
@@ -6,7 +6,7 @@ script runs on the node as `bash -c "$(cat <<'MARK' ... MARK)"`, so the remote l
 only has to be POSIX, the script text shows verbatim in `pulumi preview`, and the script does
 not read itself from stdin (a command inside it could otherwise swallow the rest).
 
-Shared shell functions live in `node_scripts/lib.sh`. A script that wants them has the line
+Shared shell functions live in `node/scripts/lib.sh`. A script that wants them has the line
 `. "${BASH_SOURCE[0]%/*}/lib.sh"` (so it also runs, and shellcheck follows it, from a checkout);
 rendering replaces exactly that line with lib.sh's body, so what reaches the node is still one
 self-contained script. Scripts without the line render as before.
@@ -29,7 +29,7 @@ LIB_SOURCE_LINE = '. "${BASH_SOURCE[0]%/*}/lib.sh"'
 
 
 # The packages that hold scripts: run on the nodes, and run by kubectl on the operator's machine.
-NODE_SCRIPTS = "components.node_scripts"
+NODE_SCRIPTS = "components.node.scripts"
 KUBECTL_SCRIPTS = "components.cluster.kubectl_scripts"
 CLUSTER_SCRIPTS = "components.cluster.scripts"
 

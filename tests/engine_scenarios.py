@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components import node_steps
+from components.node import agilio_node as node_steps
 from tools.mock_engine import ORGANIZATION, EchoMocks, run_program, stack_config
 
 PROJECT = "agilio-offload"

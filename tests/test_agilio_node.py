@@ -14,15 +14,17 @@ from typing import Any
 import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
-from components.agilio_node import HARDWARE_STEPS, STEPS, TYPE
-from components.node_steps import (
+from components.node.agilio_node import (
     DIAL_ERROR_LIMIT,
+    HARDWARE_STEPS,
     PER_DIAL_TIMEOUT_SECONDS,
     PF_WAIT_SECONDS,
+    STEPS,
+    TYPE,
     dial_budget_seconds,
     parse_facts,
 )
-from components.preflight import TYPE as PREFLIGHT_TYPE
+from components.node.preflight import TYPE as PREFLIGHT_TYPE
 from tools.mock_engine import EchoMocks, ProgramRun, Registration, run_stack
 
 REMOTE = "command:remote:Command"
@@ -329,7 +331,7 @@ def test_a_changed_connection_re_drains_the_node() -> None:
 
 def test_a_changed_script_re_drains_the_node(monkeypatch: pytest.MonkeyPatch) -> None:
     before = run({"nodes": nodes(1)})
-    from components import node_steps
+    from components.node import agilio_node as node_steps
 
     original = node_steps.render_script
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from components.change_guard import ChangeRefused, change_problems
 from components.config import StackConfig, validate_stack_config
+from components.node.change_guard import ChangeRefused, change_problems
 from tests.test_config import dev_config
 from tests.test_plan_tool import run_plan, write_stack
 from tools.mock_engine import EchoMocks, ProgramRun, run_stack

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.change_guard import ChangeRefused
 from components.config import ConfigError
+from components.node.change_guard import ChangeRefused
 from tests.engine_scenarios import scenario
 from tools import engine_rules as er
 from tools.engine_rules import Op

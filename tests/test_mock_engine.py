@@ -39,8 +39,8 @@ def test_speedups_report_the_same_source_positions() -> None:
     assert {r.urn: r.stack_trace for r in fast.resources} == traces
     # Each resource points at the line that made it, then at the component that asked for it.
     step = plain.by_name("w1-vfs").stack_trace
-    assert step and step[0][0].endswith("/components/node_steps.py")
-    assert step[1][0].endswith("/components/agilio_node.py")
+    assert step and step[0][0].endswith("/components/node/agilio_node.py")
+    assert step[1][0].endswith("/components/node/agilio_node.py")
 
 
 @pytest.mark.parametrize("speedups", [True, False])

@@ -16,7 +16,7 @@ from unittest import mock
 
 import pytest
 
-from components import agilio_node
+from components.node import agilio_node
 from tests.emulated_node.harness import EmulatedNode
 from tools.mock_engine import run_stack
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.agilio_node import STEPS
+from components.node.agilio_node import STEPS
 from tools import plan
 from tools.mock_engine import REPO_ROOT, STACK_TYPE, run_program, stack_config, stack_file
 

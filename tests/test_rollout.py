@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.agilio_node import TYPE
-from components.rollout import lane_predecessor
+from components.node.agilio_node import TYPE
+from components.node.rollout import lane_predecessor
 from tools.mock_engine import ProgramRun, run_stack
 
 # A node is disrupted from the start of its drain to the end of its uncordon (up), and from the

@@ -13,7 +13,7 @@ from components.cluster.vf_registration import render_kubectl_script, wait_param
 from components.config import SriovConfig
 from components.scripts import LIB_SOURCE_LINE, render_script
 
-SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "components" / "node_scripts"
+SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "components" / "node" / "scripts"
 SCRIPTS = sorted(SCRIPTS_DIR.glob("*.sh"))
 STEPS = ("preflight", "reload-wait", "firmware", "driver", "vfs")
 COMMON = {"NODE": "worker-1", "PF": "ens1np0", "APP": "flower", "ASSY": "scan"}

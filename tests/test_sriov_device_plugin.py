@@ -6,9 +6,9 @@ import hashlib
 import json
 from typing import Any
 
-from components.agilio_node import DEVICE_PLUGIN_POD_SELECTOR
 from components.cluster.provider import AGILIO_NODE_LABEL
 from components.config import pins
+from components.node.agilio_node import DEVICE_PLUGIN_POD_SELECTOR
 from tests.kubernetes_program import NODE_PATCH, named, run
 
 

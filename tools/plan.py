@@ -27,11 +27,11 @@ from typing import Any
 
 import yaml
 
-from components.agilio_node import HARDWARE_STEPS
-from components.agilio_node import TYPE as AGILIO_NODE_TYPE
-from components.change_guard import ChangeRefused
 from components.config import ConfigError, RolloutConfig
-from components.preflight import TYPE as PREFLIGHT_TYPE
+from components.node.agilio_node import HARDWARE_STEPS
+from components.node.agilio_node import TYPE as AGILIO_NODE_TYPE
+from components.node.change_guard import ChangeRefused
+from components.node.preflight import TYPE as PREFLIGHT_TYPE
 from tools import access_summary, engine_rules
 from tools.engine_rules import Op, Rollout, changed_fields
 from tools.mock_engine import (

@@ -1,8 +1,8 @@
 """Preflight: every node's read-only checks and the gate that holds back every change.
 
-Each node's `<node>-preflight` step (node_scripts/preflight.sh) checks the node without changing
+Each node's `<node>-preflight` step (scripts/preflight.sh) checks the node without changing
 it. The `preflight-gate` waits for all of them, for the cluster-level checks passed in, and for
-the change guard's verdicts (components/change_guard.py): a node that fails its checks, a
+the change guard's verdicts (change_guard.py): a node that fails its checks, a
 cluster that is not ready, or a change the rollout cannot make safely stops the update before
 any hardware step anywhere.
 """
@@ -16,9 +16,10 @@ import pulumi
 from pulumi_command import local, remote
 
 from components.config.models import ResolvedNode
-from components.node_steps import MIN_KERNEL, NodeAccess, NodeStepFactory, echo_command
+from components.node.agilio_node import NodeAccess, NodeStepFactory, echo_command
 
 TYPE = "agilio-offload:index:Preflight"
+MIN_KERNEL = "5.7"
 GATE_NAME = "preflight-gate"
 
 

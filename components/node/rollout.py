@@ -19,11 +19,10 @@ from collections.abc import Sequence
 
 import pulumi
 
-from components.agilio_node import AgilioNode, AgilioNodeArgs
-from components.change_guard import change_verdict
 from components.config.models import StackConfig
-from components.node_steps import node_access
-from components.preflight import Preflight, PreflightArgs
+from components.node.agilio_node import AgilioNode, AgilioNodeArgs, node_access
+from components.node.change_guard import change_verdict
+from components.node.preflight import Preflight, PreflightArgs
 
 
 def lane_predecessor(index: int, lanes: int) -> int | None:
