@@ -6,7 +6,6 @@ preflight runs first: every node's first change waits for it.
 
 import pulumi
 
-from components import gc_tuning, sdk_corrections
 from components.cluster import (
     RELEASE_NAME,
     ClusterPreflight,
@@ -27,6 +26,7 @@ from components.cluster import (
 from components.config import load_stack_config
 from components.node import roll_out_nodes
 from components.outputs import export_stack_outputs, stack_outputs
+from components.sdk_fixes import gc_tuning, sdk_corrections
 
 sdk_corrections.install()  # before any resource: the SDK's own check is quadratic in the rollout
 gc_tuning.tune()

@@ -13,7 +13,7 @@ the chain is 9 x nodes deep.
 import pulumi
 from pulumi_command import local, remote
 
-from components import sdk_corrections
+from components.sdk_fixes import sdk_corrections
 
 sdk_corrections.install()
 config = pulumi.Config("bench")

@@ -9,7 +9,7 @@ the same way in the same run:
 - `up` (the figure that counts): the program under the Pulumi SDK's own code, as `pulumi
   preview`/`up` run it: plain `pulumi.runtime.set_mocks` with a recording monitor, nothing of
   `tools/sdk_speedups.py`, the cyclic garbage collector on. Only what the program installs
-  itself (`components/sdk_corrections.py`) counts.
+  itself (`components/sdk_fixes/sdk_corrections.py`) counts.
 - `plan tool`: the mock engine of `./dev.sh plan` and the tests, with its speed-ups.
 
 The floor (`bench/floor_program.py`, shape `commands`) registers as many resources, the node ones

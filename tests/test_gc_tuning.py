@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from components import gc_tuning
+from components.sdk_fixes import gc_tuning
 from tools.mock_engine import run_stack
 
 

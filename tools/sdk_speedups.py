@@ -3,14 +3,15 @@
 Used only by `tools.mock_engine` (the plan tool, the tests, the benchmarks), where nothing but
 the SDK's own bookkeeping costs time; both keep the SDK's behaviour, only its cost changes.
 `pulumi up` gets none of these: `bench/plan_scale.py` times the program both ways. What the
-program installs itself (`components/sdk_corrections.py`) applies in both. Profiling the
+program installs itself (`components/sdk_fixes/sdk_corrections.py`) applies in both. Profiling the
 program at 300 nodes showed these hot spots (README "Scale"):
 
 1. `stack.wait_for_rpcs` re-registers a callback on every pending output at every wake-up
-   (quadratic): the program's own correction (`components/sdk_corrections.py`
+   (quadratic): the program's own correction (`components/sdk_fixes/sdk_corrections.py`
    `wait_for_rpcs`) is used here for every program the engine runs, the floors too.
 2. (The SDK's dependency-cycle check, quadratic along a rollout, is corrected by the program
-   itself, `components/sdk_corrections.py`, so that `pulumi up` gets it too; nothing here.)
+   itself, `components/sdk_fixes/sdk_corrections.py`, so that `pulumi up` gets it too; nothing
+   here.)
 3. `resource._get_stack_trace` records where each resource was created: it extracts the whole
    Python stack with every frame's source line read through `linecache` (and the file stat'ed),
    then turns each file name into a URI. Here the frames are walked directly, without source
@@ -35,7 +36,7 @@ from typing import Any
 from pulumi.runtime import resource, resource_cycle_breaker, rpc, stack
 from pulumi.runtime.proto import source_pb2
 
-from components import sdk_corrections
+from components.sdk_fixes import sdk_corrections
 
 
 @functools.cache

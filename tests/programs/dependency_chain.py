@@ -6,7 +6,7 @@ import asyncio
 
 import pulumi
 
-from components import sdk_corrections
+from components.sdk_fixes import sdk_corrections
 
 sdk_corrections.install()
 config = pulumi.Config("chain")
