@@ -13,6 +13,7 @@ the chain is 9 x nodes deep.
 import pulumi
 from pulumi_command import local, remote
 
+from components.names import GATE_NAME
 from components.sdk_fixes import sdk_corrections
 
 sdk_corrections.install()
@@ -47,9 +48,7 @@ def step(
 
 components = [pulumi.ComponentResource("bench:index:Node", f"node-{i}") for i in range(nodes)]
 preflights = [step(i, "preflight", c, []) for i, c in enumerate(components)]
-gate = local.Command(
-    "preflight-gate", create="true", opts=pulumi.ResourceOptions(depends_on=preflights)
-)
+gate = local.Command(GATE_NAME, create="true", opts=pulumi.ResourceOptions(depends_on=preflights))
 last_steps: list[pulumi.Resource] = []
 for index, component in enumerate(components):
     after: list[pulumi.Resource] = [gate]

@@ -36,11 +36,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from components.names import AGILIO_NODE_TYPE
 from tools.mock_engine import REPO_ROOT, STACK_TYPE, run_program, stack_config
 
 FLOOR_PROGRAM = Path(__file__).with_name("floor_program.py")
 LANE_PROGRAM = Path(__file__).with_name("lane_program.py")
-NODE_TYPES = {"agilio-offload:index:AgilioNode", "bench:index:Node"}
+NODE_TYPES = {AGILIO_NODE_TYPE, "bench:index:Node"}
 PROGRAMS = ("agilio", "lanes")
 
 

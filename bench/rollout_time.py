@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from components.config import ConfigError
+from components.names import step_of
 from tools import engine_rules as er
 from tools.mock_engine import run_program, stack_config
 
@@ -54,7 +55,7 @@ def generated_nodes(count: int) -> list[dict[str, str]]:
 def step_duration(name: str, node: str | None, seed: int) -> float:
     """Seconds one step takes (see the module docstring for the distributions)."""
     rng = random.Random(f"{seed}:{name}")
-    step = name.removeprefix(f"{node}-") if node else None
+    step = step_of(name, node) if node else None
     if step == "drain":
         return min(rng.lognormvariate(math.log(60.0), 0.9), DRAIN_TIMEOUT_S)
     if step == "vfs":

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from components.names import AGILIO_NODE_LABEL, AGILIO_NODE_LABEL_VALUE, DEVICE_PLUGIN_LABELS
+
 STANDIN = Path(__file__).resolve().with_name("kubectl_standin.py")
 SYSTEM = "kube-system"
 # The ovs-ovn pods' labels as each install writes them (kube-ovn v1.16.2): dist/images/install.sh
@@ -27,9 +29,7 @@ CHART_OVS_LABELS = {
     "app.kubernetes.io/part-of": "kube-ovn",
     **INSTALL_SH_OVS_LABELS,
 }
-# components/sriov_device_plugin.py APP_LABELS, and components/cluster.py's node label.
-DEVICE_PLUGIN_LABELS = {"app": "sriovdp", "name": "sriov-device-plugin", "tier": "node"}
-AGILIO_LABELS = {"agilio-offload/agilio-cx": "true"}
+AGILIO_LABELS = {AGILIO_NODE_LABEL: AGILIO_NODE_LABEL_VALUE}
 
 
 class StandIn:

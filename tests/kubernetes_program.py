@@ -10,7 +10,6 @@ from tools.mock_engine import ProgramRun, Registration, run_stack
 
 NODE_PATCH = "kubernetes:core/v1:NodePatch"
 PROVIDER = "pulumi:providers:kubernetes"
-LOCAL_COMMAND = "command:local:Command"
 
 
 @cache

@@ -14,21 +14,18 @@ from typing import Any
 import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
+from components.names import AGILIO_NODE_TYPE as TYPE
+from components.names import HARDWARE_STEPS, PREFLIGHT_TYPE, STEPS
+from components.names import LOCAL_COMMAND as LOCAL
+from components.names import REMOTE_COMMAND as REMOTE
 from components.node.agilio_node import (
     DIAL_ERROR_LIMIT,
-    HARDWARE_STEPS,
     PER_DIAL_TIMEOUT_SECONDS,
     PF_WAIT_SECONDS,
-    STEPS,
-    TYPE,
     dial_budget_seconds,
     parse_facts,
 )
-from components.node.preflight import TYPE as PREFLIGHT_TYPE
 from tools.mock_engine import EchoMocks, ProgramRun, Registration, run_stack
-
-REMOTE = "command:remote:Command"
-LOCAL = "command:local:Command"
 
 
 def nodes(count: int, **extra: Any) -> list[dict[str, Any]]:

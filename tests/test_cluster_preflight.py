@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from components.cluster.preflight import SCRIPT, TUNNEL_FIELD_MANAGER, load_cluster_script
-from components.node.agilio_node import HARDWARE_STEPS
+from components.names import HARDWARE_STEPS
 from tests.cluster_standin import cluster, kube_ovn, multus, node
 from tests.kubernetes_program import NODE_PATCH, depends_on_transitively, run
 from tests.test_shellcheck import run_shellcheck

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.config import ConfigError, StackConfig, pins, validate_stack_config
+from components.names import REMOTE_COMMAND
 from tests.test_outputs import all_strings
 from tools.mock_engine import STACK_TYPE, run_stack, stack_file
 
@@ -547,7 +548,7 @@ def test_no_accepted_config_carries_a_newline_into_scripts_manifests_or_outputs(
     assert run.error is None, run.error
     for resource in run.resources:
         create = resource.inputs.get("create")
-        if resource.type == "command:remote:Command":
+        if resource.type == REMOTE_COMMAND:
             for line in _prelude_lines(create):
                 assert re.fullmatch(r"[A-Z][A-Z0-9_]*=[^\n\r\x00]*", line), line
         if resource.type.startswith("kubernetes:") and "metadata" in resource.inputs:

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from components.names import LOCAL_COMMAND as LOCAL
+from components.names import REMOTE_COMMAND as REMOTE
 from tests.engine_scenarios import resource, urn
 from tools import engine_rules as er
 from tools.engine_rules import Op
 
-REMOTE = "command:remote:Command"
-LOCAL = "command:local:Command"
 DAEMONSET = "kubernetes:apps/v1:DaemonSet"
 CONFIGMAP = "kubernetes:core/v1:ConfigMap"
 NODE_PATCH = "kubernetes:core/v1:NodePatch"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from components.config import pins
+from components.names import MULTUS_TYPE
 from tests.kubernetes_program import named, run
 
 
@@ -96,7 +97,7 @@ def test_the_daemon_has_room_for_its_delegate_plugins() -> None:
 
 def test_an_existing_multus_is_reused_not_recreated() -> None:
     result = run({"multus": {"install": "existing"}})
-    assert not any(r.type == "agilio-offload:index:Multus" for r in result.resources)
+    assert not any(r.type == MULTUS_TYPE for r in result.resources)
     assert not any(r.name.startswith("multus-") for r in result.resources)
     # The NAD still comes after the device plugin.
     nad = result.by_name("offload-nad")

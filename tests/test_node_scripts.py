@@ -16,6 +16,7 @@ from unittest import mock
 
 import pytest
 
+from components.names import STEPS
 from components.node import agilio_node
 from tests.emulated_node.harness import EmulatedNode
 from tools.mock_engine import run_stack
@@ -27,7 +28,6 @@ pytest_plugins = ("tests.emulated_node.plugin",)
 
 NODE = "worker-1"
 PF = "ens1np0"
-STEPS = ("preflight", "reload-wait", "firmware", "driver", "vfs")
 # What `pulumi destroy` runs, dependents first (preflight has no undo).
 UNDO_ORDER = ("vfs", "driver", "firmware", "reload-wait")
 RELOAD_UNIT = "agilio-offload-nfp-reload.service"

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
+from components.names import DEFAULT_RESOURCE
 from components.offloaded_pod import OffloadError, add_offload
 from tools.mock_engine import REPO_ROOT, EchoMocks, ProgramRun, run_program, run_stack
 
-VF = "corigine.com/agilio_sriov"
+VF = DEFAULT_RESOURCE
 NETWORK = "v1.multus-cni.io/default-network"
 ANNOTATIONS = {NETWORK: "default/default"}
 RESOURCES = {"requests": {VF: "1"}, "limits": {VF: "1"}}

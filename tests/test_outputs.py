@@ -7,9 +7,10 @@ from typing import Any
 
 from pulumi.runtime import mocks as pulumi_mocks
 
+from components.names import DEFAULT_RESOURCE, REMOTE_COMMAND
 from tools.mock_engine import SECRET, EchoMocks, run_program, run_stack, stack_config
 
-VF = "corigine.com/agilio_sriov"
+VF = DEFAULT_RESOURCE
 CONTRACT = {
     "sriovResource",
     "networkAttachment",
@@ -54,7 +55,7 @@ class NodeStepMocks(EchoMocks):
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
         resource_id, state = super().new_resource(args)
-        if args.typ == "command:remote:Command":
+        if args.typ == REMOTE_COMMAND:
             node, _, step = args.name.rpartition("-")
             total = 64 if node.endswith("1") else 48
             facts = {

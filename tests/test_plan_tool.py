@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.node.agilio_node import STEPS
+from components.names import REMOTE_COMMAND, STEPS
 from tools import plan
 from tools.mock_engine import REPO_ROOT, STACK_TYPE, run_program, stack_config, stack_file
 
@@ -176,7 +176,7 @@ def test_secrets_never_reach_the_plan_files(tmp_path: Path) -> None:
         config, stack="dev", secret_keys=[*secret_keys, "agilio-offload:sshPrivateKey"]
     )
     assert run.error is None
-    commands = [r for r in run.resources if r.type == "command:remote:Command"]
+    commands = [r for r in run.resources if r.type == REMOTE_COMMAND]
     assert commands and all(r.revealed_inputs["connection"]["privateKey"] == key for r in commands)
     plan.write_plan(tmp_path, [r.as_json() for r in run.resources], run.outputs)
     for path in tmp_path.rglob("*"):

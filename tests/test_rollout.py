@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.node.agilio_node import TYPE
+from components.names import AGILIO_NODE_TYPE as TYPE
 from components.node.rollout import lane_predecessor
 from tools.mock_engine import ProgramRun, run_stack
 

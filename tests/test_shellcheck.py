@@ -11,11 +11,11 @@ import pytest
 
 from components.cluster.vf_registration import render_kubectl_script, wait_params
 from components.config import SriovConfig
+from components.names import STEPS
 from components.scripts import LIB_SOURCE_LINE, render_script
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "components" / "node" / "scripts"
 SCRIPTS = sorted(SCRIPTS_DIR.glob("*.sh"))
-STEPS = ("preflight", "reload-wait", "firmware", "driver", "vfs")
 COMMON = {"NODE": "worker-1", "PF": "ens1np0", "APP": "flower", "ASSY": "scan"}
 STEP_PARAMS: dict[str, dict[str, str | int]] = {
     "preflight": {"MIN_KERNEL": "5.7", "VFS": 4},

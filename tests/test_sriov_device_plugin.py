@@ -6,9 +6,8 @@ import hashlib
 import json
 from typing import Any
 
-from components.cluster.provider import AGILIO_NODE_LABEL
 from components.config import pins
-from components.node.agilio_node import DEVICE_PLUGIN_POD_SELECTOR
+from components.names import AGILIO_NODE_LABEL, DEVICE_PLUGIN_POD_SELECTOR
 from tests.kubernetes_program import NODE_PATCH, named, run
 
 

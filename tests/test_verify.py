@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from components.names import DEFAULT_RESOURCE
 from tests.kubectl_fixture import (
     AGILIO_LABELS,
     CHART_OVS_LABELS,
@@ -36,7 +37,7 @@ OVS_SELECTOR = "app=ovs"  # what both installs set on the ovs-ovn pods
 CHART_SELECTOR = "app.kubernetes.io/name=kube-ovn-ovs"  # the kube-ovn-v2 chart's own label
 HW_OFFLOAD = ["ovs-vsctl", "--if-exists", "get", "Open_vSwitch", ".", "other_config:hw-offload"]
 
-VF = "corigine.com/agilio_sriov"
+VF = DEFAULT_RESOURCE
 
 # node-a: the runbook's two ICMP flows, offloaded, and one ARP flow that is not.
 NODE_A_OFFLOADED = """\

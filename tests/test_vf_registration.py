@@ -19,13 +19,18 @@ from typing import Any
 import pytest
 
 from components.cluster.vf_registration import (
-    DEVICE_PLUGIN_DAEMON_SET,
-    DEVICE_PLUGIN_POD_SELECTOR,
     jsonpath_key,
     wait_params,
     wait_vfs_advertised_command,
 )
 from components.config import KubernetesConfig, SriovConfig, pins
+from components.names import (
+    DEFAULT_RESOURCE,
+    DEVICE_PLUGIN_DAEMON_SET,
+    DEVICE_PLUGIN_POD_SELECTOR,
+    LOCAL_COMMAND,
+    VF_REGISTRATION_TYPE,
+)
 from components.scripts import render_prelude
 from tests.kubectl_fixture import (
     AGILIO_LABELS,
@@ -37,7 +42,7 @@ from tests.kubectl_fixture import (
 )
 from tools.mock_engine import ProgramRun, run_stack
 
-VF = "corigine.com/agilio_sriov"
+VF = DEFAULT_RESOURCE
 NODE = "worker-1"
 SRIOV = SriovConfig()
 LAB = KubernetesConfig(context="lab")
@@ -313,7 +318,7 @@ def dev_run() -> ProgramRun:
 def test_cluster_check_runs_once_per_node_after_the_device_plugin() -> None:
     run = dev_run()
     component = run.by_name("vfs-advertised")
-    assert component.type == "agilio-offload:index:VfRegistration"
+    assert component.type == VF_REGISTRATION_TYPE
     # The SDK turns a dependency on a component into one on each of its children.
     assert run.by_name("sriov-device-plugin-ds").urn in component.depends_on
     checks = [r for r in run.resources if r.parent == component.urn]
@@ -322,7 +327,7 @@ def test_cluster_check_runs_once_per_node_after_the_device_plugin() -> None:
         "vfs-advertised-lab-worker-2",
     ]
     for check, expected in zip(checks, (4, 8), strict=True):
-        assert check.type == "command:local:Command"
+        assert check.type == LOCAL_COMMAND
         create = check.inputs["create"]
         assert create == wait_vfs_advertised_command(
             KubernetesConfig(context="kind-agilio-lab"),

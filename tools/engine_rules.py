@@ -63,6 +63,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from components.names import AGILIO_NODE_TYPE as NODE_COMPONENT
+from components.names import HARDWARE_STEPS, LOCAL_COMMAND, REMOTE_COMMAND, step_of
+
 Resource = Mapping[str, Any]
 
 # --- the operations -----------------------------------------------------------------------------
@@ -112,8 +115,8 @@ _K8S_OBJECT = ProviderRule(
     "per-kind fields; delete-before-replace when the replacement keeps name and namespace",
 )
 PROVIDER_RULES: dict[str, ProviderRule] = {
-    "command:remote:Command": _COMMAND,
-    "command:local:Command": _COMMAND,
+    REMOTE_COMMAND: _COMMAND,
+    LOCAL_COMMAND: _COMMAND,
     "kubernetes:apps/v1:DaemonSet": ProviderRule(
         (*_K8S_METADATA, "spec.selector"),
         "same-name",
@@ -661,12 +664,6 @@ def all_steps(plan: EnginePlan) -> list[Step]:
 
 # --- what a step does to a node -------------------------------------------------------------------
 
-NODE_COMPONENT = "agilio-offload:index:AgilioNode"
-REMOTE_COMMAND = "command:remote:Command"
-LOCAL_COMMAND = "command:local:Command"
-# Remote steps that change the node (components/agilio_node.py HARDWARE_STEPS).
-HARDWARE_STEPS = ("firmware", "driver", "vfs")
-
 
 # What the remote steps do, from the scripts' own headers (components/node_scripts/*.sh).
 RUNS = {
@@ -718,7 +715,7 @@ def node_of(resource: Resource, nodes: Sequence[str], parents: Mapping[str, str]
 def node_command(step: Step, node: str) -> NodeCommand:
     """What `step` runs on (or for) `node`: the command text it executes decides."""
     resource = step.resource
-    name = resource["name"].removeprefix(f"{node}-")
+    name = step_of(resource["name"], node)
     deleting = step.op in (Op.DELETE, Op.DELETE_REPLACED)
     text = command_text(step.op, resource.get("inputs") or {})
     if not text or step.retained:

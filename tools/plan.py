@@ -28,10 +28,17 @@ from typing import Any
 import yaml
 
 from components.config import ConfigError, RolloutConfig
-from components.node.agilio_node import HARDWARE_STEPS
-from components.node.agilio_node import TYPE as AGILIO_NODE_TYPE
+from components.names import (
+    AGILIO_NODE_TYPE,
+    HARDWARE_STEPS,
+    LOCAL_COMMAND,
+    PREFLIGHT_STEP,
+    PREFLIGHT_TYPE,
+    REMOTE_COMMAND,
+    node_of_step,
+    step_of,
+)
 from components.node.change_guard import ChangeRefused
-from components.node.preflight import TYPE as PREFLIGHT_TYPE
 from tools import access_summary, engine_rules
 from tools.engine_rules import Op, Rollout, changed_fields
 from tools.mock_engine import (
@@ -44,9 +51,6 @@ from tools.mock_engine import (
     stack_file,
 )
 
-REMOTE_COMMAND = "command:remote:Command"
-LOCAL_COMMAND = "command:local:Command"
-PREFLIGHT_SUFFIX = "-preflight"
 EXIT_OVER_BOUND = 3
 
 
@@ -69,8 +73,8 @@ def _step_owner(resource: Mapping[str, Any], parents: Mapping[str, str]) -> str 
     parent = parents.get(resource["parent"] or "")
     if parent == AGILIO_NODE_TYPE:
         return resource["parent"].rsplit("::", 1)[-1]
-    if parent == PREFLIGHT_TYPE and resource["name"].endswith(PREFLIGHT_SUFFIX):
-        return resource["name"].removesuffix(PREFLIGHT_SUFFIX)
+    if parent == PREFLIGHT_TYPE:
+        return node_of_step(resource["name"], PREFLIGHT_STEP)
     return None
 
 
@@ -83,7 +87,7 @@ def node_steps(resources: Sequence[Mapping[str, Any]]) -> dict[str, NodeStep]:
     for resource in resources:
         node = _step_owner(resource, parents)
         if resource["type"] in (REMOTE_COMMAND, LOCAL_COMMAND) and node is not None:
-            step = resource["name"].removeprefix(f"{node}-")
+            step = step_of(resource["name"], node)
             on_node = resource["type"] == REMOTE_COMMAND
             steps[resource["urn"]] = NodeStep(
                 node, step, on_node, on_node and step in HARDWARE_STEPS

@@ -58,6 +58,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.names import AGILIO_NODE_LABEL as AGILIO_LABEL
+from components.names import AGILIO_NODE_LABEL_VALUE as AGILIO_LABEL_VALUE
+from components.names import DEFAULT_RESOURCE
 from tools.flows import FlowParseError, FlowTotals, parse_dump, summarise
 
 DEFAULT_NAMESPACE = "kube-system"
@@ -65,13 +68,9 @@ DEFAULT_NAMESPACE = "kube-system"
 # `app: ovs` only; the kube-ovn-v2 chart adds `app.kubernetes.io/name: kube-ovn-ovs` and keeps
 # `app: ovs` as a legacy label (templates/ovs-ovn/ovs-ovn-daemonset.yaml).
 DEFAULT_SELECTOR = "app=ovs"
-DEFAULT_RESOURCE = "corigine.com/agilio_sriov"
 DEFAULT_CONTAINER = "openvswitch"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_JOBS = 8
-# components/cluster.py AGILIO_NODE_LABEL: the stack labels every Agilio node with it.
-AGILIO_LABEL = "agilio-offload/agilio-cx"
-AGILIO_LABEL_VALUE = "true"
 DUMP_FLOWS = ("ovs-appctl", "dpctl/dump-flows", "-m")
 # `--if-exists`: an unset key prints an empty line instead of failing (lib/db-ctl-base.c
 # cmd_get); Kube-OVN's start-ovs.sh sets the key to true or false from HW_OFFLOAD.

@@ -57,8 +57,8 @@ from components.cluster.provider import (
 )
 from components.config import pins
 from components.config.models import KubernetesConfig, MasterNode
+from components.names import KUBE_OVN_OFFLOAD_TYPE
 
-TYPE = "agilio-offload:index:KubeOvnOffload"
 RELEASE_NAME = "kube-ovn"
 # Written on ovs-ovn when the stack lets go of its release (destroy, or install: existing): the
 # cluster preflight then knows a release of that name runs that this stack no longer has.
@@ -117,7 +117,7 @@ class KubeOvnOffload(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: KubeOvnOffloadArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(KUBE_OVN_OFFLOAD_TYPE, name, None, opts)
         helm = args.install == "helm"
         # install.sh labels its masters itself; the chart's ovn-central needs the label.
         self.master_labels = [

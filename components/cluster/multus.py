@@ -32,8 +32,8 @@ from components.cluster.provider import (
 )
 from components.config import pins
 from components.config.models import KubernetesConfig
+from components.names import MULTUS_TYPE
 
-TYPE = "agilio-offload:index:Multus"
 NAME = "multus"
 DAEMON_CONFIG_MAP = "multus-daemon-config"
 DAEMON_CONFIG_KEY = "daemon-config.json"
@@ -155,7 +155,7 @@ class Multus(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: MultusArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(MULTUS_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         namespace = args.namespace
         self.crd = k8s.apiextensions.v1.CustomResourceDefinition(

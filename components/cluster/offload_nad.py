@@ -15,7 +15,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-TYPE = "agilio-offload:index:OffloadNAD"
+from components.names import OFFLOAD_NAD_TYPE
+
 RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName"
 KUBE_OVN_SOCKET = "/run/openvswitch/kube-ovn-daemon.sock"
 CNI_VERSION = "0.3.1"
@@ -52,7 +53,7 @@ class OffloadNAD(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: OffloadNADArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(OFFLOAD_NAD_TYPE, name, None, opts)
         self.provider_name = kube_ovn_provider(args.name, args.namespace)
         self.attachment = k8s.apiextensions.CustomResource(
             f"{name}-attachment",

@@ -31,9 +31,9 @@ from pulumi_command import local
 
 from components.cluster.provider import SYSTEM_NAMESPACE
 from components.config.models import KubernetesConfig
+from components.names import CLUSTER_PREFLIGHT_TYPE
 from components.scripts import CLUSTER_SCRIPTS, ParamValue, load_script, remote_command
 
-TYPE = "agilio-offload:index:ClusterPreflight"
 SCRIPT = "cluster-preflight"
 # The field manager of the stack's tunnel-interface node patches: the check finds it in a
 # Node's managedFields to tell this stack's annotation from someone else's.
@@ -99,7 +99,7 @@ class ClusterPreflight(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ClusterPreflightArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(CLUSTER_PREFLIGHT_TYPE, name, None, opts)
         self.script = render_cluster_script(SCRIPT, script_params(args))
         self.check = local.Command(
             f"{name}-checks",

@@ -16,9 +16,6 @@ import pulumi_kubernetes as k8s
 
 from components.config.models import KubernetesConfig
 
-# Set on every Agilio node; the SR-IOV device plugin runs only where it is.
-AGILIO_NODE_LABEL = "agilio-offload/agilio-cx"
-AGILIO_NODE_LABEL_VALUE = "true"
 # Kube-OVN's own label for the nodes that run ovn-central.
 KUBE_OVN_MASTER_LABEL = "kube-ovn/role"
 KUBE_OVN_MASTER_LABEL_VALUE = "master"

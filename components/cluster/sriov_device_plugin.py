@@ -19,20 +19,23 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster.provider import (
-    AGILIO_NODE_LABEL,
-    AGILIO_NODE_LABEL_VALUE,
     LINUX_NODES,
     SYSTEM_NAMESPACE,
     label_node,
 )
 from components.config import pins
 from components.config.models import SriovConfig
+from components.names import (
+    AGILIO_NODE_LABEL,
+    AGILIO_NODE_LABEL_VALUE,
+    DEVICE_PLUGIN_DAEMON_SET,
+    DEVICE_PLUGIN_LABELS,
+    SRIOV_DEVICE_PLUGIN_TYPE,
+)
 
-TYPE = "agilio-offload:index:SriovDevicePlugin"
 CONFIG_MAP_NAME = "sriovdp-config"
 CONFIG_KEY = "config.json"
 CONFIG_HASH_ANNOTATION = "agilio-offload/sriovdp-config-sha256"
-APP_LABELS = {"app": "sriovdp", "name": "sriov-device-plugin", "tier": "node"}
 # Host directories the plugin works in: kubelet's device plugin socket and plugin registry, and
 # the device-info files Multus reads to pass the VF's PCI address to the CNI plugins.
 HOST_PATHS = {
@@ -78,7 +81,7 @@ class SriovDevicePlugin(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: SriovDevicePluginArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(SRIOV_DEVICE_PLUGIN_TYPE, name, None, opts)
         self.node_labels = [
             label_node(
                 f"{node}-agilio-label", node, {AGILIO_NODE_LABEL: AGILIO_NODE_LABEL_VALUE}, self
@@ -105,7 +108,7 @@ class SriovDevicePlugin(pulumi.ComponentResource):
         self.daemon_set = k8s.apps.v1.DaemonSet(
             f"{name}-ds",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="kube-sriov-device-plugin", namespace=args.namespace, labels=APP_LABELS
+                name=DEVICE_PLUGIN_DAEMON_SET, namespace=args.namespace, labels=DEVICE_PLUGIN_LABELS
             ),
             spec=self._daemon_set_spec(self.config_hash),
             opts=pulumi.ResourceOptions(
@@ -117,11 +120,13 @@ class SriovDevicePlugin(pulumi.ComponentResource):
 
     def _daemon_set_spec(self, hash_: str) -> k8s.apps.v1.DaemonSetSpecArgs:
         return k8s.apps.v1.DaemonSetSpecArgs(
-            selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"name": APP_LABELS["name"]}),
+            selector=k8s.meta.v1.LabelSelectorArgs(
+                match_labels={"name": DEVICE_PLUGIN_LABELS["name"]}
+            ),
             update_strategy=k8s.apps.v1.DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    labels=APP_LABELS, annotations={CONFIG_HASH_ANNOTATION: hash_}
+                    labels=DEVICE_PLUGIN_LABELS, annotations={CONFIG_HASH_ANNOTATION: hash_}
                 ),
                 spec=k8s.core.v1.PodSpecArgs(
                     # As upstream: the plugin discovers VFs through the host's network view.

@@ -29,13 +29,14 @@ from components.cluster.kubectl import kubectl_command
 from components.cluster.provider import SYSTEM_NAMESPACE
 from components.config import pins
 from components.config.models import KubernetesConfig, SriovConfig
+from components.names import (
+    DEVICE_PLUGIN_DAEMON_SET,
+    DEVICE_PLUGIN_POD_SELECTOR,
+    VF_REGISTRATION_TYPE,
+)
 from components.scripts import KUBECTL_SCRIPTS, ParamValue, remote_command, render_script
 
-TYPE = "agilio-offload:index:VfRegistration"
 SCRIPT = "wait-vfs-advertised"
-# The SR-IOV device plugin's DaemonSet and pod label (components/sriov_device_plugin.py).
-DEVICE_PLUGIN_DAEMON_SET = "kube-sriov-device-plugin"
-DEVICE_PLUGIN_POD_SELECTOR = "name=sriov-device-plugin"
 # A restarted plugin registers within seconds and kubelet reports it in its next node status
 # (every 10 s by default); 5 minutes leaves room for a slow image pull.
 DEFAULT_TIMEOUT_SECONDS = 300
@@ -142,7 +143,7 @@ class VfRegistration(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: VfRegistrationArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(VF_REGISTRATION_TYPE, name, None, opts)
         self.checks: list[local.Command] = [
             self._check(name, node, expected, args) for node, expected in args.nodes.items()
         ]

@@ -45,6 +45,7 @@ from components.config.validators import (
     VfCount,
     fail,
 )
+from components.names import DEFAULT_RESOURCE_NAME, DEFAULT_RESOURCE_PREFIX
 
 
 class _Model(BaseModel):
@@ -98,8 +99,8 @@ class RolloutConfig(_Model):
 
 
 class SriovConfig(_Model):
-    resource_prefix: ResourcePrefix = "corigine.com"
-    resource_name: ResourceName = "agilio_sriov"
+    resource_prefix: ResourcePrefix = DEFAULT_RESOURCE_PREFIX
+    resource_name: ResourceName = DEFAULT_RESOURCE_NAME
     vendors: Annotated[list[PciId], Field(min_length=1)] = ["19ee"]
     devices: Annotated[list[PciId], Field(min_length=1)] = ["6003"]
     drivers: Annotated[list[DriverName], Field(min_length=1)] = ["nfp_netvf"]

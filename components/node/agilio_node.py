@@ -31,27 +31,11 @@ from pulumi_command import local, remote
 
 from components.cluster.kubectl import kubectl_command
 from components.cluster.provider import SYSTEM_NAMESPACE
-from components.cluster.vf_registration import (
-    DEVICE_PLUGIN_POD_SELECTOR,
-    wait_vfs_advertised_command,
-)
+from components.cluster.vf_registration import wait_vfs_advertised_command
 from components.config.models import KubernetesConfig, ResolvedNode, SriovConfig, StackConfig
+from components.names import AGILIO_NODE_TYPE, DEVICE_PLUGIN_POD_SELECTOR, step_name
 from components.scripts import ParamValue, remote_command, render_script
 
-TYPE = "agilio-offload:index:AgilioNode"
-# The node's steps over SSH, in runbook order; each is a remote command named "<node>-<step>".
-# The read-only "preflight" runs first, from preflight.py.
-STEPS = ("preflight", "reload-wait", "firmware", "driver", "vfs")
-HARDWARE_STEPS = ("firmware", "driver", "vfs")
-# The kubectl steps around them, on the operator's machine, in chain order.
-KUBECTL_STEPS = (
-    "uncordon-after-undo",
-    "drain",
-    "drain-before-undo",
-    "device-plugin-restart",
-    "vfs-advertised",
-    "uncordon",
-)
 # What the firmware and vfs steps report in their JSON line, exposed as the node's facts.
 REPORTED_FACTS = ("pciAddress", "totalVfs", "vfs", "firmware")
 
@@ -187,7 +171,7 @@ class NodeStepFactory:
         after: Sequence[pulumi.Input[pulumi.Resource]] = (),
     ) -> remote.Command:
         return remote.Command(
-            f"{self.node.name}-{step}",
+            step_name(self.node.name, step),
             connection=self.connection,
             create=commands.create,
             delete=commands.delete,
@@ -218,7 +202,7 @@ class NodeStepFactory:
         trigger: kubeconfig, context, `rollout.drain`) runs nothing; only a trigger change
         (the node's hardware steps will run again) replaces it, which runs `create`."""
         return local.Command(
-            f"{self.node.name}-{step}",
+            step_name(self.node.name, step),
             create=create,
             update=echo_command(f"{self.node.name} {step}: updated, nothing to run"),
             delete=delete,
@@ -266,7 +250,7 @@ class AgilioNode(pulumi.ComponentResource):
         args: AgilioNodeArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(AGILIO_NODE_TYPE, name, None, opts)
         self.node_name = args.node.name
         self._node = args.node
         self._access = args.access

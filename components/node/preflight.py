@@ -16,11 +16,10 @@ import pulumi
 from pulumi_command import local, remote
 
 from components.config.models import ResolvedNode
+from components.names import GATE_NAME, PREFLIGHT_STEP, PREFLIGHT_TYPE
 from components.node.agilio_node import NodeAccess, NodeStepFactory, echo_command
 
-TYPE = "agilio-offload:index:Preflight"
 MIN_KERNEL = "5.7"
-GATE_NAME = "preflight-gate"
 
 
 @dataclass
@@ -42,7 +41,7 @@ class Preflight(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: PreflightArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(PREFLIGHT_TYPE, name, None, opts)
         self.node_checks = {node.name: self._node_check(node, args.access) for node in args.nodes}
         self.gate = local.Command(
             GATE_NAME,
@@ -65,7 +64,7 @@ class Preflight(pulumi.ComponentResource):
             "DEVICES": " ".join(sriov.devices),
             "DRIVERS": " ".join(sriov.drivers),
         }
-        return steps.remote_step("preflight", steps.commands("preflight", params, undo=False))
+        return steps.remote_step(PREFLIGHT_STEP, steps.commands(PREFLIGHT_STEP, params, undo=False))
 
     @staticmethod
     def _gate_message(verdicts: list[str]) -> str:
