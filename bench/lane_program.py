@@ -1,6 +1,6 @@
 """The rollout's lane shape, bare: for bench/plan_scale.py `--program lanes`.
 
-What `components/rollout.py` will register, without the scripts: per node a component with a
+What `components/node/rollout.py` will register, without the scripts: per node a component with a
 read-only `preflight`, and nine steps in a chain (`drain` -> `reload-wait` -> `firmware` ->
 `driver` -> `vfs` -> `drain-before-undo` -> `device-plugin-restart` -> `vfs-advertised` ->
 `uncordon`); one `preflight-gate` waits for every preflight; node i's `drain` waits for the gate

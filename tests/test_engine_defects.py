@@ -3,7 +3,7 @@ nodes out of service at once, whatever the engine does with the change (tools/en
 creates when their dependencies are done, deletes in ScheduleDeletes' waves).
 
 These assert the SAFE behaviour. On the branch that brought them they fail, each for the defect
-it names (issue 10), until the rollout (components/rollout.py) fixes it. A change the program
+it names (issue 10), until the rollout (components/node/rollout.py) fixes it. A change the program
 refuses with a clear error is safe too.
 """
 

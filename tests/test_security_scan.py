@@ -43,8 +43,8 @@ BOTH = {
     "CKV_K8S_9": "readiness probe: node agents serve no traffic; as above",
     "CKV_K8S_15": "imagePullPolicy Always: the tag is pinned; Always would make a node's CNI "
     "restart depend on the registry being reachable",
-    "CKV_K8S_43": "image digest: tags are pinned (components/pins.py); README says how to pin by "
-    "digest once the digest is read from the registry",
+    "CKV_K8S_43": "image digest: tags are pinned (components/config/pins.py); README says how to "
+    "pin by digest once the digest is read from the registry",
     "CKV2_K8S_6": "NetworkPolicy: host-network pods are not subject to NetworkPolicy",
 }
 ACCEPTED: dict[tuple[str, str], str] = {

@@ -1,4 +1,5 @@
-"""The registration wait (components/vf_registration.py, kubectl_scripts/wait-vfs-advertised.sh).
+"""The registration wait (components/cluster/vf_registration.py and
+kubectl_scripts/wait-vfs-advertised.sh).
 
 The exact create text the program registers runs with `sh -c`, as pulumi-command's local
 provider runs it, against the stand-in kubectl (tests/kubectl_standin.py) first on PATH: a node

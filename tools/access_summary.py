@@ -24,7 +24,7 @@ FIELDS = ("host", "port", "user", "sudo", "hostKey", "keySource")
 
 
 def key_source(config: StackConfig, has_secret_key: bool) -> str:
-    """Where the SSH private key comes from, in the order `components.agilio_node` uses."""
+    """Where the SSH private key comes from, in the order `components.node.agilio_node` uses."""
     if has_secret_key:
         return "secret"
     return "file" if config.ssh.private_key_path else "agent"

@@ -647,7 +647,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         run = plan(args.stack, args.stack_file, _baseline_outputs(args.baseline))
-    except ConfigError as err:  # the stack file itself (components.stack_file)
+    except ConfigError as err:  # the stack file itself (components.config.stack_file)
         print(f"plan: {err}", file=sys.stderr)
         return 2
     if isinstance(run.error, ConfigError):

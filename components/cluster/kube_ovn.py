@@ -12,7 +12,7 @@ Kube-OVN's official repository, with the runbook's install flags as chart values
 | MASTER_NODES   | masterNodes                       | kubeOvn.masterNodes' IPs |
 
 `kubeOvn.install: existing`: no release; the Kube-OVN already running (e.g. from install.sh) is
-kept, and the cluster preflight (components/cluster_preflight.py) checks it has these flags.
+kept, and the cluster preflight (preflight.py) checks it has these flags.
 
 The runbook's IFACE is "the NIC with the node IP". Set cluster-wide, a NIC name that only Agilio
 nodes have makes kube-ovn-cni exit on every other node (it finds no NIC matching `--iface`), so
@@ -25,7 +25,8 @@ over the Agilio port whatever the other nodes' NICs are called.
 databases; with `helm` the master nodes also get Kube-OVN's `kube-ovn/role=master` label, which
 its ovn-central pods select. `pulumi destroy` leaves the release, these labels and the tunnel
 annotations in place (retained): the Kube-OVN it leaves running needs all of them. User
-`values` merge in underneath (components/config.py refuses any that would undo offload).
+`values` merge in underneath (components/config/kube_ovn_values.py refuses any that would undo
+offload).
 
 Once Kube-OVN is up, Multus (when the stack installs either of them) is restarted so it writes
 its config over Kube-OVN's, as install.sh does.

@@ -57,7 +57,7 @@ DAEMON_RESOURCES = {
 @dataclass
 class MultusArgs:
     # The provider of the retained NAD CRD: one that adopts it after a `destroy`
-    # (components/cluster.py `adopting_provider`); None: the component's own provider.
+    # (provider.py `adopting_provider`); None: the component's own provider.
     crd_provider: pulumi.ProviderResource | None = None
     namespace: str = SYSTEM_NAMESPACE
 

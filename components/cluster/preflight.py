@@ -1,6 +1,6 @@
 """ClusterPreflight: read-only checks of the cluster before any node step changes anything.
 
-One `local.Command` (`cluster-preflight-checks`) runs `cluster_scripts/cluster-preflight.sh` on the
+One `local.Command` (`cluster-preflight-checks`) runs `scripts/cluster-preflight.sh` on the
 machine that runs `pulumi`, with kubectl and the stack's kubeconfig/context. The rollout's
 preflight gate waits for it, so a failed check stops the run before the first drain, firmware
 or VF change on any node. It checks:

@@ -130,7 +130,7 @@ class KubeOvnConfig(_Model):
     chart_version: ChartVersion = pins.KUBE_OVN_CHART_VERSION
     # The default uplink of the Agilio nodes (their tunnel-interface annotation); unset: each
     # Agilio node names its uplink. Never IFACE for the whole cluster: other nodes keep their
-    # node-IP NIC (components/kube_ovn.py).
+    # node-IP NIC (components/cluster/kube_ovn.py).
     iface: IfName | None = None
     # Required with install: helm (checked with the other cross-field rules).
     master_nodes: list[MasterNode] = []
