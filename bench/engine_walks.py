@@ -28,7 +28,7 @@ import sys
 from collections.abc import Sequence
 
 from bench.plan_scale import PROGRAMS, program_run_args
-from tools.mock_engine import Registration, _start_order, run_program
+from tools.engine.mock_driver import Registration, _start_order, run_program
 
 
 def engine_costs(resources: list[Registration]) -> dict[str, int]:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from components.config import ConfigError
 from tools import engine_rules as er
-from tools.mock_engine import run_program, stack_config
+from tools.engine.mock_driver import run_program, stack_config
 
 DRAIN_TIMEOUT_S = 600.0
 PF_WAIT_S = 300.0

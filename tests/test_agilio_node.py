@@ -23,7 +23,7 @@ from components.node_steps import (
     parse_facts,
 )
 from components.preflight import TYPE as PREFLIGHT_TYPE
-from tools.mock_engine import EchoMocks, ProgramRun, Registration, run_stack
+from tools.engine.mock_driver import EchoMocks, ProgramRun, Registration, run_stack
 
 REMOTE = "command:remote:Command"
 LOCAL = "command:local:Command"

@@ -18,7 +18,7 @@ import pytest
 
 from components import agilio_node
 from tests.emulated_node.harness import EmulatedNode
-from tools.mock_engine import run_stack
+from tools.engine.mock_driver import run_stack
 
 if TYPE_CHECKING:
     from tests.emulated_node.plugin import StartNode

@@ -10,7 +10,7 @@ import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
 from components.offloaded_pod import OffloadError, add_offload
-from tools.mock_engine import REPO_ROOT, EchoMocks, ProgramRun, run_program, run_stack
+from tools.engine.mock_driver import REPO_ROOT, EchoMocks, ProgramRun, run_program, run_stack
 
 VF = "corigine.com/agilio_sriov"
 NETWORK = "v1.multus-cni.io/default-network"

@@ -7,7 +7,7 @@ from typing import Any
 
 from pulumi.runtime import mocks as pulumi_mocks
 
-from tools.mock_engine import SECRET, EchoMocks, run_program, run_stack, stack_config
+from tools.engine.mock_driver import SECRET, EchoMocks, run_program, run_stack, stack_config
 
 VF = "corigine.com/agilio_sriov"
 CONTRACT = {

@@ -36,7 +36,7 @@ from tests.kubectl_fixture import (
     plugin_daemon_set,
     plugin_pod,
 )
-from tools.mock_engine import ProgramRun, run_stack
+from tools.engine.mock_driver import ProgramRun, run_stack
 
 VF = "corigine.com/agilio_sriov"
 NODE = "worker-1"

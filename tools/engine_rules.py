@@ -1,6 +1,6 @@
 """What the Pulumi engine will do with a plan: operations, their order, the nodes they disrupt.
 
-The mock engine (`tools/mock_engine.py`) records what the program registers; this module says
+The mock engine (`tools/engine/mock_driver.py`) records what the program registers; this module says
 what `pulumi up` (or `pulumi destroy`) then does with it, going from an earlier plan's
 `resources.json` to a new one. It is shaped like the engine's own
 `pkg/resource/deploy/step_generator.go` (read at pulumi v3.259.0, the newest source stored; the

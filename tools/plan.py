@@ -33,8 +33,7 @@ from components.change_guard import ChangeRefused
 from components.config import ConfigError, RolloutConfig
 from components.preflight import TYPE as PREFLIGHT_TYPE
 from tools import access_summary, engine_rules
-from tools.engine_rules import Op, Rollout, changed_fields
-from tools.mock_engine import (
+from tools.engine.mock_driver import (
     ORGANIZATION,
     EchoMocks,
     ProgramRun,
@@ -43,6 +42,7 @@ from tools.mock_engine import (
     stack_config,
     stack_file,
 )
+from tools.engine_rules import Op, Rollout, changed_fields
 
 REMOTE_COMMAND = "command:remote:Command"
 LOCAL_COMMAND = "command:local:Command"

@@ -26,9 +26,9 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from components.stack_file import read_stack_file
-from tools import sdk_speedups
+from tools.engine import sdk_speedups
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = REPO_ROOT / "__main__.py"
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
@@ -183,7 +183,7 @@ def _registration(request: Any, urn: str) -> Registration:
 
 
 def _options(request: Any) -> dict[str, Any]:
-    """The resource options the engine decides with (tools/engine_rules.py reads them).
+    """The resource options the engine decides with (the engine model reads them).
 
     `deleteBeforeReplaceDefined` says whether the program set `delete_before_replace` at all
     (the engine lets the provider decide otherwise: step_generator.go continueStepsFromDiff);
@@ -306,7 +306,7 @@ def run_program(
 ) -> ProgramRun:
     """Run `program` once under mocks with `config` (full keys, JSON text for objects).
 
-    `speedups=False` runs the SDK as shipped instead of `tools.sdk_speedups`, as `pulumi up`
+    `speedups=False` runs the SDK as shipped instead of `tools.engine.sdk_speedups`, as `pulumi up`
     does (the program still installs its own corrections, `components/sdk_corrections.py`).
     """
     if speedups:
