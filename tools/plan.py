@@ -5,7 +5,7 @@ Runs the real program in-process under the Pulumi SDK's mock engine with the sta
 `resources.json`, `outputs.json`, `kubernetes/*.yaml` and `nodes/<node>/<nn>-<step>.sh`. With
 `--baseline DIR` (an earlier plan's output directory) it lists what would be added, removed and
 changed, with the changed input fields, hardware steps marked, and what the Pulumi engine will do
-with it (`tools/engine_rules.py`): each resource's operation, the waves, the node commands of each
+with it (`tools/engine/`): each resource's operation, the waves, the node commands of each
 wave and how many nodes are out at once. `--destroy` (with `--baseline`) plans `pulumi destroy`
 of the baseline instead.
 
@@ -32,7 +32,8 @@ from components.agilio_node import TYPE as AGILIO_NODE_TYPE
 from components.change_guard import ChangeRefused
 from components.config import ConfigError, RolloutConfig
 from components.preflight import TYPE as PREFLIGHT_TYPE
-from tools import access_summary, engine_rules
+from tools import access_summary
+from tools.engine import NEVER, Decision, Op, Rollout, Step, Wave, analyse, changed_fields
 from tools.engine.mock_driver import (
     ORGANIZATION,
     EchoMocks,
@@ -42,7 +43,6 @@ from tools.engine.mock_driver import (
     stack_config,
     stack_file,
 )
-from tools.engine_rules import Op, Rollout, changed_fields
 
 REMOTE_COMMAND = "command:remote:Command"
 LOCAL_COMMAND = "command:local:Command"
@@ -382,7 +382,7 @@ def render_diff(changes: Sequence[Change]) -> str:
     return "\n".join(lines)
 
 
-# --- what the engine will do (tools/engine_rules.py decides; this only renders) -------------------
+# --- what the engine will do (tools/engine/ decides; this only renders) --------------------------
 
 _OP_SYMBOLS = {
     Op.CREATE: "+",
@@ -392,7 +392,7 @@ _OP_SYMBOLS = {
 }
 
 
-def _operation_text(decision: engine_rules.Decision, has_update: bool) -> str:
+def _operation_text(decision: Decision, has_update: bool) -> str:
     if decision.op is Op.UPDATE and decision.type in (REMOTE_COMMAND, LOCAL_COMMAND):
         return "update: runs its `update`" if has_update else "update: runs `create` again"
     if decision.op is Op.REPLACE and decision.delete_before_replace:
@@ -403,14 +403,14 @@ def _operation_text(decision: engine_rules.Decision, has_update: bool) -> str:
 
 
 def render_engine(rollout: Rollout) -> str:
-    """Operations, waves and disruption, as `engine_rules.analyse` found them."""
+    """Operations, waves and disruption, as `tools.engine.analyse` found them."""
     plan = rollout.plan
     acting = [d for d in plan.decisions if d.op is not Op.SAME]
     counts = {op: sum(d.op is op for d in acting) for op in _OP_SYMBOLS}
     dbr = sum(d.op is Op.REPLACE and d.delete_before_replace for d in acting)
     retained = sum(d.retained for d in acting)
     lines = [
-        "What the engine will do (rules of pulumi's step_generator.go, tools/engine_rules.py):",
+        "What the engine will do (rules of pulumi's step_generator.go, tools/engine/):",
         f"  {counts[Op.CREATE]} create, {counts[Op.UPDATE]} update, {counts[Op.REPLACE]} replace "
         f"({dbr} delete-before-replace), {counts[Op.DELETE]} delete ({retained} retained)",
     ]
@@ -454,7 +454,7 @@ def render_waves(rollout: Rollout) -> list[str]:
     return lines
 
 
-def _other_steps(wave: engine_rules.Wave, calls: Sequence[engine_rules.Step]) -> str:
+def _other_steps(wave: Wave, calls: Sequence[Step]) -> str:
     """The wave's steps that are not node commands: up to three named, then a count."""
     node_step_names = {f"{c.node}-{c.step}" for c in wave.commands}
     others = [f"{s.op} {s.name}" for s in calls if s.name not in node_step_names]
@@ -464,7 +464,7 @@ def _other_steps(wave: engine_rules.Wave, calls: Sequence[engine_rules.Step]) ->
 
 def render_disruption(rollout: Rollout) -> list[str]:
     bound = rollout.max_unavailable
-    left = [d.node for d in rollout.disruptions if d.end == engine_rules.NEVER]
+    left = [d.node for d in rollout.disruptions if d.end == NEVER]
     lines = [
         f"Nodes out at once: {rollout.worst_case} at most in any order the engine may run the "
         f"steps (rollout.maxUnavailable: {bound})"
@@ -591,7 +591,7 @@ def _report_engine(
     old: list[dict[str, Any]], new: list[dict[str, Any]], bound: int
 ) -> tuple[int, str]:
     """Print what the engine will do; (exit code, engine.json text)."""
-    rollout = engine_rules.analyse(old, new, bound)
+    rollout = analyse(old, new, bound)
     print(render_engine(rollout))
     text = json.dumps(engine_json(rollout), indent=2)
     if rollout.over_bound:
