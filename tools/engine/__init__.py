@@ -4,9 +4,11 @@ The mock driver records the program's registrations; the rest says what the engi
 going from an earlier plan's `resources.json` to a new one, split where pulumi's engine splits
 (`pkg/resource/deploy`, read at pulumi v3.259.0; the SDK here is 3.272.0):
 
-- `resources`: a resource as the engine sees it (one entry of `resources.json`);
+- `resources`: a resource as the engine sees it, a typed record (`Resource`, `Options`) that
+  reads and writes one entry of the plan's `resources.json`;
 - `step`: the step kinds, steps and decisions, as `step.go` names them;
-- `graph`: the dependency graph (`GetAllDependencies`) and the order algorithms on it;
+- `graph`: the dependency graph (`GetAllDependencies`), the program's stable order, and the
+  order algorithms on them;
 - `step_generator`: replace or update, dependent replacements, deletes (`step_generator.go`);
 - `step_executor`: when each step starts, the delete waves (`step_executor.go`,
   `ScheduleDeletes`);
@@ -18,7 +20,7 @@ Shared by the plan tool (`tools/plan.py`), the tests and the benchmarks; nothing
 plan tool.
 """
 
-from tools.engine.graph import dependencies, register_waits_for
+from tools.engine.graph import dependencies, program_order, register_waits_for, start_order
 from tools.engine.mock_driver import (
     EchoMocks,
     ProgramRun,
@@ -27,7 +29,7 @@ from tools.engine.mock_driver import (
     run_stack,
     stack_config,
 )
-from tools.engine.resources import Resource
+from tools.engine.resources import Options, Resource, ResourceJSON, as_resource, as_resources
 from tools.engine.rollout_analysis import (
     HARDWARE_STEPS,
     LOCAL_COMMAND,
@@ -87,16 +89,20 @@ __all__ = [
     "EnginePlan",
     "NodeCommand",
     "Op",
+    "Options",
     "ProgramRun",
     "ProviderRule",
     "Registration",
     "Resource",
+    "ResourceJSON",
     "Rollout",
     "Step",
     "Timing",
     "Wave",
     "all_steps",
     "analyse",
+    "as_resource",
+    "as_resources",
     "calculate_dependent_replacements",
     "changed_fields",
     "command_text",
@@ -111,6 +117,7 @@ __all__ = [
     "path_contains",
     "peak_disrupted",
     "plan_engine",
+    "program_order",
     "provider_rule",
     "register_waits_for",
     "replace_or_update",
@@ -119,6 +126,7 @@ __all__ = [
     "run_stack",
     "schedule_deletes",
     "stack_config",
+    "start_order",
     "step_predecessors",
     "unit_duration",
     "worst_case_disrupted",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tools.engine.graph import max_antichain, topological
-from tools.engine.resources import Resource
+from tools.engine.resources import Resource, ResourceJSON, as_resource, as_resources
 from tools.engine.step import EnginePlan, Op, Step
 from tools.engine.step_executor import (
     Timing,
@@ -59,31 +59,34 @@ class NodeCommand:
     effect: Effect
 
 
-def node_names(resources: Iterable[Resource]) -> list[str]:
-    return [r["name"] for r in resources if r["type"] == NODE_COMPONENT]
+def node_names(resources: Iterable[Resource | ResourceJSON]) -> list[str]:
+    return [r.name for r in as_resources(resources) if r.type == NODE_COMPONENT]
 
 
-def node_of(resource: Resource, nodes: Sequence[str], parents: Mapping[str, str]) -> str | None:
+def node_of(
+    resource: Resource | ResourceJSON, nodes: Sequence[str], parents: Mapping[str, str]
+) -> str | None:
     """The node a command belongs to: its AgilioNode parent, else the longest node name its
     own name starts with (`<node>-<step>`, as the rollout names its steps)."""
-    if resource["type"] not in (REMOTE_COMMAND, LOCAL_COMMAND):
+    resource = as_resource(resource)
+    if resource.type not in (REMOTE_COMMAND, LOCAL_COMMAND):
         return None
-    parent = parents.get(resource.get("parent") or "")
+    parent = parents.get(resource.parent or "")
     if parent is not None:
         return parent
-    matches = [n for n in nodes if resource["name"].startswith(f"{n}-")]
+    matches = [n for n in nodes if resource.name.startswith(f"{n}-")]
     return max(matches, key=len) if matches else None
 
 
 def node_command(step: Step, node: str) -> NodeCommand:
     """What `step` runs on (or for) `node`: the command text it executes decides."""
     resource = step.resource
-    name = resource["name"].removeprefix(f"{node}-")
+    name = resource.name.removeprefix(f"{node}-")
     deleting = step.op in (Op.DELETE, Op.DELETE_REPLACED)
-    text = command_text(step.op, resource.get("inputs") or {})
+    text = command_text(step.op, resource.inputs)
     if not text or step.retained:
         return NodeCommand(node, name, "nothing", Effect.OTHER)
-    if resource["type"] == LOCAL_COMMAND:
+    if resource.type == LOCAL_COMMAND:
         verbs = _kubectl_verbs(text.split())
         if verbs[:1] == ["drain"]:
             return NodeCommand(node, name, "kubectl drain", Effect.DRAIN)
@@ -127,11 +130,14 @@ def _kubectl_verbs(words: Sequence[str]) -> list[str]:
 
 
 def node_commands(
-    plan: EnginePlan, old: Sequence[Resource], new: Sequence[Resource]
+    plan: EnginePlan,
+    old: Sequence[Resource | ResourceJSON],
+    new: Sequence[Resource | ResourceJSON],
 ) -> dict[str, NodeCommand]:
     """Step id -> what it does to a node, for every step that runs a node's command."""
-    nodes = sorted({*node_names(old), *node_names(new)})
-    parents = {r["urn"]: r["name"] for r in [*old, *new] if r["type"] == NODE_COMPONENT}
+    both = as_resources([*old, *new])
+    nodes = sorted(set(node_names(both)))
+    parents = {r.urn: r.name for r in both if r.type == NODE_COMPONENT}
     found = {}
     for step in all_steps(plan):
         if step.op is Op.SAME:
@@ -271,8 +277,13 @@ class Rollout:
         ]
 
 
-def analyse(old: Sequence[Resource], new: Sequence[Resource], max_unavailable: int) -> Rollout:
+def analyse(
+    old: Sequence[Resource | ResourceJSON],
+    new: Sequence[Resource | ResourceJSON],
+    max_unavailable: int,
+) -> Rollout:
     """Operations, waves and disruption of going from `old` to `new` (`new=[]`: destroy)."""
+    old, new = as_resources(old), as_resources(new)
     plan = plan_engine(old, new)
     timings = run_engine(plan, unit_duration)
     commands = node_commands(plan, old, new)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from tools.engine.resources import Resource
+from tools.engine.resources import Resource, ResourceJSON, as_resource
 
 
 class Op(StrEnum):
@@ -60,21 +60,22 @@ class Step:
     resource: Resource  # the new state (create, update, create-replacement) or the old one
     retained: bool = False
 
+    def __init__(self, op: Op, resource: Resource | ResourceJSON, retained: bool = False) -> None:
+        object.__setattr__(self, "op", op)
+        object.__setattr__(self, "resource", as_resource(resource))
+        object.__setattr__(self, "retained", retained)
+
     @property
     def id(self) -> str:
-        return f"{self.op}:{self.resource['urn']}"
+        return f"{self.op}:{self.resource.urn}"
 
     @property
     def name(self) -> str:
-        return self.resource["name"]
+        return self.resource.name
 
     @property
     def calls_provider(self) -> bool:
-        return (
-            bool(self.resource.get("custom", True))
-            and not self.retained
-            and self.op is not (Op.SAME)
-        )
+        return self.resource.custom and not self.retained and self.op is not Op.SAME
 
 
 @dataclass

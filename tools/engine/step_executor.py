@@ -37,11 +37,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tools.engine.graph import dependencies
-from tools.engine.resources import Resource
+from tools.engine.resources import Resource, ResourceJSON, as_resources
 from tools.engine.step import EnginePlan, Step
 
 
-def schedule_deletes(condemned: Sequence[Step], graph: Sequence[Resource]) -> list[list[Step]]:
+def schedule_deletes(
+    condemned: Sequence[Step], graph: Sequence[Resource | ResourceJSON]
+) -> list[list[Step]]:
     """`ScheduleDeletes`: the condemned resources in waves, in the order the waves run.
 
     Repeatedly takes every condemned resource none of whose direct dependencies in `graph` (the
@@ -49,8 +51,9 @@ def schedule_deletes(condemned: Sequence[Step], graph: Sequence[Resource]) -> li
     resource is deleted in a wave after everything that depends on it *directly or through other
     condemned resources*. Each wave runs in parallel; the next starts when it is done.
     """
-    by_urn = {r["urn"]: r for r in graph}
-    remaining = {step.resource["urn"]: step for step in condemned}
+    graph = as_resources(graph)
+    by_urn = {r.urn: r for r in graph}
+    remaining = {step.resource.urn: step for step in condemned}
     needs = {
         urn: dependencies(by_urn.get(urn, step.resource)) & remaining.keys()
         for urn, step in remaining.items()
@@ -59,7 +62,7 @@ def schedule_deletes(condemned: Sequence[Step], graph: Sequence[Resource]) -> li
     for urn, deps in needs.items():
         for dep in deps:
             needed_by.setdefault(dep, []).append(urn)
-    order = {r["urn"]: index for index, r in enumerate(graph)}
+    order = {r.urn: index for index, r in enumerate(graph)}
     waiting = {urn: len(deps) for urn, deps in needs.items()}
     free = [urn for urn, count in waiting.items() if count == 0]
     antichains: list[list[Step]] = []

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tools.engine.graph import register_waits_for
-from tools.engine.resources import Resource, options
+from tools.engine.resources import Resource, ResourceJSON, as_resource, as_resources
 from tools.engine.step import Decision, EnginePlan, Op, Step
 from tools.engine.step_executor import schedule_deletes
 
@@ -113,7 +113,7 @@ UNKNOWN_RULE = ProviderRule((), "never", "not modelled: planned as an update")
 
 
 def provider_rule(resource: Resource) -> ProviderRule:
-    type_ = resource["type"]
+    type_ = resource.type
     if type_ in PROVIDER_RULES:
         return PROVIDER_RULES[type_]
     return KUBERNETES_DEFAULT if type_.startswith("kubernetes:") else UNKNOWN_RULE
@@ -172,13 +172,13 @@ def diff_resource(old: Resource, new: Resource) -> Diff:
     """The provider's `Diff` (from `PROVIDER_RULES`), `ignoreChanges` taken out first
     (`processIgnoreChanges`), then `replaceOnChanges` applied (`applyReplaceOnChanges`)."""
     rule = provider_rule(new)
-    ignored = options(new).get("ignoreChanges") or []
+    ignored = new.options.ignore_changes
     changed = [
         path
-        for path in changed_fields(old.get("inputs") or {}, new.get("inputs") or {})
+        for path in changed_fields(old.inputs, new.inputs)
         if not any(path_contains(ignore, path) for ignore in ignored)
     ]
-    replace_on = [*rule.replace_paths, *(options(new).get("replaceOnChanges") or [])]
+    replace_on = [*rule.replace_paths, *new.options.replace_on_changes]
     replace_keys = [p for p in changed if any(path_contains(r, p) for r in replace_on)]
     same_identity = _identity(old) == _identity(new)
     return Diff(
@@ -189,22 +189,25 @@ def diff_resource(old: Resource, new: Resource) -> Diff:
 
 
 def _identity(resource: Resource) -> tuple[Any, Any]:
-    metadata = (resource.get("inputs") or {}).get("metadata") or {}
+    metadata = resource.inputs.get("metadata") or {}
     return metadata.get("name"), metadata.get("namespace")
 
 
 def _delete_before_replace(new: Resource, diff: Diff) -> bool:
     """The program's `deleteBeforeReplace` when it set one, else the provider's wish."""
-    opts = options(new)
-    defined = opts.get("deleteBeforeReplaceDefined", bool(opts.get("deleteBeforeReplace")))
-    return bool(opts.get("deleteBeforeReplace")) if defined else diff.provider_delete_before_replace
+    opts = new.options
+    if opts.delete_before_replace_defined:
+        return opts.delete_before_replace
+    return diff.provider_delete_before_replace
 
 
-def replace_or_update(old: Resource, new: Resource, replaced_providers: set[str]) -> Decision:
+def replace_or_update(
+    old: Resource | ResourceJSON, new: Resource | ResourceJSON, replaced_providers: set[str]
+) -> Decision:
     """`continueStepsFromDiff`: same, update, or replace (and how), for a resource in both plans."""
-    base = {"urn": new["urn"], "name": new["name"], "type": new["type"]}
-    provider_moved = "provider" in old and new.get("provider") != old.get("provider")
-    if provider_moved or new.get("provider") in replaced_providers:
+    old, new = as_resource(old), as_resource(new)
+    base = {"urn": new.urn, "name": new.name, "type": new.type}
+    if new.provider != old.provider or new.provider in replaced_providers:
         # providerChanged: a new or replaced provider whose DiffConfig says replace.
         return Decision(
             Op.REPLACE,
@@ -213,9 +216,9 @@ def replace_or_update(old: Resource, new: Resource, replaced_providers: set[str]
             delete_before_replace=_delete_before_replace(new, Diff((), (), False)),
             because="decided to replace: its provider is replaced",
         )
-    if not new.get("custom", True):
+    if not new.custom:
         # A component has no provider: equal inputs are "same", any change an update (`diff`).
-        changed = tuple(changed_fields(old.get("inputs") or {}, new.get("inputs") or {}))
+        changed = tuple(changed_fields(old.inputs, new.inputs))
         if not changed:
             return Decision(Op.SAME, **base, because="decided not to update (same)")
         return Decision(Op.UPDATE, **base, changed=changed, because="decided to update")
@@ -241,25 +244,29 @@ def replace_or_update(old: Resource, new: Resource, replaced_providers: set[str]
     )
 
 
-def decide_delete(old: Resource, deleted: set[str]) -> Decision:
+def decide_delete(old: Resource | ResourceJSON, deleted: set[str]) -> Decision:
     """`GenerateDeletes` for a resource the program no longer registers."""
-    base = {"urn": old["urn"], "name": old["name"], "type": old["type"]}
-    opts = options(old)
-    if opts.get("retainOnDelete"):
+    old = as_resource(old)
+    base = {"urn": old.urn, "name": old.name, "type": old.type}
+    opts = old.options
+    if opts.retain_on_delete:
         return Decision(
             Op.DELETE, **base, retained=True, because="decided to delete (retainOnDelete: no-op)"
         )
-    if opts.get("deletedWith") and opts["deletedWith"] in deleted:
+    if opts.deleted_with and opts.deleted_with in deleted:
         return Decision(
             Op.DELETE, **base, retained=True, because="decided to delete (deletedWith: no-op)"
         )
     return Decision(Op.DELETE, **base, because="decided to delete")
 
 
-def plan_engine(old: Sequence[Resource], new: Sequence[Resource]) -> EnginePlan:
+def plan_engine(
+    old: Sequence[Resource | ResourceJSON], new: Sequence[Resource | ResourceJSON]
+) -> EnginePlan:
     """The engine's steps going from `old` (the baseline) to `new`; `new=[]` is a destroy."""
-    old_by_urn = {r["urn"]: r for r in old}
-    new_urns = {r["urn"] for r in new}
+    old, new = as_resources(old), as_resources(new)
+    old_by_urn = {r.urn: r for r in old}
+    new_urns = {r.urn for r in new}
     decisions: list[Decision] = []
     chains: dict[str, list[Step]] = {}
     errors: list[str] = []
@@ -267,34 +274,34 @@ def plan_engine(old: Sequence[Resource], new: Sequence[Resource]) -> EnginePlan:
     pending_deletes: set[str] = set()  # deleted early by a delete-before-replace chain
     condemned: list[Step] = []  # deleted in the delete phase
     for resource in new:
-        before = old_by_urn.get(resource["urn"])
+        before = old_by_urn.get(resource.urn)
         if before is None:
             decisions.append(_created(resource))
-            chains[resource["urn"]] = [Step(Op.CREATE, resource)]
+            chains[resource.urn] = [Step(Op.CREATE, resource)]
             continue
         decision = replace_or_update(before, resource, replaced)
         decisions.append(decision)
-        chains[resource["urn"]] = _chain(
+        chains[resource.urn] = _chain(
             decision, before, resource, old, replaced, pending_deletes, condemned, errors
         )
-    gone = [r for r in old if r["urn"] not in new_urns]
-    gone_urns = {r["urn"] for r in gone}
+    gone = [r for r in old if r.urn not in new_urns]
+    gone_urns = {r.urn for r in gone}
     for resource in gone:
         decision = decide_delete(resource, gone_urns)
         decisions.append(decision)
         condemned.append(Step(Op.DELETE, resource, retained=decision.retained))
-        if options(resource).get("protect"):
-            errors.append(_protected(resource["urn"], "deleted"))
-    waits_for = {r["urn"]: sorted(register_waits_for(r) & new_urns - {r["urn"]}) for r in new}
+        if resource.options.protect:
+            errors.append(_protected(resource.urn, "deleted"))
+    waits_for = {r.urn: sorted(register_waits_for(r) & new_urns - {r.urn}) for r in new}
     return EnginePlan(decisions, chains, waits_for, schedule_deletes(condemned, old), errors)
 
 
 def _created(resource: Resource) -> Decision:
     return Decision(
         Op.CREATE,
-        urn=resource["urn"],
-        name=resource["name"],
-        type=resource["type"],
+        urn=resource.urn,
+        name=resource.name,
+        type=resource.type,
         because="decided to create",
     )
 
@@ -314,21 +321,21 @@ def _chain(
         return [Step(Op.SAME, resource)]
     if decision.op is Op.UPDATE:
         return [Step(Op.UPDATE, resource)]
-    replaced.add(resource["urn"])
-    if options(resource).get("protect") and options(before).get("protect"):
-        errors.append(_protected(resource["urn"], "replaced"))
+    replaced.add(resource.urn)
+    if resource.options.protect and before.options.protect:
+        errors.append(_protected(resource.urn, "replaced"))
     if not decision.delete_before_replace:
         # Create-before-replace: the old one is deleted with the deletes, at the end.
         condemned.append(Step(Op.DELETE_REPLACED, before))
         return [Step(Op.CREATE_REPLACEMENT, resource)]
     steps: list[Step] = []
-    if resource["urn"] not in pending_deletes:
+    if resource.urn not in pending_deletes:
         for dependent in reversed(calculate_dependent_replacements(before, old, replaced)):
-            if dependent["urn"] not in pending_deletes:
-                pending_deletes.add(dependent["urn"])
+            if dependent.urn not in pending_deletes:
+                pending_deletes.add(dependent.urn)
                 steps.append(Step(Op.DELETE_REPLACED, dependent))
         steps.append(Step(Op.DELETE_REPLACED, before))
-        pending_deletes.add(resource["urn"])
+        pending_deletes.add(resource.urn)
     return [*steps, Step(Op.CREATE_REPLACEMENT, resource)]
 
 
@@ -340,7 +347,7 @@ def _protected(urn: str, verb: str) -> str:
 
 
 def calculate_dependent_replacements(
-    root: Resource, old: Sequence[Resource], replaced: set[str]
+    root: Resource | ResourceJSON, old: Sequence[Resource | ResourceJSON], replaced: set[str]
 ) -> list[Resource]:
     """`calculateDependentReplacements`: the old resources that depend (transitively) on `root`
     and must be deleted with it before it is re-created, in dependency order.
@@ -350,25 +357,26 @@ def calculate_dependent_replacements(
     replace (the engine asks the provider's `Diff` with that property unknown). A `depends_on`
     edge alone never does: such dependents stay, and are not deleted first.
     """
-    replace_set = {root["urn"], *replaced}
+    root = as_resource(root)
+    replace_set = {root.urn, *replaced}
     found: list[Resource] = []
-    for resource in old:  # old is in dependency order, so one pass sees dependencies first
-        if resource["urn"] == root["urn"] or not resource.get("custom", True):
+    for resource in as_resources(old):  # in dependency order: one pass sees dependencies first
+        if resource.urn == root.urn or not resource.custom:
             continue
         if _requires_replacement(resource, replace_set):
             found.append(resource)
-            replace_set.add(resource["urn"])
+            replace_set.add(resource.urn)
     return found
 
 
 def _requires_replacement(resource: Resource, replace_set: set[str]) -> bool:
-    opts = options(resource)
-    if resource.get("provider") in replace_set or opts.get("deletedWith") in replace_set:
+    opts = resource.options
+    if resource.provider in replace_set or opts.deleted_with in replace_set:
         return True
     rule = provider_rule(resource)
-    for key, urns in (opts.get("propertyDependencies") or {}).items():
+    for key, urns in opts.property_dependencies.items():
         if set(urns) & replace_set:
-            replace_on = [*rule.replace_paths, *(opts.get("replaceOnChanges") or [])]
+            replace_on = [*rule.replace_paths, *opts.replace_on_changes]
             if any(path_contains(path, key) or path_contains(key, path) for path in replace_on):
                 return True
     return False
