@@ -33,7 +33,19 @@ from components.change_guard import ChangeRefused
 from components.config import ConfigError, RolloutConfig
 from components.preflight import TYPE as PREFLIGHT_TYPE
 from tools import access_summary
-from tools.engine import NEVER, Decision, Op, Rollout, Step, Wave, analyse, changed_fields
+from tools.engine import (
+    NEVER,
+    Decision,
+    Op,
+    Resource,
+    ResourceJSON,
+    Rollout,
+    Step,
+    Wave,
+    analyse,
+    as_resources,
+    changed_fields,
+)
 from tools.engine.mock_driver import (
     ORGANIZATION,
     EchoMocks,
@@ -43,7 +55,6 @@ from tools.engine.mock_driver import (
     stack_config,
     stack_file,
 )
-from tools.engine.resources import Resource, ResourceJSON, as_resources
 
 REMOTE_COMMAND = "command:remote:Command"
 LOCAL_COMMAND = "command:local:Command"

@@ -24,8 +24,8 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+import tools.engine.sdk_speedups as sdk_speedups
 from components.stack_file import read_stack_file
-from tools.engine import sdk_speedups
 from tools.engine.graph import program_order
 from tools.engine.resources import Options, Resource
 
