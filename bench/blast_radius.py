@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from tools.mock_engine import run_stack, stack_file
+from tools.engine.mock_driver import run_stack, stack_file
 from tools.plan import Change, diff_resources
 
 Config = dict[str, Any]

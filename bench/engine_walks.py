@@ -28,12 +28,13 @@ import sys
 from collections.abc import Sequence
 
 from bench.plan_scale import PROGRAMS, program_run_args
-from tools.mock_engine import Registration, _start_order, run_program
+from tools.engine.graph import start_order
+from tools.engine.mock_driver import Registration, run_program
 
 
 def engine_costs(resources: list[Registration]) -> dict[str, int]:
     by_urn = {r.urn: r for r in resources}
-    position = _start_order(resources, by_urn)
+    position = start_order(resources, by_urn)
     snapshot = sorted(resources, key=lambda r: position[r.urn])
     height: dict[str, int] = {}
     paths: dict[str, int] = {}

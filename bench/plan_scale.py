@@ -8,7 +8,7 @@ the same way in the same run:
 
 - `up` (the figure that counts): the program under the Pulumi SDK's own code, as `pulumi
   preview`/`up` run it: plain `pulumi.runtime.set_mocks` with a recording monitor, nothing of
-  `tools/sdk_speedups.py`, the cyclic garbage collector on. Only what the program installs
+  `tools/engine/sdk_speedups.py`, the cyclic garbage collector on. Only what the program installs
   itself (`components/sdk_fixes/sdk_corrections.py`) counts.
 - `plan tool`: the mock engine of `./dev.sh plan` and the tests, with its speed-ups.
 
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from components.names import AGILIO_NODE_TYPE
-from tools.mock_engine import REPO_ROOT, STACK_TYPE, run_program, stack_config
+from tools.engine.mock_driver import REPO_ROOT, STACK_TYPE, run_program, stack_config
 
 FLOOR_PROGRAM = Path(__file__).with_name("floor_program.py")
 LANE_PROGRAM = Path(__file__).with_name("lane_program.py")

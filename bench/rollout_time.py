@@ -2,7 +2,7 @@
 
 For each size and `rollout.maxUnavailable`, generates a stack of that many Agilio nodes (the dev
 stack's settings, drain on), runs the real program under the mock engine for its real dependency
-graph, and lets `tools.engine_rules.run_engine` run a first rollout of it the way the Pulumi
+graph, and lets `tools.engine.run_engine` run a first rollout of it the way the Pulumi
 engine does: every step starts as soon as its dependencies are done (`--parallel`: at most that
 many at once; default unbounded, `pulumi up --parallel 2147483647`; the CLI's own default is 4 x
 the CPUs of the machine running it, `defaultParallel` in pulumi's up.go).
@@ -38,8 +38,8 @@ from dataclasses import dataclass
 
 from components.config import ConfigError
 from components.names import step_of
-from tools import engine_rules as er
-from tools.mock_engine import run_program, stack_config
+from tools import engine as er
+from tools.engine.mock_driver import run_program, stack_config
 
 DRAIN_TIMEOUT_S = 600.0
 PF_WAIT_S = 300.0

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from components.node import agilio_node as node_steps
-from tools.mock_engine import ORGANIZATION, EchoMocks, run_program, stack_config
+from tools.engine.mock_driver import ORGANIZATION, EchoMocks, run_program, stack_config
 
 PROJECT = "agilio-offload"
 STACK_URN = f"urn:pulumi:dev::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-dev"

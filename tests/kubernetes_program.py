@@ -6,7 +6,7 @@ import json
 from functools import cache
 from typing import Any
 
-from tools.mock_engine import ProgramRun, Registration, run_stack
+from tools.engine.mock_driver import ProgramRun, Registration, run_stack
 
 NODE_PATCH = "kubernetes:core/v1:NodePatch"
 PROVIDER = "pulumi:providers:kubernetes"

@@ -25,7 +25,7 @@ from components.node.agilio_node import (
     dial_budget_seconds,
     parse_facts,
 )
-from tools.mock_engine import EchoMocks, ProgramRun, Registration, run_stack
+from tools.engine.mock_driver import EchoMocks, ProgramRun, Registration, run_stack
 
 
 def nodes(count: int, **extra: Any) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bench.engine_walks import engine_costs
 from bench.plan_scale import program_run_args, resource_shape
-from tools.mock_engine import Registration, run_program
+from tools.engine.mock_driver import Registration, run_program
 
 
 def test_the_lane_program_puts_node_i_after_node_i_minus_k() -> None:

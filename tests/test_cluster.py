@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.kubernetes_program import PROVIDER, children_of, named, run
-from tools.mock_engine import ProgramRun, Registration
+from tools.engine.mock_driver import ProgramRun, Registration
 
 
 def test_the_chain_runs_in_runbook_order() -> None:

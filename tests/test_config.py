@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from components.config import ConfigError, StackConfig, pins, validate_stack_config
 from components.names import REMOTE_COMMAND
 from tests.test_outputs import all_strings
-from tools.mock_engine import STACK_TYPE, run_stack, stack_file
+from tools.engine.mock_driver import STACK_TYPE, run_stack, stack_file
 
 
 def dev_config() -> dict[str, Any]:

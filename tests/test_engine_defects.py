@@ -1,5 +1,5 @@
 """The changes of issue 10 must keep the rollout's promise: at most `rollout.maxUnavailable`
-nodes out of service at once, whatever the engine does with the change (tools/engine_rules.py:
+nodes out of service at once, whatever the engine does with the change (tools/engine/:
 creates when their dependencies are done, deletes in ScheduleDeletes' waves).
 
 These assert the SAFE behaviour. On the branch that brought them they fail, each for the defect
@@ -14,8 +14,8 @@ import pytest
 from components.config import ConfigError
 from components.node.change_guard import ChangeRefused
 from tests.engine_scenarios import scenario
-from tools import engine_rules as er
-from tools.engine_rules import Op
+from tools import engine as er
+from tools.engine import Op
 
 HARDWARE = er.HARDWARE_STEPS
 

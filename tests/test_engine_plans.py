@@ -1,5 +1,5 @@
 """The engine's plan of the changes of issue 10 on the real program: the operations and waves
-they really get (tools/engine_rules.py), and the plan tool's `--baseline`/`--destroy` output.
+they really get (tools/engine/), and the plan tool's `--baseline`/`--destroy` output.
 
 What a fix of the rollout may change (how many nodes are out at once) is asserted in
 tests/test_engine_defects.py; here only what holds before and after: the model is consistent and
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.engine_scenarios import REMOVED, SCENARIOS, plan_of, resource, scenario
-from tools import engine_rules as er
+from tools import engine as er
 from tools import plan
-from tools.engine_rules import Op
+from tools.engine import Op
 
 HARDWARE = er.HARDWARE_STEPS
 

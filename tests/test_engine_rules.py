@@ -1,4 +1,4 @@
-"""The engine's rules, one table per rule, each row citing what it follows (tools/engine_rules.py).
+"""The engine's rules, one table per rule, each row citing what it follows (tools/engine/).
 
 Rows are (what changes, expected decision); the resources are built like resources.json.
 """
@@ -14,8 +14,9 @@ import pytest
 from components.names import LOCAL_COMMAND as LOCAL
 from components.names import REMOTE_COMMAND as REMOTE
 from tests.engine_scenarios import resource, urn
-from tools import engine_rules as er
-from tools.engine_rules import Op
+from tools import engine as er
+from tools.engine import Op
+from tools.engine.graph import max_antichain
 
 DAEMONSET = "kubernetes:apps/v1:DaemonSet"
 CONFIGMAP = "kubernetes:core/v1:ConfigMap"
@@ -659,7 +660,7 @@ def test_max_antichain_is_the_width_of_random_orders() -> None:
             if (a, b) in less and (b, c) in less:
                 less.add((a, c))
         successors = [sum(1 << b for b in range(size) if (a, b) in less) for a in range(size)]
-        antichain = er._max_antichain(successors)
+        antichain = max_antichain(successors)
         assert all((a, b) not in less for a in antichain for b in antichain)
         brute = max(
             len(subset)

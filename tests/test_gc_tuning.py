@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 from components.sdk_fixes import gc_tuning
-from tools.mock_engine import run_stack
+from tools.engine.mock_driver import run_stack
 
 
 def test_the_program_sets_the_collectors_thresholds() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import sdk_speedups
-from tools.mock_engine import run_program, stack_config
+from tools.engine import sdk_speedups
+from tools.engine.mock_driver import run_program, stack_config
 
 CYCLE_PROGRAM = Path(__file__).with_name("programs") / "dependency_cycle.py"
 

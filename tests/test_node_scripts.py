@@ -19,7 +19,7 @@ import pytest
 from components.names import STEPS
 from components.node import agilio_node
 from tests.emulated_node.harness import EmulatedNode
-from tools.mock_engine import run_stack
+from tools.engine.mock_driver import run_stack
 
 if TYPE_CHECKING:
     from tests.emulated_node.plugin import StartNode

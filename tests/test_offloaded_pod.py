@@ -11,7 +11,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 
 from components.names import DEFAULT_RESOURCE
 from components.offloaded_pod import OffloadError, add_offload
-from tools.mock_engine import REPO_ROOT, EchoMocks, ProgramRun, run_program, run_stack
+from tools.engine.mock_driver import REPO_ROOT, EchoMocks, ProgramRun, run_program, run_stack
 
 VF = DEFAULT_RESOURCE
 NETWORK = "v1.multus-cni.io/default-network"

@@ -8,7 +8,7 @@ from typing import Any
 from pulumi.runtime import mocks as pulumi_mocks
 
 from components.names import DEFAULT_RESOURCE, REMOTE_COMMAND
-from tools.mock_engine import SECRET, EchoMocks, run_program, run_stack, stack_config
+from tools.engine.mock_driver import SECRET, EchoMocks, run_program, run_stack, stack_config
 
 VF = DEFAULT_RESOURCE
 CONTRACT = {

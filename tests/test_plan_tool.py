@@ -13,7 +13,7 @@ import yaml
 
 from components.names import REMOTE_COMMAND, STEPS
 from tools import plan
-from tools.mock_engine import REPO_ROOT, STACK_TYPE, run_program, stack_config, stack_file
+from tools.engine.mock_driver import REPO_ROOT, STACK_TYPE, run_program, stack_config, stack_file
 
 DEV_NODES = ("lab-worker-1", "lab-worker-2")
 

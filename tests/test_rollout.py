@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from components.names import AGILIO_NODE_TYPE as TYPE
 from components.node.rollout import lane_predecessor
-from tools.mock_engine import ProgramRun, run_stack
+from tools.engine.mock_driver import ProgramRun, run_stack
 
 # A node is disrupted from the start of its drain to the end of its uncordon (up), and from the
 # start of its drain-before-undo's delete (the drain) to the end of its uncordon-after-undo's

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench import rollout_time as rt
-from tools import engine_rules as er
+from tools import engine as er
 
 
 def test_durations_are_seeded_and_bounded() -> None:

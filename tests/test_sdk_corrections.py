@@ -14,7 +14,7 @@ from pulumi.runtime import resource_cycle_breaker, rpc, stack
 from pulumi.runtime.settings import SETTINGS
 
 from components.sdk_fixes import sdk_corrections
-from tools.mock_engine import run_program, stack_config
+from tools.engine.mock_driver import run_program, stack_config
 
 CHAIN_PROGRAM = Path(__file__).with_name("programs") / "dependency_chain.py"
 

@@ -14,7 +14,7 @@ from components.config import ConfigError
 from components.config.redact import shown
 from tests.test_config import dev_config, problems_of, set_path
 from tools import plan
-from tools.mock_engine import STACK_TYPE, run_program, stack_config, stack_file
+from tools.engine.mock_driver import STACK_TYPE, run_program, stack_config, stack_file
 
 # A kubeconfig as `kubectl config view --raw` writes it for a ServiceAccount token.
 TOKEN = (

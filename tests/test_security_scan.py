@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tools import plan
-from tools.mock_engine import REPO_ROOT
+from tools.engine.mock_driver import REPO_ROOT
 
 CHECKOV = Path(os.environ.get("CHECKOV", REPO_ROOT / ".venv-scan" / "bin" / "checkov"))
 DEVICE_PLUGIN = "daemonset-kube-system-kube-sriov-device-plugin.yaml"

@@ -12,7 +12,7 @@ import pytest
 from components.config import ConfigError, stack_file
 from components.config.stack_file import StackFileError, read_stack_file
 from tools import plan
-from tools.mock_engine import REPO_ROOT, STACK_TYPE, run_program, stack_config
+from tools.engine.mock_driver import REPO_ROOT, STACK_TYPE, run_program, stack_config
 
 DEV = (REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text()
 

@@ -41,7 +41,7 @@ from tests.kubectl_fixture import (
     plugin_daemon_set,
     plugin_pod,
 )
-from tools.mock_engine import ProgramRun, run_stack
+from tools.engine.mock_driver import ProgramRun, run_stack
 
 VF = DEFAULT_RESOURCE
 NODE = "worker-1"

@@ -5,7 +5,7 @@ Runs the real program in-process under the Pulumi SDK's mock engine with the sta
 `resources.json`, `outputs.json`, `kubernetes/*.yaml` and `nodes/<node>/<nn>-<step>.sh`. With
 `--baseline DIR` (an earlier plan's output directory) it lists what would be added, removed and
 changed, with the changed input fields, hardware steps marked, and what the Pulumi engine will do
-with it (`tools/engine_rules.py`): each resource's operation, the waves, the node commands of each
+with it (`tools/engine/`): each resource's operation, the waves, the node commands of each
 wave and how many nodes are out at once. `--destroy` (with `--baseline`) plans `pulumi destroy`
 of the baseline instead.
 
@@ -39,9 +39,21 @@ from components.names import (
     step_of,
 )
 from components.node.change_guard import ChangeRefused
-from tools import access_summary, engine_rules
-from tools.engine_rules import Op, Rollout, changed_fields
-from tools.mock_engine import (
+from tools import access_summary
+from tools.engine import (
+    NEVER,
+    Decision,
+    Op,
+    Resource,
+    ResourceJSON,
+    Rollout,
+    Step,
+    Wave,
+    analyse,
+    as_resources,
+    changed_fields,
+)
+from tools.engine.mock_driver import (
     ORGANIZATION,
     EchoMocks,
     ProgramRun,
@@ -67,31 +79,27 @@ class NodeStep:
     hardware: bool
 
 
-def _step_owner(resource: Mapping[str, Any], parents: Mapping[str, str]) -> str | None:
+def _step_owner(resource: Resource, parents: Mapping[str, str]) -> str | None:
     """The node a command belongs to: its AgilioNode parent, or for a preflight step (a child
     of the Preflight component) the name before `-preflight`."""
-    parent = parents.get(resource["parent"] or "")
-    if parent == AGILIO_NODE_TYPE:
-        return resource["parent"].rsplit("::", 1)[-1]
+    parent = parents.get(resource.parent or "")
+    if parent == AGILIO_NODE_TYPE and resource.parent is not None:
+        return resource.parent.rsplit("::", 1)[-1]
     if parent == PREFLIGHT_TYPE:
-        return node_of_step(resource["name"], PREFLIGHT_STEP)
+        return node_of_step(resource.name, PREFLIGHT_STEP)
     return None
 
 
-def node_steps(resources: Sequence[Mapping[str, Any]]) -> dict[str, NodeStep]:
+def node_steps(resources: Sequence[Resource]) -> dict[str, NodeStep]:
     """URN -> NodeStep for every command of a node (its AgilioNode's, and its preflight)."""
-    parents = {
-        r["urn"]: r["type"] for r in resources if r["type"] in (AGILIO_NODE_TYPE, PREFLIGHT_TYPE)
-    }
+    parents = {r.urn: r.type for r in resources if r.type in (AGILIO_NODE_TYPE, PREFLIGHT_TYPE)}
     steps = {}
     for resource in resources:
         node = _step_owner(resource, parents)
-        if resource["type"] in (REMOTE_COMMAND, LOCAL_COMMAND) and node is not None:
-            step = step_of(resource["name"], node)
-            on_node = resource["type"] == REMOTE_COMMAND
-            steps[resource["urn"]] = NodeStep(
-                node, step, on_node, on_node and step in HARDWARE_STEPS
-            )
+        if resource.type in (REMOTE_COMMAND, LOCAL_COMMAND) and node is not None:
+            step = step_of(resource.name, node)
+            on_node = resource.type == REMOTE_COMMAND
+            steps[resource.urn] = NodeStep(node, step, on_node, on_node and step in HARDWARE_STEPS)
     return steps
 
 
@@ -106,37 +114,35 @@ def _mark(step: NodeStep | None) -> str:
 # --- the tree -------------------------------------------------------------------------------------
 
 
-def _tree_prefixes(resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+def _tree_prefixes(resources: Sequence[Resource]) -> dict[str, str]:
     """URN -> the "│  ├─ " drawing in front of its type (resources come parents first)."""
     last_child: dict[str, str] = {}
     for resource in resources:
-        last_child[resource["parent"] or ""] = resource["urn"]
+        last_child[resource.parent or ""] = resource.urn
     prefixes: dict[str, str] = {}
     continuation: dict[str, str] = {}  # what a resource's children draw for its own column
     for resource in resources:
-        parent = resource["parent"] or ""
+        parent = resource.parent or ""
         if parent not in prefixes:
-            prefixes[resource["urn"]] = ""
-            continuation[resource["urn"]] = ""
+            prefixes[resource.urn] = ""
+            continuation[resource.urn] = ""
             continue
-        is_last = last_child[parent] == resource["urn"]
+        is_last = last_child[parent] == resource.urn
         base = continuation[parent]
-        prefixes[resource["urn"]] = base + ("└─ " if is_last else "├─ ")
-        continuation[resource["urn"]] = base + ("   " if is_last else "│  ")
+        prefixes[resource.urn] = base + ("└─ " if is_last else "├─ ")
+        continuation[resource.urn] = base + ("   " if is_last else "│  ")
     return prefixes
 
 
-def render_tree(
-    resources: Sequence[Mapping[str, Any]], status: Mapping[str, str] | None = None
-) -> str:
+def render_tree(resources: Sequence[Resource], status: Mapping[str, str] | None = None) -> str:
     """The resource tree, indented by parent, one line per resource, like `pulumi preview`."""
     steps = node_steps(resources)
     prefixes = _tree_prefixes(resources)
     rows = []
     for resource in resources:
-        symbol = "+" if status is None else status.get(resource["urn"], " ")
-        type_text = prefixes[resource["urn"]] + resource["type"]
-        rows.append((symbol, type_text, resource["name"], steps.get(resource["urn"])))
+        symbol = "+" if status is None else status.get(resource.urn, " ")
+        type_text = prefixes[resource.urn] + resource.type
+        rows.append((symbol, type_text, resource.name, steps.get(resource.urn)))
     width = max(len(row[1]) for row in rows) + 2
     name_width = max(len(row[2]) for row in rows) + 2
     lines = [f"     {'Type':<{width}}{'Name':<{name_width}}Note"]
@@ -145,7 +151,7 @@ def render_tree(
     return "\n".join(lines)
 
 
-def summary(resources: Sequence[Mapping[str, Any]]) -> str:
+def summary(resources: Sequence[Resource]) -> str:
     steps = [s for s in node_steps(resources).values() if s.on_node]
     hardware = [s for s in steps if s.hardware]
     nodes = {s.node for s in steps}
@@ -165,8 +171,8 @@ PATCH_HEADER = (
 MANIFEST_KEYS = ("apiVersion", "kind", "metadata")
 
 
-def _manifest_name(index: int, resource: Mapping[str, Any]) -> str:
-    inputs = resource["inputs"]
+def _manifest_name(index: int, resource: Resource) -> str:
+    inputs = resource.inputs
     metadata = inputs.get("metadata") or {}
     parts = [inputs["kind"], metadata.get("namespace") or "", metadata.get("name") or "unnamed"]
     if _is_patch(resource):
@@ -180,41 +186,41 @@ def _as_manifest(inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {**first, **{key: value for key, value in inputs.items() if key not in first}}
 
 
-def _kubernetes_objects(resources: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _kubernetes_objects(resources: Sequence[Resource]) -> list[Resource]:
     """Every Kubernetes object or patch (a Helm release is not an object)."""
     return [
         r
         for r in resources
-        if r["type"].startswith("kubernetes:") and {"apiVersion", "kind"} <= set(r["inputs"])
+        if r.type.startswith("kubernetes:") and {"apiVersion", "kind"} <= set(r.inputs)
     ]
 
 
-def kubernetes_manifests(resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+def kubernetes_manifests(resources: Sequence[Resource]) -> dict[str, str]:
     """File name -> manifest text for every Kubernetes object; patches say what they are."""
     manifests = {}
     for index, resource in enumerate(_kubernetes_objects(resources), start=1):
-        header = PATCH_HEADER.format(type=resource["type"]) if _is_patch(resource) else ""
-        text = yaml.safe_dump(_as_manifest(resource["inputs"]), sort_keys=False)
+        header = PATCH_HEADER.format(type=resource.type) if _is_patch(resource) else ""
+        text = yaml.safe_dump(_as_manifest(resource.inputs), sort_keys=False)
         manifests[_manifest_name(index, resource)] = header + text
     return manifests
 
 
-def _is_patch(resource: Mapping[str, Any]) -> bool:
-    return resource["type"].endswith("Patch")
+def _is_patch(resource: Resource) -> bool:
+    return resource.type.endswith("Patch")
 
 
-def node_scripts(resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+def node_scripts(resources: Sequence[Resource]) -> dict[str, str]:
     """`nodes/<node>/<nn>-<step>.sh` -> the command each node step runs (and `.delete.sh`)."""
     steps = node_steps(resources)
     counters: dict[str, int] = {}
     files = {}
     for resource in resources:
-        step = steps.get(resource["urn"])
+        step = steps.get(resource.urn)
         if step is None or not step.on_node:
             continue
         counters[step.node] = counters.get(step.node, 0) + 1
         stem = f"nodes/{step.node}/{counters[step.node]:02d}-{step.step}"
-        inputs = resource["inputs"]
+        inputs = resource.inputs
         files[f"{stem}.sh"] = str(inputs.get("create", ""))
         if inputs.get("delete"):
             files[f"{stem}.delete.sh"] = str(inputs["delete"])
@@ -277,10 +283,13 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text if text.endswith("\n") else text + "\n")
 
 
-def plan_files(resources: list[dict[str, Any]], outputs: Mapping[str, Any]) -> dict[str, str]:
+def plan_files(
+    resources: Sequence[Resource | ResourceJSON], outputs: Mapping[str, Any]
+) -> dict[str, str]:
     """Relative path -> text of every file of a plan (without the diff files)."""
+    resources = as_resources(resources)
     files = {
-        "resources.json": json.dumps(resources, indent=2),
+        "resources.json": json.dumps([r.as_json() for r in resources], indent=2),
         "outputs.json": json.dumps(outputs, indent=2, sort_keys=True),
     }
     files.update({f"kubernetes/{n}": t for n, t in kubernetes_manifests(resources).items()})
@@ -290,7 +299,7 @@ def plan_files(resources: list[dict[str, Any]], outputs: Mapping[str, Any]) -> d
 
 def write_plan(
     out: Path,
-    resources: list[dict[str, Any]],
+    resources: Sequence[Resource | ResourceJSON],
     outputs: Mapping[str, Any],
     extra: Mapping[str, str] | None = None,
 ) -> None:
@@ -336,34 +345,30 @@ class Change:
 
 
 def diff_resources(
-    old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]
+    old: Sequence[Resource | ResourceJSON], new: Sequence[Resource | ResourceJSON]
 ) -> list[Change]:
     """What `pulumi up` would do going from `old` to `new`: inputs that differ are updates."""
-    old_by_urn = {r["urn"]: r for r in old}
-    new_urns = {r["urn"] for r in new}
+    old, new = as_resources(old), as_resources(new)
+    old_by_urn = {r.urn: r for r in old}
+    new_urns = {r.urn for r in new}
     steps = {**node_steps(old), **node_steps(new)}
     changes = []
     for resource in new:
-        before = old_by_urn.get(resource["urn"])
-        fields = changed_fields(before["inputs"], resource["inputs"]) if before else []
+        before = old_by_urn.get(resource.urn)
+        fields = changed_fields(before.inputs, resource.inputs) if before else []
         if before is None or fields:
             changes.append(_change("add" if before is None else "change", resource, fields, steps))
     for resource in old:
-        if resource["urn"] not in new_urns:
+        if resource.urn not in new_urns:
             changes.append(_change("remove", resource, [], steps))
     return changes
 
 
 def _change(
-    kind: str, resource: Mapping[str, Any], fields: Iterable[str], steps: Mapping[str, NodeStep]
+    kind: str, resource: Resource, fields: Iterable[str], steps: Mapping[str, NodeStep]
 ) -> Change:
     return Change(
-        kind,
-        resource["urn"],
-        resource["type"],
-        resource["name"],
-        tuple(fields),
-        steps.get(resource["urn"]),
+        kind, resource.urn, resource.type, resource.name, tuple(fields), steps.get(resource.urn)
     )
 
 
@@ -386,7 +391,7 @@ def render_diff(changes: Sequence[Change]) -> str:
     return "\n".join(lines)
 
 
-# --- what the engine will do (tools/engine_rules.py decides; this only renders) -------------------
+# --- what the engine will do (tools/engine/ decides; this only renders) --------------------------
 
 _OP_SYMBOLS = {
     Op.CREATE: "+",
@@ -396,7 +401,7 @@ _OP_SYMBOLS = {
 }
 
 
-def _operation_text(decision: engine_rules.Decision, has_update: bool) -> str:
+def _operation_text(decision: Decision, has_update: bool) -> str:
     if decision.op is Op.UPDATE and decision.type in (REMOTE_COMMAND, LOCAL_COMMAND):
         return "update: runs its `update`" if has_update else "update: runs `create` again"
     if decision.op is Op.REPLACE and decision.delete_before_replace:
@@ -407,14 +412,14 @@ def _operation_text(decision: engine_rules.Decision, has_update: bool) -> str:
 
 
 def render_engine(rollout: Rollout) -> str:
-    """Operations, waves and disruption, as `engine_rules.analyse` found them."""
+    """Operations, waves and disruption, as `tools.engine.analyse` found them."""
     plan = rollout.plan
     acting = [d for d in plan.decisions if d.op is not Op.SAME]
     counts = {op: sum(d.op is op for d in acting) for op in _OP_SYMBOLS}
     dbr = sum(d.op is Op.REPLACE and d.delete_before_replace for d in acting)
     retained = sum(d.retained for d in acting)
     lines = [
-        "What the engine will do (rules of pulumi's step_generator.go, tools/engine_rules.py):",
+        "What the engine will do (rules of pulumi's step_generator.go, tools/engine/):",
         f"  {counts[Op.CREATE]} create, {counts[Op.UPDATE]} update, {counts[Op.REPLACE]} replace "
         f"({dbr} delete-before-replace), {counts[Op.DELETE]} delete ({retained} retained)",
     ]
@@ -422,7 +427,7 @@ def render_engine(rollout: Rollout) -> str:
         fields = decision.replace_keys or decision.changed
         why = f"{', '.join(fields)} changed" if fields else ""
         steps = plan.chains.get(decision.urn, [])
-        has_update = any((step.resource.get("inputs") or {}).get("update") for step in steps)
+        has_update = any(step.resource.inputs.get("update") for step in steps)
         operation = _operation_text(decision, has_update)
         lines.append(
             f"  {_OP_SYMBOLS[decision.op]:<2} {decision.name:<44} {operation}"
@@ -458,7 +463,7 @@ def render_waves(rollout: Rollout) -> list[str]:
     return lines
 
 
-def _other_steps(wave: engine_rules.Wave, calls: Sequence[engine_rules.Step]) -> str:
+def _other_steps(wave: Wave, calls: Sequence[Step]) -> str:
     """The wave's steps that are not node commands: up to three named, then a count."""
     node_step_names = {f"{c.node}-{c.step}" for c in wave.commands}
     others = [f"{s.op} {s.name}" for s in calls if s.name not in node_step_names]
@@ -468,7 +473,7 @@ def _other_steps(wave: engine_rules.Wave, calls: Sequence[engine_rules.Step]) ->
 
 def render_disruption(rollout: Rollout) -> list[str]:
     bound = rollout.max_unavailable
-    left = [d.node for d in rollout.disruptions if d.end == engine_rules.NEVER]
+    left = [d.node for d in rollout.disruptions if d.end == NEVER]
     lines = [
         f"Nodes out at once: {rollout.worst_case} at most in any order the engine may run the "
         f"steps (rollout.maxUnavailable: {bound})"
@@ -559,11 +564,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _load_baseline(path: Path) -> list[dict[str, Any]]:
+def _load_baseline(path: Path) -> list[Resource]:
     resources_file = path / "resources.json"
     if not resources_file.is_file():
         raise FileNotFoundError(f"--baseline {path}: no resources.json there (run the plan first)")
-    return json.loads(resources_file.read_text())
+    return as_resources(json.loads(resources_file.read_text()))
 
 
 def _baseline_outputs(path: Path | None) -> dict[str, Any] | None:
@@ -591,11 +596,9 @@ def max_unavailable(stack: str, stack_path: Path | None = None) -> int:
     return value if isinstance(value, int) and value >= 1 else default
 
 
-def _report_engine(
-    old: list[dict[str, Any]], new: list[dict[str, Any]], bound: int
-) -> tuple[int, str]:
+def _report_engine(old: list[Resource], new: list[Resource], bound: int) -> tuple[int, str]:
     """Print what the engine will do; (exit code, engine.json text)."""
-    rollout = engine_rules.analyse(old, new, bound)
+    rollout = analyse(old, new, bound)
     print(render_engine(rollout))
     text = json.dumps(engine_json(rollout), indent=2)
     if rollout.over_bound:
@@ -610,7 +613,7 @@ def _report_engine(
     return 0, text
 
 
-def _destroy(args: argparse.Namespace, baseline: list[dict[str, Any]] | None, out: Path) -> int:
+def _destroy(args: argparse.Namespace, baseline: list[Resource] | None, out: Path) -> int:
     if baseline is None:
         print(
             "plan: --destroy needs --baseline DIR (the plan of what is deployed)", file=sys.stderr
@@ -659,7 +662,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run.error is not None:
         print(f"plan: the program failed: {type(run.error).__name__}: {run.error}", file=sys.stderr)
         return 1
-    resources = [r.as_json() for r in run.resources]
+    resources = [r.as_resource() for r in run.resources]
     access = _access(args.stack, args.stack_file)
     changes = diff_resources(baseline, resources) if baseline is not None else None
     status = {

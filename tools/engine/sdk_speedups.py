@@ -1,7 +1,9 @@
 """Cheaper replacements for costly bookkeeping in the Pulumi Python SDK (3.272.0).
 
-Used only by `tools.mock_engine` (the plan tool, the tests, the benchmarks), where nothing but
-the SDK's own bookkeeping costs time; both keep the SDK's behaviour, only its cost changes.
+Used only by `tools.engine.mock_driver` (the plan tool, the tests, the benchmarks), where nothing
+but the SDK's own bookkeeping costs time; each keeps the SDK's behaviour, only its cost changes.
+It lives beside its one user: it is not the program's (`pulumi up` never loads it, unlike
+`components/sdk_corrections.py`) nor a benchmark's (the plan tool runs with it).
 `pulumi up` gets none of these: `bench/plan_scale.py` times the program both ways. What the
 program installs itself (`components/sdk_fixes/sdk_corrections.py`) applies in both. Profiling the
 program at 300 nodes showed these hot spots (README "Scale"):

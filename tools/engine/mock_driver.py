@@ -9,10 +9,9 @@ before apply as "[unknown]"), and the stack's exports.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import json
 import runpy
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,12 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+import tools.engine.sdk_speedups as sdk_speedups
 from components.config.stack_file import read_stack_file
-from tools import sdk_speedups
+from tools.engine.graph import program_order
+from tools.engine.resources import Options, Resource
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = REPO_ROOT / "__main__.py"
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
@@ -54,18 +55,22 @@ class Registration:
     # tests only (it names paths of this machine).
     stack_trace: list[tuple[str, int]] = field(default_factory=list, repr=False)
 
+    def as_resource(self) -> Resource:
+        """The resource as the engine model and the plan's resources.json have it."""
+        return Resource(
+            urn=self.urn,
+            type=self.type,
+            name=self.name,
+            parent=self.parent,
+            depends_on=tuple(self.depends_on),
+            inputs=self.inputs,
+            custom=self.custom,
+            provider=self.provider,
+            options=Options.from_json(self.options),
+        )
+
     def as_json(self) -> dict[str, Any]:
-        return {
-            "urn": self.urn,
-            "type": self.type,
-            "name": self.name,
-            "parent": self.parent,
-            "dependsOn": self.depends_on,
-            "inputs": self.inputs,
-            "custom": self.custom,
-            "provider": self.provider,
-            "options": self.options,
-        }
+        return self.as_resource().as_json()
 
 
 @dataclass
@@ -183,7 +188,7 @@ def _registration(request: Any, urn: str) -> Registration:
 
 
 def _options(request: Any) -> dict[str, Any]:
-    """The resource options the engine decides with (tools/engine_rules.py reads them).
+    """The resource options the engine decides with (the engine model reads them).
 
     `deleteBeforeReplaceDefined` says whether the program set `delete_before_replace` at all
     (the engine lets the provider decide otherwise: step_generator.go continueStepsFromDiff);
@@ -206,80 +211,6 @@ def _options(request: Any) -> dict[str, Any]:
             if deps.urns
         },
     }
-
-
-# --- a stable order -------------------------------------------------------------------------------
-
-
-def program_order(resources: list[Registration]) -> list[Registration]:
-    """Parents before children; siblings in the order their first resource can start.
-
-    The SDK registers resources from a thread pool, so the order the monitor sees them in varies
-    from run to run; this order does not. "Can start" is a topological order of every resource
-    (dependencies, provider and parent first; ties broken by name), so the tree reads like the
-    rollout: the nodes' preflights, the gate, the batches, then the cluster components.
-    """
-    by_urn = {r.urn: r for r in resources}
-    start = _start_order(resources, by_urn)
-    children: dict[str | None, list[Registration]] = {}
-    for resource in resources:
-        parent = resource.parent if resource.parent in by_urn else None
-        children.setdefault(parent, []).append(resource)
-    first_start: dict[str, int] = {}
-
-    def earliest(resource: Registration) -> int:
-        # A component registers at once; it "starts" when its first child can.
-        if resource.urn not in first_start:
-            kids = children.get(resource.urn, [])
-            first_start[resource.urn] = (
-                min(earliest(c) for c in kids) if kids else start[resource.urn]
-            )
-        return first_start[resource.urn]
-
-    return _depth_first(children, earliest)
-
-
-def _depth_first(
-    children: Mapping[str | None, list[Registration]],
-    key: Callable[[Registration], int],
-) -> list[Registration]:
-    ordered: list[Registration] = []
-
-    def visit(parent: str | None) -> None:
-        for child in sorted(children.get(parent, []), key=lambda r: (key(r), r.name, r.type)):
-            ordered.append(child)
-            visit(child.urn)
-
-    visit(None)
-    return ordered
-
-
-def _start_order(
-    resources: list[Registration], by_urn: Mapping[str, Registration]
-) -> dict[str, int]:
-    """URN -> position in a topological order (Kahn's, ties by name); cycles go last."""
-    needs: dict[str, set[str]] = {}
-    for resource in resources:
-        # `provider` is already the provider's URN (the reference's "::<id>" cut off on record).
-        before = {*resource.depends_on, resource.parent or "", resource.provider or ""}
-        needs[resource.urn] = {urn for urn in before if urn in by_urn} - {resource.urn}
-    unblocks: dict[str, list[str]] = {}
-    for urn, before in needs.items():
-        for need in before:
-            unblocks.setdefault(need, []).append(urn)
-    ready = [(by_urn[u].name, by_urn[u].type, u) for u, before in needs.items() if not before]
-    heapq.heapify(ready)
-    order: dict[str, int] = {}
-    while ready:
-        _, _, urn = heapq.heappop(ready)
-        order[urn] = len(order)
-        for waiting in unblocks.get(urn, []):
-            needs[waiting].discard(urn)
-            if not needs[waiting]:
-                heapq.heappush(ready, (by_urn[waiting].name, by_urn[waiting].type, waiting))
-    for urn in sorted(set(by_urn) - set(order), key=lambda u: by_urn[u].name):
-        order[urn] = len(order)  # part of a cycle: still listed, after everything else
-    return order
 
 
 # --- running the program ------------------------------------------------------------------------
@@ -306,7 +237,7 @@ def run_program(
 ) -> ProgramRun:
     """Run `program` once under mocks with `config` (full keys, JSON text for objects).
 
-    `speedups=False` runs the SDK as shipped instead of `tools.sdk_speedups`, as `pulumi up`
+    `speedups=False` runs the SDK as shipped instead of `tools.engine.sdk_speedups`, as `pulumi up`
     does (the program still installs its own corrections, `components/sdk_corrections.py`).
     """
     if speedups:
