@@ -1,5 +1,5 @@
 """ClusterPreflight: under mocks (what it is given, what waits for it) and its script against a
-stand-in kubectl (tests/cluster_standin.py) answering as an install.sh cluster, a fresh
+stand-in kubectl (tests/support/cluster_standin.py) answering as an install.sh cluster, a fresh
 cluster and a chart-installed cluster."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 
 from components.agilio_node import HARDWARE_STEPS
 from components.cluster_preflight import SCRIPT, TUNNEL_FIELD_MANAGER, load_cluster_script
-from tests.cluster_standin import cluster, kube_ovn, multus, node
-from tests.kubernetes_program import NODE_PATCH, depends_on_transitively, run
+from tests.support.cluster_standin import cluster, kube_ovn, multus, node
+from tests.support.kubernetes_program import NODE_PATCH, depends_on_transitively, run
 from tests.test_shellcheck import run_shellcheck
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,7 +113,7 @@ class StandIn:
         launcher = self.bin / "kubectl"
         launcher.write_text(
             f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
-            "from tests.cluster_standin import main\nsys.exit(main(sys.argv[1:]))\n"
+            "from tests.support.cluster_standin import main\nsys.exit(main(sys.argv[1:]))\n"
         )
         launcher.chmod(0o755)
         self.cluster_file = tmp_path / "cluster.json"

@@ -13,7 +13,7 @@ import pytest
 
 from components.change_guard import ChangeRefused
 from components.config import ConfigError
-from tests.engine_scenarios import scenario
+from tests.support.engine_scenarios import scenario
 from tools import engine_rules as er
 from tools.engine_rules import Op
 

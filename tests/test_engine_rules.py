@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.engine_scenarios import resource, urn
+from tests.support.engine_scenarios import resource, urn
 from tools import engine_rules as er
 from tools.engine_rules import Op
 

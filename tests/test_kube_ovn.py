@@ -10,7 +10,7 @@ from components import pins
 from components.cluster_preflight import SCRIPT, load_cluster_script
 from components.config import ConfigError
 from components.kube_ovn import RETAINED_RELEASE_ANNOTATION, deep_merge
-from tests.kubernetes_program import (
+from tests.support.kubernetes_program import (
     LOCAL_COMMAND,
     NODE_PATCH,
     dev_kube_ovn,

@@ -10,7 +10,7 @@ import pytest
 from tools import sdk_speedups
 from tools.mock_engine import run_program, stack_config
 
-CYCLE_PROGRAM = Path(__file__).with_name("programs") / "dependency_cycle.py"
+CYCLE_PROGRAM = Path(__file__).parent / "support" / "programs" / "dependency_cycle.py"
 
 
 def five_node_rollout() -> tuple[dict[str, str], list[str]]:

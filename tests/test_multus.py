@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from components import pins
-from tests.kubernetes_program import named, run
+from tests.support.kubernetes_program import named, run
 
 
 def test_multus_is_the_pinned_thick_plugin_with_upstreams_host_paths() -> None:

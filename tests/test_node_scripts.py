@@ -1,4 +1,4 @@
-"""The node scripts over real SSH against an emulated Agilio node (tests/emulated_node).
+"""The node scripts over real SSH against an emulated Agilio node (tests/support/emulated_node).
 
 Every command a test sends is the exact `create` or `delete` text the program gives
 pulumi-command for the node, taken from the program run under Pulumi mocks (`program_commands`).
@@ -17,13 +17,13 @@ from unittest import mock
 import pytest
 
 from components import agilio_node
-from tests.emulated_node.harness import EmulatedNode
+from tests.support.emulated_node.harness import EmulatedNode
 from tools.mock_engine import run_stack
 
 if TYPE_CHECKING:
-    from tests.emulated_node.plugin import StartNode
+    from tests.support.emulated_node.plugin import StartNode
 
-pytest_plugins = ("tests.emulated_node.plugin",)
+pytest_plugins = ("tests.support.emulated_node.plugin",)
 
 NODE = "worker-1"
 PF = "ens1np0"

@@ -16,7 +16,7 @@ from pulumi.runtime.settings import SETTINGS
 from components import sdk_corrections
 from tools.mock_engine import run_program, stack_config
 
-CHAIN_PROGRAM = Path(__file__).with_name("programs") / "dependency_chain.py"
+CHAIN_PROGRAM = Path(__file__).parent / "support" / "programs" / "dependency_chain.py"
 
 
 class Node:

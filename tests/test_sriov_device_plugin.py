@@ -9,7 +9,7 @@ from typing import Any
 from components import pins
 from components.agilio_node import DEVICE_PLUGIN_POD_SELECTOR
 from components.cluster import AGILIO_NODE_LABEL
-from tests.kubernetes_program import NODE_PATCH, named, run
+from tests.support.kubernetes_program import NODE_PATCH, named, run
 
 
 def test_device_plugin_config_is_the_runbooks() -> None:

@@ -1,8 +1,8 @@
 """`python -m tools.verify` end to end against the stand-in `kubectl` first on PATH.
 
-The stand-in (tests/kubectl_standin.py, shared with the registration wait's tests) answers like
-a cluster described by a scenario: pods with the labels each Kube-OVN install sets, nodes with
-what kubelet advertises, and per ovs-ovn pod its `other_config:hw-offload` and recorded
+The stand-in (tests/support/kubectl_standin.py, shared with the registration wait's tests)
+answers like a cluster described by a scenario: pods with the labels each Kube-OVN install sets,
+nodes with what kubelet advertises, and per ovs-ovn pod its `other_config:hw-offload` and recorded
 dump-flows text. It records each call's argv and refuses commands it does not know.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.kubectl_fixture import (
+from tests.support.kubectl_fixture import (
     AGILIO_LABELS,
     CHART_OVS_LABELS,
     INSTALL_SH_OVS_LABELS,

@@ -1,8 +1,8 @@
 """The registration wait (components/vf_registration.py, kubectl_scripts/wait-vfs-advertised.sh).
 
 The exact create text the program registers runs with `sh -c`, as pulumi-command's local
-provider runs it, against the stand-in kubectl (tests/kubectl_standin.py) first on PATH: a node
-that advertises 0, one that advertises the right count after a delay (kubelet's next node
+provider runs it, against the stand-in kubectl (tests/support/kubectl_standin.py) first on PATH:
+a node that advertises 0, one that advertises the right count after a delay (kubelet's next node
 status update), one that never does (bounded by a one-second timeout), and the states of the
 device plugin pod. Then the cluster-level check as the program registers it, under mocks.
 """
@@ -28,7 +28,7 @@ from components.vf_registration import (
     wait_params,
     wait_vfs_advertised_command,
 )
-from tests.kubectl_fixture import (
+from tests.support.kubectl_fixture import (
     AGILIO_LABELS,
     StandIn,
     advertised,
