@@ -18,7 +18,7 @@ from components.agilio_node import HARDWARE_STEPS
 from components.cluster_preflight import SCRIPT, TUNNEL_FIELD_MANAGER, load_cluster_script
 from tests.support.cluster_standin import cluster, kube_ovn, multus, node
 from tests.support.kubernetes_program import NODE_PATCH, depends_on_transitively, run
-from tests.test_shellcheck import run_shellcheck
+from tests.support.shellcheck import run_shellcheck
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKS = "cluster-preflight-checks"

@@ -1,7 +1,7 @@
 """The node scripts against what a real Agilio card and the nfp driver do (issues 9 and 14).
 
 Each test reproduces one fact of the kernel (named beside it) on the emulated node and runs the
-program's exact commands (`tests/test_node_scripts.py` helpers).
+program's exact commands (`tests/support/node_steps.py`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.test_node_scripts import (
+from tests.support.node_steps import (
     FLOWER_0097,
     NODE,
     PF,

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from components.config import ConfigError, shown
-from tests.test_config import dev_config, problems_of, set_path
+from tests.support.stack_config import dev_config, problems_of, set_path
 from tools import plan
 from tools.mock_engine import STACK_TYPE, run_program, stack_config, stack_file
 

@@ -13,7 +13,13 @@ import pytest
 import yaml
 
 from components.config import ConfigError, host_key_fingerprint, validate_stack_config
-from tests.test_config import dev_config, key_blob, problems_of, set_path, ssh_public_key
+from tests.support.stack_config import (
+    dev_config,
+    key_blob,
+    problems_of,
+    set_path,
+    ssh_public_key,
+)
 from tools import access_summary, plan
 from tools.mock_engine import STACK_TYPE, run_stack, stack_file
 
