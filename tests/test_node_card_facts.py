@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from tests.support.emulated_node.harness import EmulatedNode
     from tests.support.emulated_node.plugin import StartNode
 
-pytest_plugins = ("tests.support.emulated_node.plugin",)
-
 SERIAL_FILE = "serial-00-15-4d-13-03-a0-10-ff.nffw"  # nfp_net_fw_find's name for this card
 PREFIX = f"agilio-offload: node {NODE}: "
 

@@ -34,8 +34,6 @@ from tests.support.node_steps import (
 if TYPE_CHECKING:
     from tests.support.emulated_node.plugin import StartNode
 
-pytest_plugins = ("tests.support.emulated_node.plugin",)
-
 # --- a fresh node, all steps ----------------------------------------------------------------
 
 

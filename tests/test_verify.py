@@ -130,10 +130,10 @@ def without_pods(scenario: dict[str, Any], *names: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StandIn:
-    stand_in = StandIn(tmp_path, monkeypatch)
-    stand_in.answer(cluster())
-    return stand_in
+def kubectl(kubectl: StandIn) -> StandIn:
+    """The shared stand-in (conftest.py), answering as the sample cluster."""
+    kubectl.answer(cluster())
+    return kubectl
 
 
 def table_rows(stdout: str) -> dict[str, list[str]]:

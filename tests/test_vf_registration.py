@@ -44,11 +44,6 @@ SRIOV = SriovConfig()
 LAB = KubernetesConfig(context="lab")
 
 
-@pytest.fixture
-def kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StandIn:
-    return StandIn(tmp_path, monkeypatch)
-
-
 def cluster(
     *timeline: tuple[int, dict[str, Any]],
     pods: list[dict[str, Any]] | None = None,

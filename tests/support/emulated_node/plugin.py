@@ -1,5 +1,5 @@
-"""pytest fixtures for the emulated Agilio node (register with
-`pytest_plugins = ("tests.support.emulated_node.plugin",)`).
+"""pytest fixtures for the emulated Agilio node (registered for the whole suite by
+tests/conftest.py's `pytest_plugins`).
 
 - `start_node(**spec_fields) -> EmulatedNode`: a started node with a `NodeSpec` built from the
   given fields; every node started through it is stopped after the test, and a node that leaves
