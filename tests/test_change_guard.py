@@ -11,8 +11,8 @@ import pytest
 
 from components.config import StackConfig, validate_stack_config
 from components.node.change_guard import ChangeRefused, change_problems
-from tests.test_config import dev_config
-from tests.test_plan_tool import run_plan, write_stack
+from tests.support.plan_runs import run_plan, write_stack
+from tests.support.stack_config import dev_config
 from tools.engine.mock_driver import EchoMocks, ProgramRun, run_stack
 
 OWN_STACK = "organization/agilio-offload/dev"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kubernetes_program import PROVIDER, children_of, named, run
+from tests.support.kubernetes_program import PROVIDER, children_of, named, run
 from tools.engine.mock_driver import ProgramRun, Registration
 
 

@@ -1,5 +1,5 @@
 """ClusterPreflight: under mocks (what it is given, what waits for it) and its script against a
-stand-in kubectl (tests/cluster_standin.py) answering as an install.sh cluster, a fresh
+stand-in kubectl (tests/support/cluster_standin.py) answering as an install.sh cluster, a fresh
 cluster and a chart-installed cluster."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pytest
 
 from components.cluster.preflight import SCRIPT, TUNNEL_FIELD_MANAGER, load_cluster_script
 from components.names import HARDWARE_STEPS
-from tests.cluster_standin import cluster, kube_ovn, multus, node
-from tests.kubernetes_program import NODE_PATCH, depends_on_transitively, run
-from tests.test_shellcheck import run_shellcheck
+from tests.support.cluster_standin import cluster, kube_ovn, multus, node
+from tests.support.kubernetes_program import NODE_PATCH, depends_on_transitively, run
+from tests.support.shellcheck import run_shellcheck
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKS = "cluster-preflight-checks"
@@ -113,7 +113,7 @@ class StandIn:
         launcher = self.bin / "kubectl"
         launcher.write_text(
             f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
-            "from tests.cluster_standin import main\nsys.exit(main(sys.argv[1:]))\n"
+            "from tests.support.cluster_standin import main\nsys.exit(main(sys.argv[1:]))\n"
         )
         launcher.chmod(0o755)
         self.cluster_file = tmp_path / "cluster.json"
@@ -141,7 +141,7 @@ class StandIn:
 
 
 @pytest.fixture
-def kubectl(tmp_path: Path) -> StandIn:
+def cluster_kubectl(tmp_path: Path) -> StandIn:
     return StandIn(tmp_path)
 
 
@@ -156,8 +156,8 @@ def problems(outcome: Outcome) -> list[str]:
 # A fresh cluster: nodes, no CNI yet.
 
 
-def test_a_fresh_cluster_passes_with_the_stacks_context(kubectl: StandIn) -> None:
-    outcome = kubectl.check(cluster(dev_nodes()))
+def test_a_fresh_cluster_passes_with_the_stacks_context(cluster_kubectl: StandIn) -> None:
+    outcome = cluster_kubectl.check(cluster(dev_nodes()))
     assert outcome.code == 0, outcome.stderr
     facts = json.loads(outcome.stdout.splitlines()[-1])
     assert facts == {
@@ -169,17 +169,17 @@ def test_a_fresh_cluster_passes_with_the_stacks_context(kubectl: StandIn) -> Non
     assert all(call[:2] == ["--context", "kind-agilio-lab"] for call in outcome.calls)
 
 
-def test_the_stacks_kubeconfig_reaches_kubectl_with_home_expanded(kubectl: StandIn) -> None:
+def test_the_stacks_kubeconfig_reaches_kubectl_with_home_expanded(cluster_kubectl: StandIn) -> None:
     kubernetes = {"kubeconfigPath": "~/.kube/lab", "context": "lab-admin"}
-    outcome = kubectl.check(cluster(dev_nodes()), {"kubernetes": kubernetes})
+    outcome = cluster_kubectl.check(cluster(dev_nodes()), {"kubernetes": kubernetes})
     assert outcome.code == 0, outcome.stderr
     expected = ["--kubeconfig", f"{os.environ['HOME']}/.kube/lab", "--context", "lab-admin"]
     assert all(call[:4] == expected for call in outcome.calls), outcome.calls
 
 
-def test_a_missing_node_or_master_stops_before_any_change(kubectl: StandIn) -> None:
+def test_a_missing_node_or_master_stops_before_any_change(cluster_kubectl: StandIn) -> None:
     nodes = [node("lab-control-1"), node("lab-worker-1")]
-    outcome = kubectl.check(
+    outcome = cluster_kubectl.check(
         cluster(nodes),
         {
             "kubeOvn": {
@@ -202,9 +202,9 @@ def test_a_missing_node_or_master_stops_before_any_change(kubectl: StandIn) -> N
     assert found[-1] == "cluster preflight: 2 problem(s); nothing was changed on any node"
 
 
-def test_a_tunnel_interface_set_by_someone_else_is_reported(kubectl: StandIn) -> None:
+def test_a_tunnel_interface_set_by_someone_else_is_reported(cluster_kubectl: StandIn) -> None:
     nodes = dev_nodes(lab_worker_2={TUNNEL: "eno1"})
-    outcome = kubectl.check(cluster(nodes))
+    outcome = cluster_kubectl.check(cluster(nodes))
     assert outcome.code == 1
     (problem, _) = problems(outcome)
     assert "node lab-worker-2: annotation ovn.kubernetes.io/tunnel_interface is 'eno1'" in problem
@@ -212,18 +212,18 @@ def test_a_tunnel_interface_set_by_someone_else_is_reported(kubectl: StandIn) ->
     assert "kubectl annotate node lab-worker-2 ovn.kubernetes.io/tunnel_interface-" in problem
 
 
-def test_the_stacks_own_earlier_tunnel_interface_is_no_conflict(kubectl: StandIn) -> None:
+def test_the_stacks_own_earlier_tunnel_interface_is_no_conflict(cluster_kubectl: StandIn) -> None:
     nodes = [
         node("lab-control-1"),
         node("lab-worker-1"),
         node("lab-worker-2", {TUNNEL: "ens9np0"}, managers=("kubelet", TUNNEL_FIELD_MANAGER)),
     ]
-    outcome = kubectl.check(cluster(nodes))
+    outcome = cluster_kubectl.check(cluster(nodes))
     assert outcome.code == 0, outcome.stderr
 
 
-def test_an_unreachable_cluster_exits_2(kubectl: StandIn) -> None:
-    outcome = kubectl.check({"unreachable": True, "objects": []})
+def test_an_unreachable_cluster_exits_2(cluster_kubectl: StandIn) -> None:
+    outcome = cluster_kubectl.check({"unreachable": True, "objects": []})
     assert outcome.code == 2
     assert (
         "cannot list the cluster's nodes with kubectl (context kind-agilio-lab)" in outcome.stderr
@@ -237,15 +237,15 @@ def install_sh(**flags: Any) -> dict[str, Any]:
     return cluster(dev_nodes(), kube_ovn(**flags), multus())
 
 
-def test_install_sh_with_offload_passes_as_existing(kubectl: StandIn) -> None:
-    outcome = kubectl.check(install_sh(iface="ens1np0"), BOTH_EXISTING)
+def test_install_sh_with_offload_passes_as_existing(cluster_kubectl: StandIn) -> None:
+    outcome = cluster_kubectl.check(install_sh(iface="ens1np0"), BOTH_EXISTING)
     assert outcome.code == 0, outcome.stderr
 
 
-def test_install_sh_without_offload_stops_with_the_install_line(kubectl: StandIn) -> None:
+def test_install_sh_without_offload_stops_with_the_install_line(cluster_kubectl: StandIn) -> None:
     # install.sh's defaults: HW_OFFLOAD=false, ENABLE_LB=true, ENABLE_MIRROR=false.
     state = install_sh(hw_offload="false", enable_lb="true", iface="ens1np0")
-    outcome = kubectl.check(state, BOTH_EXISTING)
+    outcome = cluster_kubectl.check(state, BOTH_EXISTING)
     assert outcome.code == 1
     (problem, _) = problems(outcome)
     assert "ovs-ovn HW_OFFLOAD is 'false', needs true" in problem
@@ -258,21 +258,21 @@ def test_install_sh_without_offload_stops_with_the_install_line(kubectl: StandIn
     )
 
 
-def test_a_later_duplicate_hw_offload_env_wins(kubectl: StandIn) -> None:
+def test_a_later_duplicate_hw_offload_env_wins(cluster_kubectl: StandIn) -> None:
     state = install_sh(extra_env=[{"name": "HW_OFFLOAD", "value": "false"}])
-    outcome = kubectl.check(state, BOTH_EXISTING)
+    outcome = cluster_kubectl.check(state, BOTH_EXISTING)
     assert outcome.code == 1
     assert "ovs-ovn HW_OFFLOAD is 'false', needs true" in outcome.stderr
 
 
-def test_mirroring_on_is_reported(kubectl: StandIn) -> None:
-    outcome = kubectl.check(install_sh(enable_mirror="true"), BOTH_EXISTING)
+def test_mirroring_on_is_reported(cluster_kubectl: StandIn) -> None:
+    outcome = cluster_kubectl.check(install_sh(enable_mirror="true"), BOTH_EXISTING)
     assert outcome.code == 1
     assert "kube-ovn-cni --enable-mirror is 'true', needs false" in outcome.stderr
 
 
-def test_install_sh_cannot_be_taken_over_by_the_release(kubectl: StandIn) -> None:
-    outcome = kubectl.check(install_sh(), {"multus": {"install": "existing"}})
+def test_install_sh_cannot_be_taken_over_by_the_release(cluster_kubectl: StandIn) -> None:
+    outcome = cluster_kubectl.check(install_sh(), {"multus": {"install": "existing"}})
     assert outcome.code == 1
     (problem, _) = problems(outcome)
     assert (
@@ -285,9 +285,9 @@ def test_install_sh_cannot_be_taken_over_by_the_release(kubectl: StandIn) -> Non
 
 
 def test_a_foreign_multus_and_crd_are_reported_when_the_stack_installs_multus(
-    kubectl: StandIn,
+    cluster_kubectl: StandIn,
 ) -> None:
-    outcome = kubectl.check(install_sh(), EXISTING)
+    outcome = cluster_kubectl.check(install_sh(), EXISTING)
     assert outcome.code == 1
     found = problems(outcome)
     expected = (
@@ -302,17 +302,17 @@ def test_a_foreign_multus_and_crd_are_reported_when_the_stack_installs_multus(
     ), found
 
 
-def test_the_stacks_own_multus_and_retained_crd_pass(kubectl: StandIn) -> None:
+def test_the_stacks_own_multus_and_retained_crd_pass(cluster_kubectl: StandIn) -> None:
     state = cluster(dev_nodes(), multus(manager="pulumi-kubernetes-8f3a2c1d"))
-    assert kubectl.check(state).code == 0
+    assert cluster_kubectl.check(state).code == 0
 
 
-def test_an_existing_multus_must_be_thick_and_have_its_crd(kubectl: StandIn) -> None:
+def test_an_existing_multus_must_be_thick_and_have_its_crd(cluster_kubectl: StandIn) -> None:
     thin = cluster(dev_nodes(), kube_ovn(), multus(thick=False))
-    outcome = kubectl.check(thin, BOTH_EXISTING)
+    outcome = cluster_kubectl.check(thin, BOTH_EXISTING)
     assert outcome.code == 1
     assert "the running Multus is not the thick plugin" in outcome.stderr
-    outcome = kubectl.check(cluster(dev_nodes(), kube_ovn()), BOTH_EXISTING)
+    outcome = cluster_kubectl.check(cluster(dev_nodes(), kube_ovn()), BOTH_EXISTING)
     assert outcome.code == 1
     found = problems(outcome)
     assert any("no Multus runs (no daemonset labelled app=multus" in p for p in found)
@@ -322,8 +322,8 @@ def test_an_existing_multus_must_be_thick_and_have_its_crd(kubectl: StandIn) -> 
     )
 
 
-def test_existing_without_any_kube_ovn_says_how_to_install_it(kubectl: StandIn) -> None:
-    outcome = kubectl.check(cluster(dev_nodes(), multus()), BOTH_EXISTING)
+def test_existing_without_any_kube_ovn_says_how_to_install_it(cluster_kubectl: StandIn) -> None:
+    outcome = cluster_kubectl.check(cluster(dev_nodes(), multus()), BOTH_EXISTING)
     assert outcome.code == 1
     assert "no Kube-OVN runs (daemonset kube-system/ovs-ovn not found)" in outcome.stderr
     # IFACE empty: each node's node-IP NIC; the Agilio nodes' uplinks come by annotation.
@@ -339,21 +339,23 @@ def chart(**flags: Any) -> dict[str, Any]:
     return cluster(dev_nodes(), kube_ovn(helm_release="kube-ovn", **flags))
 
 
-def test_the_stacks_release_passes_as_helm_and_as_existing(kubectl: StandIn) -> None:
-    assert kubectl.check(chart()).code == 0
-    outcome = kubectl.check(chart(), EXISTING)
+def test_the_stacks_release_passes_as_helm_and_as_existing(cluster_kubectl: StandIn) -> None:
+    assert cluster_kubectl.check(chart()).code == 0
+    outcome = cluster_kubectl.check(chart(), EXISTING)
     assert outcome.code == 0, outcome.stderr
     assert json.loads(outcome.stdout.splitlines()[-1])["kubeOvnRelease"] == "kube-ovn"
 
 
-def test_another_release_cannot_be_taken_over(kubectl: StandIn) -> None:
-    outcome = kubectl.check(cluster(dev_nodes(), kube_ovn(helm_release="ovn")))
+def test_another_release_cannot_be_taken_over(cluster_kubectl: StandIn) -> None:
+    outcome = cluster_kubectl.check(cluster(dev_nodes(), kube_ovn(helm_release="ovn")))
     assert outcome.code == 1
     assert "daemonset kube-system/ovs-ovn from Helm release kube-system/ovn" in outcome.stderr
 
 
-def test_a_chart_install_without_offload_gets_the_helm_upgrade_line(kubectl: StandIn) -> None:
-    outcome = kubectl.check(chart(hw_offload="false"), EXISTING)
+def test_a_chart_install_without_offload_gets_the_helm_upgrade_line(
+    cluster_kubectl: StandIn,
+) -> None:
+    outcome = cluster_kubectl.check(chart(hw_offload="false"), EXISTING)
     assert outcome.code == 1
     assert (
         "reinstall it with helm upgrade kube-ovn kubeovn/kube-ovn-v2 --namespace kube-system "
@@ -363,12 +365,12 @@ def test_a_chart_install_without_offload_gets_the_helm_upgrade_line(kubectl: Sta
 
 
 def test_a_release_this_stack_let_go_of_stops_install_helm_with_the_adoption_steps(
-    kubectl: StandIn,
+    cluster_kubectl: StandIn,
 ) -> None:
     state = chart()
     ovs_ovn = next(o for o in state["objects"] if o["metadata"]["name"] == "ovs-ovn")
     ovs_ovn["metadata"]["annotations"]["agilio-offload/retained-release"] = "kube-system/kube-ovn"
-    outcome = kubectl.check(state)
+    outcome = cluster_kubectl.check(state)
     assert outcome.code == 1
     (problem, _) = problems(outcome)
     assert "Helm release kube-system/kube-ovn runs but this stack let go of it" in problem
@@ -380,4 +382,4 @@ def test_a_release_this_stack_let_go_of_stops_install_helm_with_the_adoption_ste
         "agilio-offload/retained-release-)"
     )
     # Kept as it is, it is simply the existing Kube-OVN.
-    assert kubectl.check(state, EXISTING).code == 0
+    assert cluster_kubectl.check(state, EXISTING).code == 0

@@ -13,7 +13,7 @@ import pytest
 
 from components.config import ConfigError
 from components.node.change_guard import ChangeRefused
-from tests.engine_scenarios import scenario
+from tests.support.engine_scenarios import scenario
 from tools import engine as er
 from tools.engine import Op
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine_scenarios import REMOVED, SCENARIOS, plan_of, resource, scenario
+from tests.support.engine_scenarios import REMOVED, SCENARIOS, plan_of, resource, scenario
 from tools import engine as er
 from tools import plan
 from tools.engine import Op

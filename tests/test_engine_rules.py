@@ -13,7 +13,7 @@ import pytest
 
 from components.names import LOCAL_COMMAND as LOCAL
 from components.names import REMOTE_COMMAND as REMOTE
-from tests.engine_scenarios import resource, urn
+from tests.support.engine_scenarios import resource, urn
 from tools import engine as er
 from tools.engine import Op
 from tools.engine.graph import max_antichain

@@ -10,7 +10,7 @@ from components.cluster.kube_ovn import RETAINED_RELEASE_ANNOTATION, deep_merge
 from components.cluster.preflight import SCRIPT, load_cluster_script
 from components.config import ConfigError, pins
 from components.names import LOCAL_COMMAND
-from tests.kubernetes_program import (
+from tests.support.kubernetes_program import (
     NODE_PATCH,
     dev_kube_ovn,
     kube_ovn_values,

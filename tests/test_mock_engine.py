@@ -10,7 +10,7 @@ import pytest
 from tools.engine import sdk_speedups
 from tools.engine.mock_driver import run_program, stack_config
 
-CYCLE_PROGRAM = Path(__file__).with_name("programs") / "dependency_cycle.py"
+CYCLE_PROGRAM = Path(__file__).parent / "support" / "programs" / "dependency_cycle.py"
 
 
 def five_node_rollout() -> tuple[dict[str, str], list[str]]:

@@ -6,7 +6,7 @@ import json
 
 from components.config import pins
 from components.names import MULTUS_TYPE
-from tests.kubernetes_program import named, run
+from tests.support.kubernetes_program import named, run
 
 
 def test_multus_is_the_pinned_thick_plugin_with_upstreams_host_paths() -> None:

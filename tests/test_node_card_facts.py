@@ -1,7 +1,7 @@
 """The node scripts against what a real Agilio card and the nfp driver do (issues 9 and 14).
 
 Each test reproduces one fact of the kernel (named beside it) on the emulated node and runs the
-program's exact commands (`tests/test_node_scripts.py` helpers).
+program's exact commands (`tests/support/node_steps.py`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.test_node_scripts import (
+from tests.support.node_steps import (
     FLOWER_0097,
     NODE,
     PF,
@@ -20,10 +20,8 @@ from tests.test_node_scripts import (
 )
 
 if TYPE_CHECKING:
-    from tests.emulated_node.harness import EmulatedNode
-    from tests.emulated_node.plugin import StartNode
-
-pytest_plugins = ("tests.emulated_node.plugin",)
+    from tests.support.emulated_node.harness import EmulatedNode
+    from tests.support.emulated_node.plugin import StartNode
 
 SERIAL_FILE = "serial-00-15-4d-13-03-a0-10-ff.nffw"  # nfp_net_fw_find's name for this card
 PREFIX = f"agilio-offload: node {NODE}: "
@@ -64,7 +62,7 @@ def test_reload_that_comes_up_legacy_fails_and_stays_pending(
 ) -> None:
     extra = spec.pop("firmware_files_extra", None)
     if extra:
-        from tests.emulated_node.spec import DEFAULT_FIRMWARE_FILES
+        from tests.support.emulated_node.spec import DEFAULT_FIRMWARE_FILES
 
         spec["firmware_files"] = {**DEFAULT_FIRMWARE_FILES, **extra}  # type: ignore[dict-item]
     node = start_node(**spec)
@@ -106,7 +104,7 @@ def test_preflight_refuses_fw_load_policy_flash(start_node: StartNode) -> None:
 
 
 def test_preflight_refuses_a_serial_file_for_this_card(start_node: StartNode) -> None:
-    from tests.emulated_node.spec import DEFAULT_FIRMWARE_FILES
+    from tests.support.emulated_node.spec import DEFAULT_FIRMWARE_FILES
 
     node = start_node(firmware_files={**DEFAULT_FIRMWARE_FILES, SERIAL_FILE: "nic\n"})
 
@@ -118,7 +116,7 @@ def test_preflight_refuses_a_serial_file_for_this_card(start_node: StartNode) ->
 
 
 def test_preflight_only_names_another_cards_serial_file(start_node: StartNode) -> None:
-    from tests.emulated_node.spec import DEFAULT_FIRMWARE_FILES
+    from tests.support.emulated_node.spec import DEFAULT_FIRMWARE_FILES
 
     other = "serial-00-15-4d-99-99-99-10-ff.nffw"
     node = start_node(firmware_files={**DEFAULT_FIRMWARE_FILES, other: "nic\n"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.kubernetes_program import named, run
+from tests.support.kubernetes_program import named, run
 from tools.plan import diff_resources
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pulumi.runtime import mocks as pulumi_mocks
 
 from components.names import DEFAULT_RESOURCE, REMOTE_COMMAND
+from tests.support.json_values import all_strings
 from tools.engine.mock_driver import SECRET, EchoMocks, run_program, run_stack, stack_config
 
 VF = DEFAULT_RESOURCE
@@ -85,15 +85,6 @@ def test_node_facts_come_from_each_nodes_steps() -> None:
             "firmware": "flower/x.nffw",
         },
     }
-
-
-def all_strings(value: Any) -> list[str]:
-    """Every string in a JSON-like value, keys included."""
-    if isinstance(value, dict):
-        return [s for k, v in value.items() for s in (k, *all_strings(v))]
-    if isinstance(value, list):
-        return [s for item in value for s in all_strings(item)]
-    return [value] if isinstance(value, str) else []
 
 
 def test_no_output_carries_a_secret() -> None:

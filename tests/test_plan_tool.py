@@ -12,28 +12,15 @@ import pytest
 import yaml
 
 from components.names import REMOTE_COMMAND, STEPS
+from tests.support.plan_runs import run_plan, write_stack
 from tools import plan
 from tools.engine.mock_driver import REPO_ROOT, STACK_TYPE, run_program, stack_config, stack_file
 
 DEV_NODES = ("lab-worker-1", "lab-worker-2")
 
 
-def write_stack(tmp_path: Path, changes: dict[str, Any]) -> Path:
-    """A copy of the dev stack file with top-level keys of the namespace replaced."""
-    document = yaml.safe_load(stack_file("dev").read_text())
-    for key, value in changes.items():
-        document["config"][f"agilio-offload:{key}"] = value
-    path = tmp_path / f"Pulumi.dev-{len(list(tmp_path.iterdir()))}.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
-
-
 def dev_value(key: str) -> Any:
     return yaml.safe_load(stack_file("dev").read_text())["config"][f"agilio-offload:{key}"]
-
-
-def run_plan(out: Path, *extra: str) -> int:
-    return plan.main(["--stack", "dev", "--out", str(out), *extra])
 
 
 @pytest.fixture(scope="module")

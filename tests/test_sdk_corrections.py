@@ -16,7 +16,7 @@ from pulumi.runtime.settings import SETTINGS
 from components.sdk_fixes import sdk_corrections
 from tools.engine.mock_driver import run_program, stack_config
 
-CHAIN_PROGRAM = Path(__file__).with_name("programs") / "dependency_chain.py"
+CHAIN_PROGRAM = Path(__file__).parent / "support" / "programs" / "dependency_chain.py"
 
 
 class Node:

@@ -12,7 +12,7 @@ import yaml
 
 from components.config import ConfigError
 from components.config.redact import shown
-from tests.test_config import dev_config, problems_of, set_path
+from tests.support.stack_config import dev_config, problems_of, set_path
 from tools import plan
 from tools.engine.mock_driver import STACK_TYPE, run_program, stack_config, stack_file
 

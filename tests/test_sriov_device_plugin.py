@@ -8,7 +8,7 @@ from typing import Any
 
 from components.config import pins
 from components.names import AGILIO_NODE_LABEL, DEVICE_PLUGIN_POD_SELECTOR
-from tests.kubernetes_program import NODE_PATCH, named, run
+from tests.support.kubernetes_program import NODE_PATCH, named, run
 
 
 def test_device_plugin_config_is_the_runbooks() -> None:

@@ -14,7 +14,13 @@ import yaml
 
 from components.config import ConfigError, validate_stack_config
 from components.config.ssh_host_keys import host_key_fingerprint
-from tests.test_config import dev_config, key_blob, problems_of, set_path, ssh_public_key
+from tests.support.stack_config import (
+    dev_config,
+    key_blob,
+    problems_of,
+    set_path,
+    ssh_public_key,
+)
 from tools import access_summary, plan
 from tools.engine.mock_driver import STACK_TYPE, run_stack, stack_file
 

@@ -1,8 +1,8 @@
 """`python -m tools.verify` end to end against the stand-in `kubectl` first on PATH.
 
-The stand-in (tests/kubectl_standin.py, shared with the registration wait's tests) answers like
-a cluster described by a scenario: pods with the labels each Kube-OVN install sets, nodes with
-what kubelet advertises, and per ovs-ovn pod its `other_config:hw-offload` and recorded
+The stand-in (tests/support/kubectl_standin.py, shared with the registration wait's tests)
+answers like a cluster described by a scenario: pods with the labels each Kube-OVN install sets,
+nodes with what kubelet advertises, and per ovs-ovn pod its `other_config:hw-offload` and recorded
 dump-flows text. It records each call's argv and refuses commands it does not know.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from components.names import DEFAULT_RESOURCE
-from tests.kubectl_fixture import (
+from tests.support.kubectl_fixture import (
     AGILIO_LABELS,
     CHART_OVS_LABELS,
     INSTALL_SH_OVS_LABELS,
@@ -131,10 +131,10 @@ def without_pods(scenario: dict[str, Any], *names: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StandIn:
-    stand_in = StandIn(tmp_path, monkeypatch)
-    stand_in.answer(cluster())
-    return stand_in
+def kubectl(kubectl: StandIn) -> StandIn:
+    """The shared stand-in (conftest.py), answering as the sample cluster."""
+    kubectl.answer(cluster())
+    return kubectl
 
 
 def table_rows(stdout: str) -> dict[str, list[str]]:

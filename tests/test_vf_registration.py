@@ -2,8 +2,8 @@
 kubectl_scripts/wait-vfs-advertised.sh).
 
 The exact create text the program registers runs with `sh -c`, as pulumi-command's local
-provider runs it, against the stand-in kubectl (tests/kubectl_standin.py) first on PATH: a node
-that advertises 0, one that advertises the right count after a delay (kubelet's next node
+provider runs it, against the stand-in kubectl (tests/support/kubectl_standin.py) first on PATH:
+a node that advertises 0, one that advertises the right count after a delay (kubelet's next node
 status update), one that never does (bounded by a one-second timeout), and the states of the
 device plugin pod. Then the cluster-level check as the program registers it, under mocks.
 """
@@ -33,7 +33,7 @@ from components.names import (
     VF_REGISTRATION_TYPE,
 )
 from components.scripts import render_prelude
-from tests.kubectl_fixture import (
+from tests.support.kubectl_fixture import (
     AGILIO_LABELS,
     StandIn,
     advertised,
@@ -47,11 +47,6 @@ VF = DEFAULT_RESOURCE
 NODE = "worker-1"
 SRIOV = SriovConfig()
 LAB = KubernetesConfig(context="lab")
-
-
-@pytest.fixture
-def kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StandIn:
-    return StandIn(tmp_path, monkeypatch)
 
 
 def cluster(

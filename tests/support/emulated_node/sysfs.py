@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import mfusepy
 
-from tests.emulated_node.card import Card, Netdev
+from tests.support.emulated_node.card import Card, Netdev
 
 BRIDGE = "devices/pci0000:00/0000:00:02.0"
 # From a syscall, never from /sys: this process serves /sys and must not read it (os.cpu_count()

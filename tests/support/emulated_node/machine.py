@@ -1,6 +1,6 @@
 """The emulated node's own process: run as `unshare --mount --propagation private python -m
-tests.emulated_node.machine <root>`, it builds the node's view of the filesystem, serves /sys
-over FUSE and the stand-ins over a control socket, and runs sshd until it gets SIGTERM.
+tests.support.emulated_node.machine <root>`, it builds the node's view of the filesystem, serves
+/sys over FUSE and the stand-ins over a control socket, and runs sshd until it gets SIGTERM.
 
 Inside the namespace (nothing of it is seen outside):
 - /run: a fresh tmpfs (sshd's /run/sshd), with <root>/run bound on /run/agilio-emu;
@@ -32,7 +32,7 @@ import time
 import traceback
 from pathlib import Path
 
-from tests.emulated_node.spec import (
+from tests.support.emulated_node.spec import (
     NS_BIN,
     NS_DRACUT,
     NS_FIRMWARE,
@@ -46,8 +46,8 @@ from tests.emulated_node.spec import (
     NodeSpec,
     firmware_root,
 )
-from tests.emulated_node.sysfs import serve
-from tests.emulated_node.tools import Emulator
+from tests.support.emulated_node.sysfs import serve
+from tests.support.emulated_node.tools import Emulator
 
 # Real tools that must look absent inside (a stand-in takes their place only where configured).
 HIDDEN_TOOLS = ("dracut", "update-initramfs")

@@ -1,5 +1,5 @@
-"""pytest fixtures for the emulated Agilio node (register with
-`pytest_plugins = ("tests.emulated_node.plugin",)`).
+"""pytest fixtures for the emulated Agilio node (registered for the whole suite by
+tests/conftest.py's `pytest_plugins`).
 
 - `start_node(**spec_fields) -> EmulatedNode`: a started node with a `NodeSpec` built from the
   given fields; every node started through it is stopped after the test, and a node that leaves
@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.emulated_node.harness import EmulatedNode, NodeError
-from tests.emulated_node.spec import NodeSpec
+from tests.support.emulated_node.harness import EmulatedNode, NodeError
+from tests.support.emulated_node.spec import NodeSpec
 
 StartNode = Callable[..., EmulatedNode]
 

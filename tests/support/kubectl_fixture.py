@@ -1,4 +1,5 @@
-"""The stand-in `kubectl` (tests/kubectl_standin.py) first on PATH, and builders for its cluster.
+"""The stand-in `kubectl` (tests/support/kubectl_standin.py) first on PATH, and builders for
+its cluster.
 
 Shared by the tests of `tools.verify` and of the registration wait. `StandIn(tmp_path,
 monkeypatch)` writes `bin/kubectl` (a wrapper that runs the stand-in with the scenario

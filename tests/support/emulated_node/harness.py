@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.emulated_node.spec import NS_FIRMWARE, NodePaths, NodeSpec, firmware_root
-from tests.emulated_node.tools import STANDINS
+from tests.support.emulated_node.spec import NS_FIRMWARE, NodePaths, NodeSpec, firmware_root
+from tests.support.emulated_node.tools import STANDINS
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SSHD = Path("/usr/sbin/sshd")
 INSTALL_HINT = (
     "apt-get install -y openssh-server openssh-client fuse3 libfuse2 util-linux; "
@@ -115,7 +115,7 @@ class EmulatedNode:
                 "private",
                 sys.executable,
                 "-m",
-                "tests.emulated_node.machine",
+                "tests.support.emulated_node.machine",
                 str(self.paths.root),
             ],
             cwd=REPO,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tests.emulated_node.spec import FLASH_FIRMWARE, NodeSpec
+from tests.support.emulated_node.spec import FLASH_FIRMWARE, NodeSpec
 
 CallLogger = Callable[[dict[str, object]], None]
 # A firmware lookup: the file name under /lib/firmware/netronome -> the image it resolves to

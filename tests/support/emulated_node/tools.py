@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.emulated_node.card import Card, Netdev, Resolver, disk_resolver
-from tests.emulated_node.spec import (
+from tests.support.emulated_node.card import Card, Netdev, Resolver, disk_resolver
+from tests.support.emulated_node.spec import (
     NS_DRACUT,
     NS_FIRMWARE,
     NS_HOOKS,

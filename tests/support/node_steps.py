@@ -1,0 +1,143 @@
+"""The program's exact node commands, run over SSH on an emulated node, with readers of what the
+node recorded. Every command is the `create` or `delete` text the program gives pulumi-command for
+the node, taken from the program run under Pulumi mocks (`program_commands`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from unittest import mock
+
+from components.names import STEPS
+from components.node import agilio_node
+from tests.support.emulated_node.harness import EmulatedNode
+from tools.engine.mock_driver import run_stack
+
+NODE = "worker-1"
+PF = "ens1np0"
+# What `pulumi destroy` runs, dependents first (preflight has no undo).
+UNDO_ORDER = ("vfs", "driver", "firmware", "reload-wait")
+RELOAD_UNIT = "agilio-offload-nfp-reload.service"
+PERSIST_UNIT = f"agilio-offload-vfs-{PF}.service"
+FLOWER_0097 = "flower/nic_AMDA0097.nffw"
+
+
+@cache
+def program_commands(
+    vfs: int, assy: str, pf_wait_seconds: int, sriov: tuple[tuple[str, ...], tuple[str, ...]]
+) -> dict[tuple[str, str], str]:
+    """(step, "apply" | "undo") -> the command the program registers for the node's step.
+
+    The node is configured as a test asks (`nodes[0].vfs`, `nodes[0].assy`, the device plugin's
+    `sriov.vendors` and `sriov.devices`); the PF wait, a constant of the program, is patched for
+    the tests that need it short.
+    """
+    node = {"name": NODE, "host": "127.0.0.1", "pf": PF, "vfs": vfs, "assy": assy}
+    overrides: dict[str, object] = {
+        "agilio-offload:nodes": [node],
+        "agilio-offload:rollout": {"drain": False},
+    }
+    if sriov[0] or sriov[1]:
+        overrides["agilio-offload:sriov"] = {
+            "vendors": list(sriov[0] or ("19ee",)),
+            "devices": list(sriov[1] or ("6003",)),
+        }
+    with mock.patch.object(agilio_node, "PF_WAIT_SECONDS", pf_wait_seconds):
+        run = run_stack("dev", overrides)
+    assert run.error is None, run.error
+    commands = {}
+    for step in STEPS:
+        inputs = run.by_name(f"{NODE}-{step}").revealed_inputs
+        commands[(step, "apply")] = inputs["create"]
+        if inputs.get("delete"):
+            commands[(step, "undo")] = inputs["delete"]
+    return commands
+
+
+def step_command(step: str, action: str, params: dict[str, Any]) -> str:
+    """The exact command of `step`'s create (action "apply") or delete ("undo")."""
+    unknown = set(params) - {"VFS", "ASSY", "PF_WAIT_SECONDS", "VENDORS", "DEVICES"}
+    assert not unknown, f"not a node setting of the program: {unknown}"
+    commands = program_commands(
+        int(params.get("VFS", 4)),
+        str(params.get("ASSY", "scan")),
+        int(params.get("PF_WAIT_SECONDS", agilio_node.PF_WAIT_SECONDS)),
+        (tuple(params.get("VENDORS", ())), tuple(params.get("DEVICES", ()))),
+    )
+    return commands[(step, action)]
+
+
+@dataclass
+class StepRun:
+    step: str
+    result: subprocess.CompletedProcess[str]
+    facts: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return self.result.returncode == 0
+
+    @property
+    def error(self) -> str:
+        """The one stderr line a failed step prints."""
+        lines = self.result.stderr.strip().splitlines()
+        assert len(lines) == 1, f"{self.step}: want one stderr line, got {lines}"
+        return lines[0]
+
+
+def run_step(node: EmulatedNode, step: str, action: str = "apply", **params: Any) -> StepRun:
+    result = node.run(step_command(step, action, params))
+    facts: dict[str, Any] = {}
+    if result.returncode == 0:
+        last = (result.stdout.strip().splitlines() or [""])[-1]
+        try:
+            facts = json.loads(last)
+        except json.JSONDecodeError as err:
+            raise AssertionError(
+                f"{step}: last stdout line is not JSON ({err}):\n{result.stdout}\n{result.stderr}"
+            ) from err
+        assert facts["step"] == step and facts["node"] == NODE, facts
+    return StepRun(step, result, facts)
+
+
+def must(run: StepRun) -> StepRun:
+    assert run.ok, f"{run.step} failed ({run.result.returncode}): {run.result.stderr}"
+    return run
+
+
+def apply_all(node: EmulatedNode, **params: Any) -> dict[str, dict[str, Any]]:
+    """Every step in order, then wait until the node is idle; the facts per step."""
+    facts = {step: must(run_step(node, step, **params)).facts for step in STEPS}
+    node.wait_idle()
+    return facts
+
+
+def undo_all(node: EmulatedNode, **params: Any) -> dict[str, dict[str, Any]]:
+    facts = {step: must(run_step(node, step, "undo", **params)).facts for step in UNDO_ORDER}
+    node.wait_idle()
+    return facts
+
+
+def reloads(node: EmulatedNode) -> list[dict[str, Any]]:
+    return node.calls("rmmod") + node.calls("modprobe")
+
+
+def numvfs_writes(node: EmulatedNode) -> list[tuple[str, str | None]]:
+    return [(call["argv"][1], call["error"]) for call in node.calls("sysfs-write")]
+
+
+def offload(node: EmulatedNode) -> dict[str, bool]:
+    return {name: dev["hwTcOffload"] for name, dev in node.state()["card"]["netdevs"].items()}
+
+
+def representors(count: int) -> list[str]:
+    return [f"ens1npf0vf{index}" for index in range(count)]
+
+
+def offloading(vfs: int) -> set[str]:
+    """The netdevs with hw-tc-offload on under flower: every representor (nfp_repr_init), i.e.
+    the ports (the PF and ens1np1), the PF representor and the VF representors."""
+    return {PF, "ens1np1", "ens1npf0", *representors(vfs)}
