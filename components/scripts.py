@@ -6,11 +6,12 @@ script runs on the node as `bash -c "$(cat <<'MARK' ... MARK)"`, so the remote l
 only has to be POSIX, the script text shows verbatim in `pulumi preview`, and the script does
 not read itself from stdin (a command inside it could otherwise swallow the rest).
 
-Shared shell functions live in `node/scripts/lib.sh`. A script that wants them has the line
-`. "${BASH_SOURCE[0]%/*}/lib.sh"` (so it also runs, and shellcheck follows it, from a checkout);
-rendering replaces exactly that line with lib.sh's body, so what reaches the node is still one
-self-contained script. Scripts without the line render as before.
-"""
+Shared shell functions live in the parts `node/scripts/lib-<part>.sh`. A script sources each
+part it uses with its own line `. "${BASH_SOURCE[0]%/*}/lib-<part>.sh"`, after the parts that
+part uses (so it also runs, and shellcheck follows it, from a checkout); rendering replaces each
+such line with the part's text, once, so what reaches the node is one self-contained script
+carrying only the parts it sources. Rendering then drops comment-only and blank lines (never
+inside a heredoc) but for the shebang: a comment edit changes no command, so it re-runs no step."""
 
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ ParamValue = str | int | bool
 
 _PARAM_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _HEREDOC_MARK = "AGILIO_OFFLOAD_SCRIPT"
-# The line by which a node script sources the shared functions; rendering inlines lib.sh there.
-LIB_SOURCE_LINE = '. "${BASH_SOURCE[0]%/*}/lib.sh"'
-
+# The line by which a node script sources one shared part; rendering inlines the part there.
+_PART_SOURCE_LINE = re.compile(r'^\. "\$\{BASH_SOURCE\[0\]%/\*\}/(lib-[a-z0-9-]+)\.sh"$')
+# A heredoc's start (`<<EOF`, `<<-'EOF'`), not a here-string (`<<<`); group 1: "-" when the
+# body's leading tabs are stripped, group 3: the delimiter word.
+_HEREDOC_START = re.compile(r"(?<!<)<<(?!<)(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 
 # The packages that hold scripts: run on the nodes, and run by kubectl on the operator's machine.
 NODE_SCRIPTS = "components.node.scripts"
@@ -56,29 +59,72 @@ def render_prelude(params: Mapping[str, ParamValue]) -> str:
     return "\n".join(lines)
 
 
-def inline_lib(body: str) -> str:
-    """`body` with its `LIB_SOURCE_LINE` replaced by lib.sh (without its shebang)."""
-    if LIB_SOURCE_LINE not in body.splitlines():
-        return body
-    _, _, lib = load_script("lib").partition("\n")
-    block = f"# --- lib.sh, inlined by agilio-offload ---\n{lib.rstrip()}\n# --- end of lib.sh ---"
-    return "\n".join(block if line == LIB_SOURCE_LINE else line for line in body.split("\n"))
+def part_source_line(part: str) -> str:
+    """The line by which a script sources the part `lib-<...>.sh` named `part`."""
+    return f'. "${{BASH_SOURCE[0]%/*}}/{part}.sh"'
+
+
+def sourced_parts(body: str) -> list[str]:
+    """The shared parts (`lib-<...>`) a script sources, in its order."""
+    return [m.group(1) for line in body.split("\n") if (m := _PART_SOURCE_LINE.match(line))]
+
+
+def inline_parts(body: str, package: str = NODE_SCRIPTS) -> str:
+    """`body` with each part's source line replaced by the part's text (its shebang included:
+    `drop_comments` removes it). A part is sourced once and sources no part itself."""
+    parts = sourced_parts(body)
+    if len(parts) != len(set(parts)):
+        raise ValueError(f"a script sources a part twice: {parts}")
+    lines = []
+    for line in body.split("\n"):
+        match = _PART_SOURCE_LINE.match(line)
+        if not match:
+            lines.append(line)
+            continue
+        part = match.group(1)
+        text = load_script(part, package)
+        if sourced_parts(text):
+            raise ValueError(f"{package}/{part}.sh sources a part: list it in the script instead")
+        lines.append(text.rstrip("\n"))
+    return "\n".join(lines)
+
+
+def drop_comments(text: str) -> str:
+    """`text` without its comment-only lines (first non-blank character `#`) and blank lines,
+    but for the first line (the shebang) and every line of a heredoc's body."""
+    lines = text.split("\n")
+    kept = lines[:1]
+    # Heredocs opened on a kept line, their bodies next, in order: (delimiter, strip tabs).
+    open_heredocs: list[tuple[str, bool]] = []
+    for line in lines[1:]:
+        if open_heredocs:
+            kept.append(line)
+            delimiter, strip_tabs = open_heredocs[0]
+            if (line.lstrip("\t") if strip_tabs else line) == delimiter:
+                open_heredocs.pop(0)
+            continue
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        kept.append(line)
+        open_heredocs += [(m.group(3), m.group(1) == "-") for m in _HEREDOC_START.finditer(line)]
+    return "\n".join(kept)
 
 
 @cache
 def _self_contained_script(name: str, package: str) -> str:
-    return inline_lib(load_script(name, package))
+    return drop_comments(inline_parts(load_script(name, package), package))
 
 
 def render_script(name: str, params: Mapping[str, ParamValue], package: str = NODE_SCRIPTS) -> str:
-    """The script file with its parameters set in a prelude right after the shebang, and
-    lib.sh inlined where the script sources it."""
+    """The script file with its parameters set in a prelude right after the shebang, the parts
+    it sources inlined, and its comment and blank lines dropped."""
     body = _self_contained_script(name, package)
     shebang, _, rest = body.partition("\n")
     if not shebang.startswith("#!"):
         raise ValueError(f"script {package}/{name}.sh must start with a shebang line")
     prelude = render_prelude(params)
-    return f"{shebang}\n# parameters (rendered by agilio-offload)\n{prelude}\n{rest}"
+    return f"{shebang}\n{prelude}\n{rest}" if prelude else body
 
 
 def remote_command(script: str, *, sudo: bool) -> str:

@@ -471,7 +471,7 @@ PRINTABLE_AND_CONTROL = st.text(
 
 def _prelude_lines(script: str) -> list[str]:
     lines = script.split("\n")
-    start = lines.index("# parameters (rendered by agilio-offload)") + 1
+    start = lines.index("#!/usr/bin/env bash") + 1  # the prelude follows the shebang
     end = next(i for i in range(start, len(lines)) if not lines[i][:1].isupper())
     return lines[start:end]
 

@@ -4,7 +4,7 @@
 # status.capacity and status.allocatable of RESOURCE equal EXPECTED, while the node's SR-IOV
 # device plugin pod runs. Runs on the operator's machine.
 #
-# Parameters (set in the prelude by components/vf_registration.py): NODE, RESOURCE,
+# Parameters (set in the prelude by components/cluster/vf_registration.py): NODE, RESOURCE,
 # RESOURCE_PATH (RESOURCE with its dots escaped for a kubectl jsonpath), EXPECTED,
 # TIMEOUT_SECONDS, INTERVAL_SECONDS, NAMESPACE, DAEMONSET, POD_SELECTOR, WITHOUT_PLUGIN
 # (pass: no device plugin DaemonSet yet is a pass, as on the first rollout; fail: it is an

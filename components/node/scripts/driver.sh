@@ -28,8 +28,17 @@
 set -euo pipefail
 : "${NODE:?}" "${PF:?}" "${APP:?}" "${ASSY:?}" "${ACTION:?}" "${RELOAD:?}" "${PF_WAIT_SECONDS:?}"
 STEP=driver
-# shellcheck source=lib.sh
-. "${BASH_SOURCE[0]%/*}/lib.sh"
+. "${BASH_SOURCE[0]%/*}/lib-messages.sh"
+. "${BASH_SOURCE[0]%/*}/lib-facts.sh"
+. "${BASH_SOURCE[0]%/*}/lib-numbers.sh"
+. "${BASH_SOURCE[0]%/*}/lib-pf.sh"
+. "${BASH_SOURCE[0]%/*}/lib-writes.sh"
+. "${BASH_SOURCE[0]%/*}/lib-firmware-link.sh"
+. "${BASH_SOURCE[0]%/*}/lib-state.sh"
+. "${BASH_SOURCE[0]%/*}/lib-reload-mode.sh"
+. "${BASH_SOURCE[0]%/*}/lib-eswitch.sh"
+. "${BASH_SOURCE[0]%/*}/lib-reload-wait.sh"
+. "${BASH_SOURCE[0]%/*}/lib-reload.sh"
 
 case "$ACTION" in
   apply | undo) ;;

@@ -31,8 +31,18 @@
 set -euo pipefail
 : "${NODE:?}" "${PF:?}" "${APP:?}" "${ASSY:?}" "${ACTION:?}"
 STEP=firmware
-# shellcheck source=lib.sh
-. "${BASH_SOURCE[0]%/*}/lib.sh"
+. "${BASH_SOURCE[0]%/*}/lib-messages.sh"
+. "${BASH_SOURCE[0]%/*}/lib-facts.sh"
+. "${BASH_SOURCE[0]%/*}/lib-pf.sh"
+. "${BASH_SOURCE[0]%/*}/lib-writes.sh"
+. "${BASH_SOURCE[0]%/*}/lib-firmware-link.sh"
+. "${BASH_SOURCE[0]%/*}/lib-firmware-select.sh"
+. "${BASH_SOURCE[0]%/*}/lib-state.sh"
+. "${BASH_SOURCE[0]%/*}/lib-reload-mode.sh"
+. "${BASH_SOURCE[0]%/*}/lib-eswitch.sh"
+. "${BASH_SOURCE[0]%/*}/lib-reload-wait.sh"
+. "${BASH_SOURCE[0]%/*}/lib-reload.sh"
+. "${BASH_SOURCE[0]%/*}/lib-initramfs.sh"
 
 # How long a reload started by undo may run (the driver/vfs steps pass their PF_WAIT_SECONDS).
 readonly UNDO_RELOAD_MAX_SECONDS=300
@@ -63,6 +73,14 @@ set_link() {
   local err
   err=$({ ln -sfn -- "$2" "$1.agilio-tmp" && mv -Tf -- "$1.agilio-tmp" "$1"; } 2>&1) ||
     die "setting the link $1 -> $2 failed (${err##*: }), need $AGILIO_FW_DIR writable"
+}
+
+# mark_reload_pending WHY: the marker the driver step acts on; removed by a successful reload.
+mark_reload_pending() {
+  local pci
+  pci=$(pf_pci_address)
+  [[ -z $pci ]] || write_file "$AGILIO_RELOAD_PCI" 644 "$pci"
+  write_file "$AGILIO_RELOAD_MARKER" 644 "$1"
 }
 
 mark_initramfs_pending() { write_file "$AGILIO_INITRAMFS_MARKER" 644 "initramfs rebuild pending"; }

@@ -32,8 +32,15 @@ set -euo pipefail
 : "${NODE:?}" "${PF:?}" "${APP:?}" "${ASSY:?}" "${MIN_KERNEL:?}" "${VFS:?}"
 : "${VENDORS:?}" "${DEVICES:?}" "${DRIVERS:?}"
 STEP=preflight
-# shellcheck source=lib.sh
-. "${BASH_SOURCE[0]%/*}/lib.sh"
+. "${BASH_SOURCE[0]%/*}/lib-messages.sh"
+. "${BASH_SOURCE[0]%/*}/lib-facts.sh"
+. "${BASH_SOURCE[0]%/*}/lib-numbers.sh"
+. "${BASH_SOURCE[0]%/*}/lib-pf.sh"
+. "${BASH_SOURCE[0]%/*}/lib-firmware-link.sh"
+. "${BASH_SOURCE[0]%/*}/lib-firmware-select.sh"
+. "${BASH_SOURCE[0]%/*}/lib-state.sh"
+. "${BASH_SOURCE[0]%/*}/lib-reload-mode.sh"
+. "${BASH_SOURCE[0]%/*}/lib-sriov.sh"
 
 # listed WORD LIST: WORD is one of the space-separated LIST.
 listed() {

@@ -22,8 +22,12 @@
 set -euo pipefail
 : "${NODE:?}" "${PF:?}" "${APP:?}" "${ASSY:?}" "${ACTION:?}" "${PF_WAIT_SECONDS:?}"
 STEP=reload-wait
-# shellcheck source=lib.sh
-. "${BASH_SOURCE[0]%/*}/lib.sh"
+. "${BASH_SOURCE[0]%/*}/lib-messages.sh"
+. "${BASH_SOURCE[0]%/*}/lib-facts.sh"
+. "${BASH_SOURCE[0]%/*}/lib-numbers.sh"
+. "${BASH_SOURCE[0]%/*}/lib-pf.sh"
+. "${BASH_SOURCE[0]%/*}/lib-state.sh"
+. "${BASH_SOURCE[0]%/*}/lib-reload-wait.sh"
 
 at_least "$PF_WAIT_SECONDS" 1 ||
   die "PF_WAIT_SECONDS is '$PF_WAIT_SECONDS', need a whole number of seconds > 0"

@@ -27,8 +27,16 @@
 set -euo pipefail
 : "${NODE:?}" "${PF:?}" "${VFS:?}" "${APP:?}" "${ASSY:?}" "${ACTION:?}" "${PF_WAIT_SECONDS:?}"
 STEP=vfs
-# shellcheck source=lib.sh
-. "${BASH_SOURCE[0]%/*}/lib.sh"
+. "${BASH_SOURCE[0]%/*}/lib-messages.sh"
+. "${BASH_SOURCE[0]%/*}/lib-facts.sh"
+. "${BASH_SOURCE[0]%/*}/lib-numbers.sh"
+. "${BASH_SOURCE[0]%/*}/lib-pf.sh"
+. "${BASH_SOURCE[0]%/*}/lib-writes.sh"
+. "${BASH_SOURCE[0]%/*}/lib-firmware-link.sh"
+. "${BASH_SOURCE[0]%/*}/lib-state.sh"
+. "${BASH_SOURCE[0]%/*}/lib-eswitch.sh"
+. "${BASH_SOURCE[0]%/*}/lib-reload-wait.sh"
+. "${BASH_SOURCE[0]%/*}/lib-sriov.sh"
 
 is_count "$VFS" || die "VFS is '$VFS', need a whole number"
 at_least "$PF_WAIT_SECONDS" 1 ||
