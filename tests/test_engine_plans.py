@@ -167,7 +167,10 @@ def test_plan_exits_3_and_names_the_waves_over_the_bound(
     printed = capsys.readouterr()
     assert code == plan.EXIT_OVER_BOUND
     assert "DISRUPTION OVER BOUND" in printed.err and "waves D1" in printed.err
-    assert "old-1: kubectl drain; old-2: kubectl drain" in printed.out
+    assert (
+        "old-1: drain (cordon, evict its pods) before the undo; "
+        "old-2: drain (cordon, evict its pods) before the undo" in printed.out
+    )
     engine = json.loads((out / "engine.json").read_text())
     assert engine["overBound"] is True and engine["worstCaseNodesOut"] == 2
     assert {"name": "old-1-drain-before-undo", "op": "delete"} in engine["waves"][0]["steps"]

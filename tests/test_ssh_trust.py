@@ -63,7 +63,7 @@ def test_an_unpinned_config_registers_nothing() -> None:
     assert [r.type for r in run.resources] in ([], [STACK_TYPE])
 
 
-def test_every_preview_warns_once_per_unpinned_node(caplog: pytest.LogCaptureFixture) -> None:
+def test_every_preview_warns_once_naming_the_unpinned_nodes(caplog: pytest.LogCaptureFixture) -> None:
     raw = dev_config()
     raw["nodes"][0]["hostKey"] = ED25519
     with caplog.at_level(logging.WARNING):
@@ -71,7 +71,8 @@ def test_every_preview_warns_once_per_unpinned_node(caplog: pytest.LogCaptureFix
     assert run.error is None, run.error
     warnings = [r.getMessage() for r in caplog.records if "UNPINNED" in r.getMessage()]
     assert len(warnings) == 1, warnings
-    assert warnings[0].startswith("lab-worker-2: SSH to 192.0.2.12:22 is UNPINNED")
+    assert warnings[0].startswith("1 node is reached over UNPINNED SSH")
+    assert warnings[0].endswith(": lab-worker-2")
 
 
 def test_the_prod_stack_pins_every_node_and_plans_only_with_host_keys(tmp_path: Path) -> None:
@@ -201,7 +202,7 @@ def test_the_plan_writes_the_access_summary_without_secrets(
     }
     assert access["lab-worker-2"]["hostKey"] == "UNPINNED"
     printed = capsys.readouterr().out
-    assert "1 node(s) UNPINNED (ssh.allowUnpinned: true)" in printed
+    assert "1 node UNPINNED (ssh.allowUnpinned: true)" in printed
     assert ED25519.split()[1] not in (out / access_summary.ACCESS_FILE).read_text()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from components.config import NAMESPACE, StackConfig, raw_config, validate_stack_config
 from components.config.ssh_host_keys import host_key_fingerprint
+from tools.wording import names_shown, shown
 
 ACCESS_FILE = "access.json"
 TRUST_FILE = "trust-changes.json"
@@ -122,8 +123,9 @@ def render_summary(summary: Mapping[str, Mapping[str, Any]]) -> str:
     unpinned = [node for node, access in summary.items() if access["hostKey"] == UNPINNED]
     if unpinned:
         lines.append(
-            f"  {len(unpinned)} node(s) UNPINNED (ssh.allowUnpinned: true): any host answering "
-            f"on their address is trusted: {', '.join(unpinned)}"
+            f"  {len(unpinned)} {'node' if len(unpinned) == 1 else 'nodes'} UNPINNED "
+            "(ssh.allowUnpinned: true): any host answering on their address is trusted: "
+            f"{names_shown(unpinned, where=ACCESS_FILE)}; every node's host key in {ACCESS_FILE}"
         )
     return "\n".join(lines)
 
@@ -134,6 +136,6 @@ def render_trust_changes(changes: list[TrustChange]) -> str:
     lines = [f"SSH access: {len(changes)} node(s) with a TRUST CHANGE against the baseline"]
     for change in changes:
         symbol = {"add": "+", "remove": "-", "change": "~"}[change.kind]
-        detail = ", ".join(f"{f}: {a} -> {b}" for f, a, b in change.fields)
+        detail = ", ".join(f"{f}: {shown(a)} -> {shown(b)}" for f, a, b in change.fields)
         lines.append(f" {symbol} node {change.node}  [TRUST CHANGE]  {detail}")
     return "\n".join(lines)

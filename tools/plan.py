@@ -21,7 +21,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,6 @@ from tools.engine import (
     Resource,
     ResourceJSON,
     Rollout,
-    Step,
-    Wave,
     analyse,
     as_resources,
     changed_fields,
@@ -61,6 +59,14 @@ from tools.engine.mock_driver import (
     run_program,
     stack_config,
     stack_file,
+)
+from tools.plan_text import (
+    TRIGGER_VALUE,
+    ValueChange,
+    out_at_once,
+    render_order,
+    shown,
+    value_changes,
 )
 
 EXIT_OVER_BOUND = 3
@@ -331,6 +337,11 @@ class Change:
     name: str
     fields: tuple[str, ...]
     step: NodeStep | None
+    values: tuple[ValueChange, ...] = ()
+
+    def reason(self) -> str:
+        """Why it changes, as values (`VFS 8 -> 12`), never as input paths."""
+        return ", ".join(f"{v.name} {shown(v.before)} -> {shown(v.after)}" for v in self.values)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -339,6 +350,10 @@ class Change:
             "type": self.type,
             "name": self.name,
             "fields": list(self.fields),
+            "values": [
+                {"name": v.name, "before": v.before, "after": v.after, "node": v.node}
+                for v in self.values
+            ],
             "node": self.step.node if self.step else None,
             "hardwareStep": self.step.step if self.step and self.step.hardware else None,
         }
@@ -357,11 +372,38 @@ def diff_resources(
         before = old_by_urn.get(resource.urn)
         fields = changed_fields(before.inputs, resource.inputs) if before else []
         if before is None or fields:
-            changes.append(_change("add" if before is None else "change", resource, fields, steps))
+            change = _change("add" if before is None else "change", resource, fields, steps)
+            if before is not None:
+                node = change.step.node if change.step else None
+                values = value_changes(before.inputs, resource.inputs, fields, node)
+                change = replace(change, values=tuple(values))
+            changes.append(change)
     for resource in old:
         if resource.urn not in new_urns:
             changes.append(_change("remove", resource, [], steps))
-    return changes
+    return _without_parameter_triggers(changes)
+
+
+def _without_parameter_triggers(changes: list[Change]) -> list[Change]:
+    """Drop trigger values that are a node's script parameter shown already (a kubectl step's
+    `triggers` carry the node's VFS, APP, ...)."""
+    params: dict[str | None, set[tuple[str, str]]] = {}
+    for change in changes:
+        for value in change.values:
+            if value.name.isupper():
+                params.setdefault(value.node, set()).add((str(value.before), str(value.after)))
+    return [
+        replace(
+            change,
+            values=tuple(
+                v
+                for v in change.values
+                if v.name != TRIGGER_VALUE
+                or (str(v.before), str(v.after)) not in params.get(v.node, set())
+            ),
+        )
+        for change in changes
+    ]
 
 
 def _change(
@@ -382,13 +424,38 @@ def render_diff(changes: Sequence[Change]) -> str:
         f"{counts['remove']} to remove; {len(hardware)} hardware steps on "
         f"{len(nodes)} nodes{(': ' + ', '.join(nodes)) if nodes else ''}"
     ]
+    values = changed_values(changes)
+    if values:
+        lines.append("Changed values (review these first):")
+        lines += [f"  {value.text()}" for value in values]
     for change in changes:
-        fields = f"  fields: {', '.join(change.fields)}" if change.fields else ""
+        what = "; ".join(
+            f"{v.name} {shown(v.before)} -> {shown(v.after)}"
+            for v in change.values
+            if v.node is None or v.name not in NODE_PARAMETERS_SHOWN
+        )
+        if change.fields and not what:
+            what = "re-runs for the node's values above"
+        detail = f"  changes: {what}" if what else ""
         mark = _mark(change.step)
         lines.append(
-            f" {symbols[change.kind]} {change.type}  {change.name}  {mark}{fields}".rstrip()
+            f" {symbols[change.kind]} {change.type}  {change.name}  {mark}{detail}".rstrip()
         )
     return "\n".join(lines)
+
+
+# Parameters said once per node in "Changed values", not again on every step that carries them.
+NODE_PARAMETERS_SHOWN = frozenset({"VFS", "APP", "ASSY", "PF", "NODE", "EXPECTED"})
+
+
+def changed_values(changes: Sequence[Change]) -> list[ValueChange]:
+    """Every script parameter change, once per node (a node's VFS shows on several steps)."""
+    seen: dict[tuple[str, str | None], ValueChange] = {}
+    for change in changes:
+        for value in change.values:
+            if value.node is not None or value.name in NODE_PARAMETERS_SHOWN:
+                seen.setdefault((value.name, value.node), value)
+    return sorted(seen.values(), key=lambda v: (v.node or "", v.name))
 
 
 # --- what the engine will do (tools/engine/ decides; this only renders) --------------------------
@@ -411,8 +478,11 @@ def _operation_text(decision: Decision, has_update: bool) -> str:
     return decision.label
 
 
-def render_engine(rollout: Rollout) -> str:
-    """Operations, waves and disruption, as `tools.engine.analyse` found them."""
+def render_engine(
+    rollout: Rollout, first: bool = False, reasons: Mapping[str, str] | None = None
+) -> str:
+    """Operations, the rollout order and the nodes out at once, as `tools.engine.analyse`
+    found them. `first`: a first rollout (no baseline), whose operations are all creates."""
     plan = rollout.plan
     acting = [d for d in plan.decisions if d.op is not Op.SAME]
     counts = {op: sum(d.op is op for d in acting) for op in _OP_SYMBOLS}
@@ -421,11 +491,11 @@ def render_engine(rollout: Rollout) -> str:
     lines = [
         "What the engine will do (rules of pulumi's step_generator.go, tools/engine/):",
         f"  {counts[Op.CREATE]} create, {counts[Op.UPDATE]} update, {counts[Op.REPLACE]} replace "
-        f"({dbr} delete-before-replace), {counts[Op.DELETE]} delete ({retained} retained)",
+        f"({dbr} delete-before-replace), {counts[Op.DELETE]} delete ({retained} retained)"
+        + (" (a first rollout: no --baseline, every resource is created)" if first else ""),
     ]
-    for decision in acting:
-        fields = decision.replace_keys or decision.changed
-        why = f"{', '.join(fields)} changed" if fields else ""
+    for decision in [] if first else acting:
+        why = (reasons or {}).get(decision.urn, "")
         steps = plan.chains.get(decision.urn, [])
         has_update = any(step.resource.inputs.get("update") for step in steps)
         operation = _operation_text(decision, has_update)
@@ -433,52 +503,15 @@ def render_engine(rollout: Rollout) -> str:
             f"  {_OP_SYMBOLS[decision.op]:<2} {decision.name:<44} {operation}"
             + (f"  ({why})" if why else "")
         )
-    lines += ["", *render_waves(rollout), "", *render_disruption(rollout)]
+    lines += ["", *render_order(rollout), "", *render_disruption(rollout)]
     lines += [f"  ERROR: {error}" for error in plan.errors]
     return "\n".join(lines)
-
-
-def render_waves(rollout: Rollout) -> list[str]:
-    lines = [
-        "Waves, each step counted as one unit of time (R: while the program registers, a step "
-        "starts when its dependencies are done; D: the deletes after it, ScheduleDeletes' "
-        "waves, each waiting for the one before; waves of components only are not shown):"
-    ]
-    for wave in rollout.waves:
-        calls = [s for s in wave.steps if s.calls_provider]
-        if not calls:
-            continue
-        by_node: dict[str, list[str]] = {}
-        for command in wave.commands:
-            what = f"{command.step} (no command)" if command.what == "nothing" else command.what
-            by_node.setdefault(command.node, []).append(what)
-        nodes = "; ".join(f"{node}: {', '.join(what)}" for node, what in sorted(by_node.items()))
-        others = _other_steps(wave, calls)
-        parts = [p for p in (nodes, others) if p]
-        over = " <-- over maxUnavailable" if len(wave.disrupted) > rollout.max_unavailable else ""
-        out = f"{len(wave.disrupted)} node(s) out" + (
-            f" ({', '.join(wave.disrupted)})" if wave.disrupted else ""
-        )
-        lines.append(f"  {wave.label:<4} {' | '.join(parts) or '-'}   [{out}]{over}")
-    return lines
-
-
-def _other_steps(wave: Wave, calls: Sequence[Step]) -> str:
-    """The wave's steps that are not node commands: up to three named, then a count."""
-    node_step_names = {f"{c.node}-{c.step}" for c in wave.commands}
-    others = [f"{s.op} {s.name}" for s in calls if s.name not in node_step_names]
-    shown = ", ".join(others[:3])
-    return shown + (f" and {len(others) - 3} more" if len(others) > 3 else "")
 
 
 def render_disruption(rollout: Rollout) -> list[str]:
     bound = rollout.max_unavailable
     left = [d.node for d in rollout.disruptions if d.end == NEVER]
-    lines = [
-        f"Nodes out at once: {rollout.worst_case} at most in any order the engine may run the "
-        f"steps (rollout.maxUnavailable: {bound})"
-        + (f": {', '.join(rollout.worst_case_nodes)}" if rollout.worst_case else "")
-    ]
+    lines = [out_at_once(rollout)]
     if left:
         lines.append(f"  left drained (cordoned) when the run ends: {', '.join(left)}")
     if rollout.over_bound:
@@ -596,10 +629,16 @@ def max_unavailable(stack: str, stack_path: Path | None = None) -> int:
     return value if isinstance(value, int) and value >= 1 else default
 
 
-def _report_engine(old: list[Resource], new: list[Resource], bound: int) -> tuple[int, str]:
+def _report_engine(
+    old: list[Resource],
+    new: list[Resource],
+    bound: int,
+    first: bool = False,
+    reasons: Mapping[str, str] | None = None,
+) -> tuple[int, str]:
     """Print what the engine will do; (exit code, engine.json text)."""
     rollout = analyse(old, new, bound)
-    print(render_engine(rollout))
+    print(render_engine(rollout, first, reasons))
     text = json.dumps(engine_json(rollout), indent=2)
     if rollout.over_bound:
         waves = rollout.waves_over_bound()
@@ -684,9 +723,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             trust = access_summary.trust_changes(old_access, access)
             print(access_summary.render_trust_changes(trust))
             extra[access_summary.TRUST_FILE] = json.dumps([t.as_json() for t in trust], indent=2)
-        code, extra["engine.json"] = _report_engine(
-            baseline, resources, max_unavailable(args.stack, args.stack_file)
-        )
+    reasons = {c.urn: c.reason() for c in changes or [] if c.values}
+    code, extra["engine.json"] = _report_engine(
+        baseline or [],
+        resources,
+        max_unavailable(args.stack, args.stack_file),
+        baseline is None,
+        reasons,
+    )
     write_plan(out, resources, run.outputs, extra)
     print(f"Plan written to {out}/")
     return code

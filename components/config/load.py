@@ -138,14 +138,21 @@ def unpinned_nodes(config: StackConfig) -> list[ResolvedNode]:
     return [node for node in config.resolved_nodes() if node.host_key is None]
 
 
-def warn_unpinned(config: StackConfig) -> None:
-    """One warning per unpinned node, at every preview and up."""
-    for node in unpinned_nodes(config):
-        pulumi.log.warn(
-            f"{node.name}: SSH to {node.host}:{node.port} is UNPINNED (ssh.allowUnpinned: "
-            "true, no hostKey): whoever answers on that address gets the node scripts, run "
-            "as root, and reports the facts this stack exports; pin it with nodes[].hostKey"
-        )
+def warn_unpinned(config: StackConfig, shown: int = 5) -> None:
+    """One warning for every unpinned node, at every preview and up: the first `shown` names,
+    the rest counted (the plan tool's access.json lists each with its host)."""
+    nodes = [node.name for node in unpinned_nodes(config)]
+    if not nodes:
+        return
+    names = ", ".join(nodes[:shown])
+    if len(nodes) > shown:
+        names += f" and {len(nodes) - shown} more (each with its host in the plan's access.json)"
+    count = f"{len(nodes)} {'node is' if len(nodes) == 1 else 'nodes are'}"
+    pulumi.log.warn(
+        f"{count} reached over UNPINNED SSH (ssh.allowUnpinned: true, no hostKey): whoever "
+        "answers on their address gets the node scripts, run as root, and reports the facts "
+        f"this stack exports; pin each with nodes[].hostKey: {names}"
+    )
 
 
 def load_stack_config() -> tuple[StackConfig, pulumi.Output[str] | None]:

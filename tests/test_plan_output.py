@@ -1,0 +1,144 @@
+"""What the plan tool prints for people: the rollout order on every run (first rollout, change,
+destroy), steps named by what they do, changed inputs as values, no Python reprs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.plan_runs import run_plan, write_stack
+from tools import access_summary
+from tools.engine.mock_driver import run_program, stack_config, stack_file
+
+DEV_NODES = ("lab-worker-1", "lab-worker-2")
+PYTHON_REPRS = re.compile(r"\bNone\b|\bTrue\b|\bFalse\b|\[\s*'|\{'|\bdict\(|\bPosixPath\(")
+
+
+def dev_value(key: str) -> Any:
+    return yaml.safe_load(stack_file("dev").read_text())["config"][f"agilio-offload:{key}"]
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The dev stack's plan with no baseline (a first rollout) and what it printed."""
+    out = tmp_path_factory.mktemp("plan") / "dev"
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert run_plan(out) == 0
+    return out, buffer.getvalue()
+
+
+def rollout_section(printed: str) -> str:
+    assert "Rollout order" in printed, printed[-3000:]
+    return printed[printed.index("Rollout order") :]
+
+
+def test_a_first_rollout_prints_its_order_with_every_node(first: tuple[Path, str]) -> None:
+    _, printed = first
+    order = rollout_section(printed)
+    for node in DEV_NODES:
+        for label in (
+            f"{node}: drain (cordon, evict its pods)",
+            f"{node}: firmware link",
+            f"{node}: nfp reload (if due)",
+            f"{node}: VFs (after the reload)",
+            f"{node}: restart the device plugin pod",
+            f"{node}: wait for VF registration (up to 300 s; fails the update)",
+            f"{node}: uncordon",
+        ):
+            assert label in order, label
+    assert "no-op" not in order
+    assert (first[0] / "engine.json").is_file()
+
+
+def test_nodes_out_at_once_names_every_node_that_goes_out(first: tuple[Path, str]) -> None:
+    _, printed = first
+    line = next(x for x in printed.splitlines() if x.startswith("Nodes out at once"))
+    assert line.startswith("Nodes out at once: 1 at most"), line
+    for node in DEV_NODES:
+        assert node in line, line
+
+
+def test_the_first_rollout_prints_no_python_repr(first: tuple[Path, str]) -> None:
+    _, printed = first
+    assert not PYTHON_REPRS.search(printed), PYTHON_REPRS.search(printed)
+
+
+def changed_plan(
+    first: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], changes: dict
+) -> str:
+    capsys.readouterr()
+    out = tmp_path / "changed"
+    stack = write_stack(tmp_path, changes)
+    assert run_plan(out, "--stack-file", str(stack), "--baseline", str(first[0])) == 0
+    return capsys.readouterr().out
+
+
+def test_a_vf_change_shows_the_value_and_that_vfs_go_to_zero_first(
+    first: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nodes = dev_value("nodes")
+    nodes[1]["vfs"] = 12
+    printed = changed_plan(first, tmp_path, capsys, {"nodes": nodes})
+    assert "VFS 8 -> 12 on lab-worker-2: VFs are set to 0 first" in printed
+    assert "triggers[" not in printed
+    order = rollout_section(printed)
+    assert "lab-worker-2: VF count set (0 first, then 12)" in order
+    assert "after the reload" not in order, "nothing reloads on a VF count change"
+    assert not PYTHON_REPRS.search(printed), PYTHON_REPRS.search(printed)
+
+
+def test_a_firmware_change_shows_app_values(
+    first: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    printed = changed_plan(first, tmp_path, capsys, {"firmware": {"app": "flower-next"}})
+    for node in DEV_NODES:
+        assert f"APP flower -> flower-next on {node}" in printed
+    assert "VFs (after the reload)" in rollout_section(printed)
+
+
+def test_a_trust_change_shows_none_for_people() -> None:
+    old = {"n1": {"host": None, "port": 22}}
+    new = {"n1": {"host": "10.20.0.24", "port": 22}}
+    printed = access_summary.render_trust_changes(access_summary.trust_changes(old, new))
+    assert "host: (none) -> 10.20.0.24" in printed
+    assert "None" not in printed
+
+
+def test_unpinned_nodes_are_one_line_with_the_list_in_access_json(first: tuple[Path, str]) -> None:
+    out, printed = first
+    lines = [x for x in printed.splitlines() if "UNPINNED (ssh" in x]
+    assert len(lines) == 1, lines
+    assert "2 nodes UNPINNED" in lines[0] and "access.json" in lines[0]
+    access = json.loads((out / access_summary.ACCESS_FILE).read_text())
+    assert [n for n, a in access.items() if a["hostKey"] == "UNPINNED"] == list(DEV_NODES)
+
+
+def test_a_thousand_unpinned_nodes_print_one_short_line() -> None:
+    summary = {f"n{i}": {**_access(), "hostKey": "UNPINNED"} for i in range(1000)}
+    printed = access_summary.render_summary(summary)
+    (line,) = [x for x in printed.splitlines() if "UNPINNED (ssh" in x]
+    assert len(line) < 300, line
+
+
+def _access() -> dict[str, Any]:
+    return {"host": "h", "port": 22, "user": "root", "sudo": False, "keySource": "agent"}
+
+
+def test_the_program_warns_once_for_every_unpinned_node(caplog: pytest.LogCaptureFixture) -> None:
+    config, secret_keys = stack_config("dev")
+    with caplog.at_level(logging.WARNING):
+        run = run_program(config, stack="dev", secret_keys=secret_keys, preview=True)
+    assert run.error is None, run.error
+    warnings = [r.getMessage() for r in caplog.records if "UNPINNED" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("2 nodes are reached over UNPINNED SSH"), warnings[0]
+    assert "lab-worker-1, lab-worker-2" in warnings[0]

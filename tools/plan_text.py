@@ -1,0 +1,290 @@
+"""What the plan tool says to people: steps named by what they do, inputs changed as values.
+
+Reads only what the engine model (`tools/engine/`) already decided and the rendered commands in
+the resources' inputs; decides nothing itself.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tools.engine import NodeCommand, Op, Rollout, Step, Wave, command_text
+from tools.wording import shown
+
+# --- the parameters of a rendered script ----------------------------------------------------------
+
+_PRELUDE_LINE = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
+
+
+def prelude(command: Any) -> dict[str, str]:
+    """NAME -> value of the parameter lines right after a rendered script's shebang
+    (`components.scripts.render_prelude`); {} for a command that is not a rendered script."""
+    if not isinstance(command, str) or "#!/" not in command:
+        return {}
+    lines = command.split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("#!"))
+    params = {}
+    for line in lines[start + 1 :]:
+        match = _PRELUDE_LINE.match(line)
+        if not match:
+            break
+        words = shlex.split(match.group(2)) or [""]
+        params[match.group(1)] = words[0]
+    return params
+
+
+def body_of(command: Any) -> str:
+    """A rendered script without its parameter lines (what every node shares)."""
+    if not isinstance(command, str):
+        return ""
+    names = prelude(command)
+    return "\n".join(
+        line
+        for line in command.split("\n")
+        if not ((m := _PRELUDE_LINE.match(line)) and m.group(1) in names)
+    )
+
+
+# Why a parameter's change matters, for the lines a reviewer reads first.
+CONSEQUENCES = {
+    "VFS": "VFs are set to 0 first (the node's existing VFs, and the pods on them, go)",
+    "APP": "the firmware link changes and nfp reloads",
+    "ASSY": "the firmware link changes and nfp reloads",
+    "PF": "the steps are replaced: undone on the old PF first",
+    "EXPECTED": "the registration wait expects this many VFs",
+}
+
+
+@dataclass(frozen=True)
+class ValueChange:
+    name: str  # a script parameter (VFS) or an input path (metadata.labels.x)
+    before: Any
+    after: Any
+    node: str | None
+
+    def text(self) -> str:
+        where = f" on {self.node}" if self.node else ""
+        why = CONSEQUENCES.get(self.name, "")
+        line = f"{self.name} {shown(self.before)} -> {shown(self.after)}{where}"
+        return line + (f": {why}" if why else "")
+
+
+TRIGGER_VALUE = "a trigger value"
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_COMMAND_KEYS = ("create", "update", "delete")
+
+
+def value_changes(
+    before: Mapping[str, Any], after: Mapping[str, Any], fields: Iterable[str], node: str | None
+) -> list[ValueChange]:
+    """The changed inputs of one resource as values: a script's parameters by name, a changed
+    script body said once, trigger values named by the parameter they carry."""
+    changes: list[ValueChange] = []
+    params_old: dict[str, str] = {}
+    params_new: dict[str, str] = {}
+    body_changed = False
+    for key in _COMMAND_KEYS:
+        old_params, new_params = prelude(before.get(key)), prelude(after.get(key))
+        params_old.update(old_params)
+        params_new.update(new_params)
+        if (old_params or new_params) and body_of(before.get(key)) != body_of(after.get(key)):
+            body_changed = True
+    node = node or params_new.get("NODE") or params_old.get("NODE")
+    for name in params_old.keys() | params_new.keys():
+        if params_old.get(name) != params_new.get(name):
+            changes.append(ValueChange(name, params_old.get(name), params_new.get(name), node))
+    if body_changed:
+        changes.append(ValueChange("script text", "the baseline's", "this plan's", node))
+    changes += _other_fields(before, after, fields, node, params_old, params_new)
+    return sorted(set(changes), key=lambda c: (c.name != "script text", c.name))
+
+
+def _other_fields(
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    fields: Iterable[str],
+    node: str | None,
+    params_old: Mapping[str, str],
+    params_new: Mapping[str, str],
+) -> list[ValueChange]:
+    changes = []
+    for field in fields:
+        if field.split(".")[0].split("[")[0] in _COMMAND_KEYS:
+            continue  # said as parameters or script text above
+        old, new = _at(before, field), _at(after, field)
+        if field.startswith("triggers["):
+            named = [
+                n for n in params_new if params_old.get(n) == str(old) and params_new[n] == str(new)
+            ]
+            if named or (isinstance(old, str) and _DIGEST.match(old)):
+                continue  # a parameter already shown, or the digest of the scripts shown
+            field = TRIGGER_VALUE
+        changes.append(ValueChange(field, old, new, node))
+    return changes
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _at(value: Any, path: str) -> Any:
+    """The value at a dotted path (`a.b[2].c`), None when absent."""
+    for name, index in _PATH_PART.findall(path):
+        if name and isinstance(value, dict):
+            value = value.get(name)
+        elif index and isinstance(value, list) and int(index) < len(value):
+            value = value[int(index)]
+        else:
+            return None
+    return value
+
+
+# --- the steps, by what they do -------------------------------------------------------------------
+
+RUNS = {
+    "preflight": "preflight (read-only checks)",
+    "reload-wait": "wait for a running nfp reload",
+    "firmware": "firmware link",
+    "driver": "nfp reload (if due)",
+    "drain": "drain (cordon, evict its pods)",
+    "device-plugin-restart": "restart the device plugin pod",
+    "uncordon": "uncordon",
+}
+UNDOES = {
+    "uncordon-after-undo": "uncordon (after the undo)",
+    "drain-before-undo": "drain (cordon, evict its pods) before the undo",
+    "reload-wait": "wait for the undo's nfp reload",
+    "firmware": "undo firmware (link back, nfp reload)",
+    "driver": "undo driver (nfp reload if due)",
+    "vfs": "undo vfs (VFs to 0)",
+}
+# The steps whose `create` only echoes: they act on destroy (their `delete`).
+MARKERS = {
+    "uncordon-after-undo": "nothing runs now (it uncordons after an undo)",
+    "drain-before-undo": "nothing runs now (it drains before an undo)",
+}
+_RELOADING = (Op.CREATE, Op.UPDATE, Op.REPLACE, Op.CREATE_REPLACEMENT)
+_TIMEOUT = re.compile(r"^TIMEOUT_SECONDS=(\d+)$", re.MULTILINE)
+
+
+def reloading_nodes(rollout: Rollout) -> set[str]:
+    """The nodes whose `driver` step runs in this rollout (so their VFs follow a reload)."""
+    return {
+        c.node
+        for wave in rollout.waves
+        for c, step in commands_with_steps(wave)
+        if c.step == "driver" and step.op in _RELOADING
+    }
+
+
+def commands_with_steps(wave: Wave) -> list[tuple[NodeCommand, Step]]:
+    """Each node command of a wave with the engine step that runs it."""
+    by_name = {s.name: s for s in wave.steps}
+    pairs = []
+    for command in wave.commands:
+        step = by_name.get(f"{command.node}-{command.step}")
+        if step is not None:
+            pairs.append((command, step))
+    return pairs
+
+
+def step_label(command: NodeCommand, step: Step, reloading: set[str]) -> str:
+    """What a node's step does in this rollout, in words."""
+    if command.what == "nothing" or step.retained:
+        return f"{command.step} (nothing runs)"
+    deleting = step.op in (Op.DELETE, Op.DELETE_REPLACED)
+    text = command_text(step.op, step.resource.inputs)
+    if deleting:
+        return UNDOES.get(command.step, f"undo {command.step}")
+    if command.step in MARKERS and step.op is not Op.UPDATE:
+        return f"{command.step}: {MARKERS[command.step]}"
+    if text.startswith("echo "):
+        return f"{command.step}: nothing runs (an update of a step that acts once)"
+    if command.step == "vfs":
+        return _vfs_label(command.node, step, reloading)
+    if command.step == "vfs-advertised":
+        timeout = _TIMEOUT.search(text)
+        seconds = f"up to {timeout.group(1)} s; " if timeout else ""
+        return f"wait for VF registration ({seconds}fails the update)"
+    return RUNS.get(command.step, command.what)
+
+
+def _vfs_label(node: str, step: Step, reloading: set[str]) -> str:
+    if node in reloading:
+        return "VFs (after the reload)"
+    count = prelude(step.resource.inputs.get("create")).get("VFS", "?")
+    return f"VF count set (0 first, then {count})"
+
+
+# --- the rollout order ----------------------------------------------------------------------------
+
+
+def render_order(rollout: Rollout) -> list[str]:
+    """Each wave with every node command in it, named by what it does, and the nodes out."""
+    reloading = reloading_nodes(rollout)
+    lines = [
+        "Rollout order: the waves `pulumi up` runs, each step counted as one unit of time "
+        "(R: while the program registers, a step starts when its dependencies are done; "
+        "D: the deletes after it, each wave waiting for the one before):"
+    ]
+    for wave in rollout.waves:
+        calls = [s for s in wave.steps if s.calls_provider]
+        if not calls:
+            continue
+        by_node: dict[str, list[str]] = {}
+        for command, step in commands_with_steps(wave):
+            by_node.setdefault(command.node, []).append(step_label(command, step, reloading))
+        nodes = "; ".join(f"{node}: {', '.join(what)}" for node, what in sorted(by_node.items()))
+        others = _other_steps(wave, calls)
+        parts = [p for p in (nodes, others) if p]
+        out = ", ".join(wave.disrupted) if wave.disrupted else "none"
+        over = len(wave.disrupted) > rollout.max_unavailable
+        over_text = "  <-- over rollout.maxUnavailable" if over else ""
+        lines.append(f"  {wave.label:<4} {' | '.join(parts) or '-'}   [out: {out}]{over_text}")
+    return lines
+
+
+def _other_steps(wave: Wave, calls: Sequence[Step]) -> str:
+    """The wave's steps that are not node commands: up to three named, then a count."""
+    node_step_names = {f"{c.node}-{c.step}" for c in wave.commands}
+    others = [f"{s.op} {s.name}" for s in calls if s.name not in node_step_names]
+    shown_steps = ", ".join(others[:3])
+    return shown_steps + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+
+
+def out_at_once(rollout: Rollout) -> str:
+    """`Nodes out at once: N at most ...`: every node that goes out, with the waves it is out
+    in, when the unit-time waves reach the worst case; else the engine's worst-case nodes."""
+    head = (
+        f"Nodes out at once: {rollout.worst_case} at most in any order the engine may run the "
+        f"steps (rollout.maxUnavailable: {rollout.max_unavailable})"
+    )
+    if not rollout.worst_case:
+        return head
+    spans = _spans(rollout.waves)
+    if spans and max(len(nodes) for nodes, _ in spans) == rollout.worst_case:
+        return (
+            head
+            + ": "
+            + "; ".join(
+                f"{', '.join(nodes)} in {labels[0]}" + (f"-{labels[-1]}" if len(labels) > 1 else "")
+                for nodes, labels in spans
+            )
+        )
+    return head + f", with some step durations: {', '.join(rollout.worst_case_nodes)}"
+
+
+def _spans(waves: Sequence[Wave]) -> list[tuple[tuple[str, ...], list[str]]]:
+    """Runs of consecutive waves with the same nodes out (none-out waves skipped)."""
+    spans: list[tuple[tuple[str, ...], list[str]]] = []
+    for wave in waves:
+        if not wave.disrupted or not any(s.calls_provider for s in wave.steps):
+            continue
+        if spans and spans[-1][0] == wave.disrupted:
+            spans[-1][1].append(wave.label)
+        else:
+            spans.append((wave.disrupted, [wave.label]))
+    return spans
