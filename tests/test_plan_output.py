@@ -142,3 +142,15 @@ def test_the_program_warns_once_for_every_unpinned_node(caplog: pytest.LogCaptur
     assert len(warnings) == 1, warnings
     assert warnings[0].startswith("2 nodes are reached over UNPINNED SSH"), warnings[0]
     assert "lab-worker-1, lab-worker-2" in warnings[0]
+
+
+def test_destroy_prints_its_order(
+    first: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert run_plan(tmp_path / "d", "--destroy", "--baseline", str(first[0])) == 0
+    order = rollout_section(capsys.readouterr().out)
+    assert order.startswith("Rollout order: the waves `pulumi destroy` runs")
+    for node in DEV_NODES:
+        for label in ("drain (cordon, evict its pods) before the undo", "undo vfs (VFs to 0)"):
+            assert f"{node}: {label}" in order

@@ -481,6 +481,11 @@ def _operation_text(decision: Decision, has_update: bool) -> str:
 def render_engine(
     rollout: Rollout, first: bool = False, reasons: Mapping[str, str] | None = None
 ) -> str:
+    command = (
+        "pulumi destroy"
+        if rollout.plan.decisions and not any(d.op is not Op.DELETE for d in rollout.plan.decisions)
+        else "pulumi up"
+    )
     """Operations, the rollout order and the nodes out at once, as `tools.engine.analyse`
     found them. `first`: a first rollout (no baseline), whose operations are all creates."""
     plan = rollout.plan
@@ -503,7 +508,7 @@ def render_engine(
             f"  {_OP_SYMBOLS[decision.op]:<2} {decision.name:<44} {operation}"
             + (f"  ({why})" if why else "")
         )
-    lines += ["", *render_order(rollout), "", *render_disruption(rollout)]
+    lines += ["", *render_order(rollout, command), "", *render_disruption(rollout)]
     lines += [f"  ERROR: {error}" for error in plan.errors]
     return "\n".join(lines)
 

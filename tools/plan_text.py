@@ -222,11 +222,11 @@ def _vfs_label(node: str, step: Step, reloading: set[str]) -> str:
 # --- the rollout order ----------------------------------------------------------------------------
 
 
-def render_order(rollout: Rollout) -> list[str]:
+def render_order(rollout: Rollout, command: str = "pulumi up") -> list[str]:
     """Each wave with every node command in it, named by what it does, and the nodes out."""
     reloading = reloading_nodes(rollout)
     lines = [
-        "Rollout order: the waves `pulumi up` runs, each step counted as one unit of time "
+        f"Rollout order: the waves `{command}` runs, each step counted as one unit of time "
         "(R: while the program registers, a step starts when its dependencies are done; "
         "D: the deletes after it, each wave waiting for the one before):"
     ]
