@@ -126,7 +126,7 @@ def test_node_label_patches_say_they_are_patches(tmp_path: Path) -> None:
         "node-lab-worker-2-patch.yaml",
     ]
     for path in patches:
-        assert path.read_text().startswith("# A patch of an existing object")
+        assert path.read_text().startswith("# A patch of the existing Node ")
 
 
 def test_an_existing_stack_writes_no_multus_and_keeps_the_nad(

@@ -154,3 +154,26 @@ def test_destroy_prints_its_order(
     for node in DEV_NODES:
         for label in ("drain (cordon, evict its pods) before the undo", "undo vfs (VFs to 0)"):
             assert f"{node}: {label}" in order
+
+
+APPLY = re.compile(r"^#   (kubectl apply --server-side --force-conflicts --field-manager=(\S+) -f \S+)$")
+
+
+def test_each_node_patch_says_how_to_apply_it_with_its_own_field_manager(
+    first: tuple[Path, str],
+) -> None:
+    managers: dict[str, list[str]] = {}
+    for path in sorted((first[0] / "kubernetes").glob("*-patch.yaml")):
+        text = path.read_text()
+        node = yaml.safe_load(text)["metadata"]["name"]
+        (match,) = [m for line in text.splitlines() if (m := APPLY.match(line))]
+        assert match.group(1).endswith(f"-f {path.name}"), match.group(1)
+        managers.setdefault(node, []).append(match.group(2))
+        assert "(kubectl apply --server-side)" not in text
+        retained = "kube-ovn/role" in text or "tunnel_interface" in text  # both kept
+        assert ("kept on destroy" in text) == retained, path.name
+    assert managers["lab-worker-1"] == [
+        "agilio-offload-lab-worker-1-agilio-label",
+        "agilio-offload-tunnel-interface",
+    ]
+    assert all(len(set(m)) == len(m) for m in managers.values()), managers

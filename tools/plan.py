@@ -170,10 +170,17 @@ def summary(resources: Sequence[Resource]) -> str:
 # --- files ----------------------------------------------------------------------------------------
 
 
-PATCH_HEADER = (
-    "# A patch of an existing object (pulumi-kubernetes {type}): only these fields, applied\n"
-    "# with server-side apply (kubectl apply --server-side), taken off again on destroy.\n"
-)
+PATCH_HEADER = """\
+# A patch of the existing {kind} {name} (pulumi-kubernetes {type}): only these fields.
+# Pulumi applies it with server-side apply, winning conflicts (pulumi.com/patchForce), as its
+# own field manager: {manager}.
+# Each patch of an object needs its own manager: one manager applying two patches of a Node
+# in turn drops the fields of the first (the Agilio label) when it applies the second.
+# The same by hand:
+#   kubectl apply --server-side --force-conflicts --field-manager={by_hand} -f {file}
+# On destroy: {on_destroy}.
+"""
+FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager"
 MANIFEST_KEYS = ("apiVersion", "kind", "metadata")
 
 
@@ -205,10 +212,31 @@ def kubernetes_manifests(resources: Sequence[Resource]) -> dict[str, str]:
     """File name -> manifest text for every Kubernetes object; patches say what they are."""
     manifests = {}
     for index, resource in enumerate(_kubernetes_objects(resources), start=1):
-        header = PATCH_HEADER.format(type=resource.type) if _is_patch(resource) else ""
+        name = _manifest_name(index, resource)
+        header = _patch_header(resource, name) if _is_patch(resource) else ""
         text = yaml.safe_dump(_as_manifest(resource.inputs), sort_keys=False)
-        manifests[_manifest_name(index, resource)] = header + text
+        manifests[name] = header + text
     return manifests
+
+
+def _patch_header(resource: Resource, file: str) -> str:
+    """How pulumi applies a patch, and a kubectl command that does the same (provider.go
+    `fieldManagerName`: the patchFieldManager annotation, else `pulumi-kubernetes-` and 8
+    random hex characters chosen at create and kept in the state)."""
+    metadata = resource.inputs.get("metadata") or {}
+    manager = (metadata.get("annotations") or {}).get(FIELD_MANAGER_ANNOTATION)
+    retained = resource.options.retain_on_delete
+    return PATCH_HEADER.format(
+        kind=resource.inputs.get("kind"),
+        name=metadata.get("name"),
+        type=resource.type,
+        manager=manager or "pulumi-kubernetes-<8 hex characters, chosen at create>",
+        by_hand=manager or f"agilio-offload-{resource.name}",
+        file=file,
+        on_destroy="the fields are kept on destroy (retainOnDelete)"
+        if retained
+        else "pulumi gives the fields up (the patch's manager relinquishes them)",
+    )
 
 
 def _is_patch(resource: Resource) -> bool:
