@@ -40,7 +40,7 @@ def test_a_second_plan_deletes_only_what_the_first_wrote(tmp_path: Path) -> None
     marker = json.loads((out / plan.MARKER).read_text())
     assert "resources.json" in marker["files"] and "access.json" in marker["files"]
     assert all(not Path(name).is_absolute() for name in marker["files"])
-    mine = out / "nodes" / "lab-worker-1" / "my-review-notes.txt"
+    mine = out / "nodes" / "params" / "my-review-notes.txt"
     mine.write_text("keep me\n")
     (out / "README.txt").write_text("also mine\n")
     assert run_plan(out) == 0

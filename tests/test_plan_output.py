@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.names import STEPS
 from tests.support.plan_runs import run_plan, write_stack
 from tools import access_summary
 from tools.engine.mock_driver import run_program, stack_config, stack_file
@@ -156,7 +157,9 @@ def test_destroy_prints_its_order(
             assert f"{node}: {label}" in order
 
 
-APPLY = re.compile(r"^#   (kubectl apply --server-side --force-conflicts --field-manager=(\S+) -f \S+)$")
+APPLY = re.compile(
+    r"^#   (kubectl apply --server-side --force-conflicts --field-manager=(\S+) -f \S+)$"
+)
 
 
 def test_each_node_patch_says_how_to_apply_it_with_its_own_field_manager(
@@ -177,3 +180,47 @@ def test_each_node_patch_says_how_to_apply_it_with_its_own_field_manager(
         "agilio-offload-tunnel-interface",
     ]
     assert all(len(set(m)) == len(m) for m in managers.values()), managers
+
+
+def commands_from_files(out: Path, node: str) -> dict[str, str]:
+    """`<NN>-<step>[.delete]` -> the command, put together from nodes/params/<node>.sh and the
+    shared nodes/scripts/ files as the params file's header says."""
+    text = (out / "nodes" / "params" / f"{node}.sh").read_text()
+    runner = re.search(r"^# Runs as: (.*) -c ", text, re.MULTILINE)
+    assert runner, text[:400]
+    commands = {}
+    for section in text.split("\n## ")[1:]:
+        head, *params = section.rstrip("\n").split("\n")
+        stem, script = re.match(r"(\S+): nodes/scripts/(\S+)", head).groups()
+        shebang, _, *rest = (out / "nodes" / "scripts" / script).read_text().split("\n")
+        inner = "\n".join([shebang, *params, *rest]).rstrip("\n")
+        commands[stem] = (
+            f"{runner.group(1)} -c \"$(cat <<'AGILIO_OFFLOAD_SCRIPT'\n{inner}\n"
+            'AGILIO_OFFLOAD_SCRIPT\n)"'
+        )
+    return commands
+
+
+def test_node_scripts_are_one_library_and_one_short_file_per_node(
+    first: tuple[Path, str],
+) -> None:
+    out = first[0]
+    resources = json.loads((out / "resources.json").read_text())
+    assert sorted(p.name for p in (out / "nodes").iterdir()) == ["params", "scripts"]
+    for node in DEV_NODES:
+        rebuilt = commands_from_files(out, node)
+        steps = [
+            r
+            for r in resources
+            if r["type"] == "command:remote:Command" and r["name"].startswith(f"{node}-")
+        ]
+        expected = {}
+        for number, resource in enumerate(steps, start=1):
+            stem = f"{number:02d}-{resource['name'].removeprefix(node + '-')}"
+            expected[stem] = resource["inputs"]["create"]
+            if resource["inputs"].get("delete"):
+                expected[f"{stem}.delete"] = resource["inputs"]["delete"]
+        assert rebuilt == expected
+        assert len((out / "nodes" / "params" / f"{node}.sh").read_text().splitlines()) < 120
+    scripts = sorted(p.name for p in (out / "nodes" / "scripts").iterdir())
+    assert scripts == [f"{i:02d}-{s}.sh" for i, s in enumerate(STEPS, start=1)], scripts

@@ -40,13 +40,13 @@ def test_plan_writes_every_file(dev_plan: Path) -> None:
     for manifest in manifests:
         document = yaml.safe_load(manifest.read_text())
         assert document["apiVersion"] and document["kind"], manifest.name
+    scripts = sorted(p.name for p in (dev_plan / "nodes" / "scripts").glob("*.sh"))
+    assert scripts == [f"{i:02d}-{step}.sh" for i, step in enumerate(STEPS, start=1)]
     for node in DEV_NODES:
-        scripts = sorted(p.name for p in (dev_plan / "nodes" / node).glob("*.sh"))
-        expected = [f"{i:02d}-{step}.sh" for i, step in enumerate(STEPS, start=1)]
-        assert [s for s in scripts if not s.endswith(".delete.sh")] == expected
-        for script in expected:
-            text = (dev_plan / "nodes" / node / script).read_text()
-            assert f"NODE={node}\n" in text
+        text = (dev_plan / "nodes" / "params" / f"{node}.sh").read_text()
+        for number, step in enumerate(STEPS, start=1):
+            assert f"## {number:02d}-{step}: nodes/scripts/{number:02d}-{step}.sh" in text
+        assert f"NODE={node}\n" in text
 
 
 def test_every_resource_has_a_parent_chain_to_the_stack(dev_plan: Path) -> None:
@@ -99,8 +99,8 @@ def test_stale_files_of_an_earlier_plan_are_removed(tmp_path: Path) -> None:
     assert run_plan(out) == 0
     one_node = write_stack(tmp_path, {"nodes": dev_value("nodes")[:1]})
     assert run_plan(out, "--stack-file", str(one_node)) == 0
-    assert (out / "nodes" / "lab-worker-1").is_dir()
-    assert not (out / "nodes" / "lab-worker-2").exists()
+    assert (out / "nodes" / "params" / "lab-worker-1.sh").is_file()
+    assert not (out / "nodes" / "params" / "lab-worker-2.sh").exists()
 
 
 def diff_against_dev(dev_plan: Path, tmp_path: Path, changes: dict[str, Any]) -> list[dict]:
@@ -200,7 +200,8 @@ def test_the_prod_stack_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert tunnels["agilio-01"]["ovn.kubernetes.io/tunnel_interface"] == "ens1np0"
     outputs = json.loads((tmp_path / "outputs.json").read_text())
     assert outputs["networkAttachment"] == "kube-system/offload"
-    assert len(list((tmp_path / "nodes").glob("*/05-vfs.sh"))) == 6
+    params = sorted((tmp_path / "nodes" / "params").glob("*.sh"))
+    assert len(params) == 6 and all("## 05-vfs: " in p.read_text() for p in params)
     assert "6 nodes" in capsys.readouterr().out
 
 

@@ -63,7 +63,9 @@ def test_an_unpinned_config_registers_nothing() -> None:
     assert [r.type for r in run.resources] in ([], [STACK_TYPE])
 
 
-def test_every_preview_warns_once_naming_the_unpinned_nodes(caplog: pytest.LogCaptureFixture) -> None:
+def test_every_preview_warns_once_naming_the_unpinned_nodes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     raw = dev_config()
     raw["nodes"][0]["hostKey"] = ED25519
     with caplog.at_level(logging.WARNING):

@@ -2,7 +2,8 @@
 
 Runs the real program in-process under the Pulumi SDK's mock engine with the stack's config file
 (no Pulumi CLI, no cluster, no SSH), prints the resource tree like `pulumi preview`, and writes
-`resources.json`, `outputs.json`, `kubernetes/*.yaml` and `nodes/<node>/<nn>-<step>.sh`. With
+`resources.json`, `outputs.json`, `kubernetes/*.yaml`, `nodes/scripts/<nn>-<step>.sh` (each step
+once) and `nodes/params/<node>.sh` (each node's parameters of every step). With
 `--baseline DIR` (an earlier plan's output directory) it lists what would be added, removed and
 changed, with the changed input fields, hardware steps marked, and what the Pulumi engine will do
 with it (`tools/engine/`): each resource's operation, the waves, the node commands of each
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -244,21 +246,84 @@ def _is_patch(resource: Resource) -> bool:
 
 
 def node_scripts(resources: Sequence[Resource]) -> dict[str, str]:
-    """`nodes/<node>/<nn>-<step>.sh` -> the command each node step runs (and `.delete.sh`)."""
+    """The commands of the node steps as a reviewer reads them: each step's script once in
+    `nodes/scripts/<nn>-<step>.sh` (shared by every node), and each node's parameters of every
+    step in `nodes/params/<node>.sh` (sorted first in a diff: parameter changes show first).
+    A command that is not a rendered script goes whole to `nodes/<node>/<nn>-<step>.sh`."""
     steps = node_steps(resources)
     counters: dict[str, int] = {}
-    files = {}
+    scripts: dict[str, str] = {}  # file -> text
+    params: dict[str, list[str]] = {}  # node -> lines
+    runners: dict[str, str] = {}
+    files: dict[str, str] = {}
     for resource in resources:
         step = steps.get(resource.urn)
         if step is None or not step.on_node:
             continue
         counters[step.node] = counters.get(step.node, 0) + 1
-        stem = f"nodes/{step.node}/{counters[step.node]:02d}-{step.step}"
-        inputs = resource.inputs
-        files[f"{stem}.sh"] = str(inputs.get("create", ""))
-        if inputs.get("delete"):
-            files[f"{stem}.delete.sh"] = str(inputs["delete"])
+        stem = f"{counters[step.node]:02d}-{step.step}"
+        for key, suffix in (("create", ""), ("delete", ".delete")):
+            command = resource.inputs.get(key)
+            if not command:
+                continue
+            split = split_command(str(command))
+            if split is None:
+                files[f"nodes/{step.node}/{stem}{suffix}.sh"] = str(command)
+                continue
+            runner, shebang, prelude_lines, rest = split
+            script = _script_file(scripts, stem, f"{shebang}\n{SCRIPT_NOTE}\n{rest}")
+            runners.setdefault(step.node, runner)
+            params.setdefault(step.node, []).extend(
+                ["", f"## {stem}{suffix}: nodes/scripts/{script}", *prelude_lines]
+            )
+    files.update({f"nodes/scripts/{name}": text for name, text in scripts.items()})
+    for node, lines in params.items():
+        files[f"nodes/params/{node}.sh"] = PARAMS_HEADER.format(node=node, runner=runners[node])
+        files[f"nodes/params/{node}.sh"] += "\n".join(lines).lstrip("\n") + "\n"
     return files
+
+
+SCRIPT_NOTE = "# (here come the step's parameters, one node's each: nodes/params/<node>.sh)"
+PARAMS_HEADER = """\
+# {node}: the parameters of each node step. Each step runs its nodes/scripts/ file with the
+# step's lines below put right after the file's first line (in place of its second line):
+# Runs as: {runner} -c "$(cat <<'AGILIO_OFFLOAD_SCRIPT'
+#   <the script with these parameters>
+#   AGILIO_OFFLOAD_SCRIPT
+#   )"
+# `<step>.delete` is what `pulumi destroy` runs. resources.json carries every command whole.
+
+"""
+_WRAPPER = re.compile(
+    r"\A(?P<runner>(?:sudo -n )?bash) -c \"\$\(cat <<'AGILIO_OFFLOAD_SCRIPT'\n"
+    r"(?P<script>.*)\nAGILIO_OFFLOAD_SCRIPT\n\)\"\Z",
+    re.DOTALL,
+)
+_PARAM_LINE = re.compile(r"^[A-Z][A-Z0-9_]*=")
+
+
+def split_command(command: str) -> tuple[str, str, list[str], str] | None:
+    """(runner, shebang, parameter lines, rest) of a rendered node command
+    (`components.scripts.remote_command` of `render_script`); None for any other command."""
+    match = _WRAPPER.match(command)
+    if match is None:
+        return None
+    shebang, _, body = match.group("script").partition("\n")
+    if not shebang.startswith("#!"):
+        return None
+    lines = body.split("\n")
+    count = next((i for i, line in enumerate(lines) if not _PARAM_LINE.match(line)), len(lines))
+    return match.group("runner"), shebang, lines[:count], "\n".join(lines[count:])
+
+
+def _script_file(scripts: dict[str, str], stem: str, text: str) -> str:
+    """The file name under nodes/scripts/ holding `text`: `<stem>.sh`, or `<stem>-2.sh`, ...
+    when nodes differ in the body of the same step."""
+    for number in range(1, len(scripts) + 2):
+        name = f"{stem}.sh" if number == 1 else f"{stem}-{number}.sh"
+        if scripts.setdefault(name, text) == text:
+            return name
+    raise AssertionError("unreachable")
 
 
 # The plan tool's mark on an output directory: which files it wrote there, so the next plan
