@@ -38,7 +38,7 @@ def _path(loc: tuple[int | str, ...]) -> str:
 def _describe(error: Mapping[str, Any]) -> str:
     message = error["msg"]
     if error["type"] == "extra_forbidden":
-        return "unknown key (check the spelling; README 'Config reference' lists every key)"
+        return "unknown key (check the spelling; docs/config-reference.md lists every key)"
     if error["type"] == "missing":
         return "is required"
     if error["type"].startswith(("int_", "bool_", "string_", "list_", "dict_", "literal_")) or (
