@@ -224,3 +224,26 @@ def test_node_scripts_are_one_library_and_one_short_file_per_node(
         assert len((out / "nodes" / "params" / f"{node}.sh").read_text().splitlines()) < 120
     scripts = sorted(p.name for p in (out / "nodes" / "scripts").iterdir())
     assert scripts == [f"{i:02d}-{s}.sh" for i, s in enumerate(STEPS, start=1)], scripts
+
+
+def test_a_host_change_says_why_the_node_re_runs(
+    first: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nodes = dev_value("nodes")
+    nodes[0]["host"] = "10.20.0.24"
+    printed = changed_plan(first, tmp_path, capsys, {"nodes": nodes})
+    values = printed[printed.index("Changed values") : printed.index("SSH access: ")]
+    assert "digest of the node's hardware commands and SSH connection" in values
+    assert "on lab-worker-1: a node script or its SSH connection changed" in values
+    assert "host: 192.0.2.11 -> 10.20.0.24" in printed
+
+
+def test_a_json_config_change_shows_the_value_inside(
+    first: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    printed = changed_plan(first, tmp_path, capsys, {"sriov": {"resourceName": "agilio_vf"}})
+    assert "data.config.json.resourceList[0].resourceName agilio_sriov -> agilio_vf" in printed
+    assert "(none) -> (none)" not in printed
+    assert (
+        "metadata.annotations.k8s.v1.cni.cncf.io/resourceName corigine.com/agilio_sriov" in printed
+    )

@@ -63,6 +63,7 @@ from tools.engine.mock_driver import (
     stack_file,
 )
 from tools.plan_text import (
+    DIGEST,
     TRIGGER_VALUE,
     ValueChange,
     out_at_once,
@@ -468,7 +469,7 @@ def diff_resources(
             change = _change("add" if before is None else "change", resource, fields, steps)
             if before is not None:
                 node = change.step.node if change.step else None
-                values = value_changes(before.inputs, resource.inputs, fields, node)
+                values = value_changes(before.inputs, resource.inputs, node)
                 change = replace(change, values=tuple(values))
             changes.append(change)
     for resource in old:
@@ -485,16 +486,15 @@ def _without_parameter_triggers(changes: list[Change]) -> list[Change]:
         for value in change.values:
             if value.name.isupper():
                 params.setdefault(value.node, set()).add((str(value.before), str(value.after)))
+
+    def shown_already(value: ValueChange) -> bool:
+        if value.name == DIGEST:  # follows from a parameter change of the node's scripts
+            return value.node in params
+        pair = (str(value.before), str(value.after))
+        return value.name == TRIGGER_VALUE and pair in params.get(value.node, set())
+
     return [
-        replace(
-            change,
-            values=tuple(
-                v
-                for v in change.values
-                if v.name != TRIGGER_VALUE
-                or (str(v.before), str(v.after)) not in params.get(v.node, set())
-            ),
-        )
+        replace(change, values=tuple(v for v in change.values if not shown_already(v)))
         for change in changes
     ]
 
@@ -525,7 +525,7 @@ def render_diff(changes: Sequence[Change]) -> str:
         what = "; ".join(
             f"{v.name} {shown(v.before)} -> {shown(v.after)}"
             for v in change.values
-            if v.node is None or v.name not in NODE_PARAMETERS_SHOWN
+            if not _node_level(v)
         )
         if change.fields and not what:
             what = "re-runs for the node's values above"
@@ -538,7 +538,15 @@ def render_diff(changes: Sequence[Change]) -> str:
 
 
 # Parameters said once per node in "Changed values", not again on every step that carries them.
-NODE_PARAMETERS_SHOWN = frozenset({"VFS", "APP", "ASSY", "PF", "NODE", "EXPECTED"})
+NODE_PARAMETERS_SHOWN = frozenset({DIGEST})
+
+
+def _node_level(value: ValueChange) -> bool:
+    """A change said once per node in "Changed values": a script parameter, the script text,
+    the digest of the node's commands."""
+    return value.node is not None and (
+        value.name.isupper() or value.name in NODE_PARAMETERS_SHOWN or value.name == "script text"
+    )
 
 
 def changed_values(changes: Sequence[Change]) -> list[ValueChange]:
@@ -546,7 +554,7 @@ def changed_values(changes: Sequence[Change]) -> list[ValueChange]:
     seen: dict[tuple[str, str | None], ValueChange] = {}
     for change in changes:
         for value in change.values:
-            if value.node is not None or value.name in NODE_PARAMETERS_SHOWN:
+            if _node_level(value):
                 seen.setdefault((value.name, value.node), value)
     return sorted(seen.values(), key=lambda v: (v.node or "", v.name))
 
@@ -782,7 +790,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.destroy:
         return _destroy(args, baseline, out)
     print(
-        f"Planning stack {args.stack!r} from {source} under the Pulumi mock engine...",
+        f"Planning stack {args.stack} from {source} under the Pulumi mock engine...",
         file=sys.stderr,
     )
     try:

@@ -6,9 +6,10 @@ the resources' inputs; decides nothing itself.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,10 @@ def body_of(command: Any) -> str:
     )
 
 
+TRIGGER_VALUE = "a trigger value"
+# The digest a kubectl step's triggers carry of its node's hardware commands and connection.
+DIGEST = "digest of the node's hardware commands and SSH connection"
+
 # Why a parameter's change matters, for the lines a reviewer reads first.
 CONSEQUENCES = {
     "VFS": "VFs are set to 0 first (the node's existing VFs, and the pods on them, go)",
@@ -56,6 +61,7 @@ CONSEQUENCES = {
     "ASSY": "the firmware link changes and nfp reloads",
     "PF": "the steps are replaced: undone on the old PF first",
     "EXPECTED": "the registration wait expects this many VFs",
+    DIGEST: "a node script or its SSH connection changed: the node is drained and its steps re-run",
 }
 
 
@@ -73,13 +79,12 @@ class ValueChange:
         return line + (f": {why}" if why else "")
 
 
-TRIGGER_VALUE = "a trigger value"
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _COMMAND_KEYS = ("create", "update", "delete")
 
 
 def value_changes(
-    before: Mapping[str, Any], after: Mapping[str, Any], fields: Iterable[str], node: str | None
+    before: Mapping[str, Any], after: Mapping[str, Any], node: str | None
 ) -> list[ValueChange]:
     """The changed inputs of one resource as values: a script's parameters by name, a changed
     script body said once, trigger values named by the parameter they carry."""
@@ -99,46 +104,58 @@ def value_changes(
             changes.append(ValueChange(name, params_old.get(name), params_new.get(name), node))
     if body_changed:
         changes.append(ValueChange("script text", "the baseline's", "this plan's", node))
-    changes += _other_fields(before, after, fields, node, params_old, params_new)
+    changes += _other_fields(before, after, node, params_old, params_new)
     return sorted(set(changes), key=lambda c: (c.name != "script text", c.name))
 
 
 def _other_fields(
     before: Mapping[str, Any],
     after: Mapping[str, Any],
-    fields: Iterable[str],
     node: str | None,
     params_old: Mapping[str, str],
     params_new: Mapping[str, str],
 ) -> list[ValueChange]:
     changes = []
-    for field in fields:
-        if field.split(".")[0].split("[")[0] in _COMMAND_KEYS:
+    for key in sorted(before.keys() | after.keys()):
+        if key in _COMMAND_KEYS:
             continue  # said as parameters or script text above
-        old, new = _at(before, field), _at(after, field)
-        if field.startswith("triggers["):
-            named = [
-                n for n in params_new if params_old.get(n) == str(old) and params_new[n] == str(new)
-            ]
-            if named or (isinstance(old, str) and _DIGEST.match(old)):
-                continue  # a parameter already shown, or the digest of the scripts shown
-            field = TRIGGER_VALUE
-        changes.append(ValueChange(field, old, new, node))
+        for path, old, new in leaf_changes(before.get(key), after.get(key), key):
+            if path.startswith("triggers["):
+                if isinstance(old, str) and _DIGEST.match(old):
+                    changes.append(ValueChange(DIGEST, old[:12], str(new)[:12], node))
+                    continue
+                if any(
+                    params_old.get(n) == str(old) and params_new[n] == str(new) for n in params_new
+                ):
+                    continue  # the parameter is shown already
+                path = TRIGGER_VALUE
+            changes.append(ValueChange(path, old, new, node))
     return changes
 
 
-_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+def leaf_changes(old: Any, new: Any, path: str) -> list[tuple[str, Any, Any]]:
+    """(path, before, after) of every leaf that differs; a string holding a JSON object or list
+    on both sides (a ConfigMap's config.json) is compared inside."""
+    old, new = _json_or_value(old), _json_or_value(new)
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(old.keys() | new.keys(), key=str):
+            found += leaf_changes(old.get(key), new.get(key), f"{path}.{key}")
+        return found
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        found = []
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            found += leaf_changes(a, b, f"{path}[{index}]")
+        return found
+    return [] if old == new else [(path, old, new)]
 
 
-def _at(value: Any, path: str) -> Any:
-    """The value at a dotted path (`a.b[2].c`), None when absent."""
-    for name, index in _PATH_PART.findall(path):
-        if name and isinstance(value, dict):
-            value = value.get(name)
-        elif index and isinstance(value, list) and int(index) < len(value):
-            value = value[int(index)]
-        else:
-            return None
+def _json_or_value(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
     return value
 
 
