@@ -1,6 +1,7 @@
-"""The README stays short and its commands and links keep working: every fenced plan command
-runs here as written (in order, in a scratch directory), every relative link of README.md and
-docs/*.md points at a file that exists, and every #anchor at a heading of that file."""
+"""The README stays short and its commands and links keep working: every fenced plan command of
+README.md and docs/*.md runs here as written (in order, in a scratch directory per page), every
+relative link of README.md and docs/*.md points at a file that exists, and every #anchor at a
+heading of that file."""
 
 from __future__ import annotations
 
@@ -55,11 +56,18 @@ def test_the_readme_runs_the_first_rollout_plan_first() -> None:
     assert commands[0] == [], "the first command should be `./dev.sh plan` as it stands"
 
 
+PAGES_WITH_PLAN_COMMANDS = [p for p in (README, *DOCS) if plan_commands(p.read_text())]
+
+
+@pytest.mark.parametrize("path", PAGES_WITH_PLAN_COMMANDS, ids=lambda p: p.name)
 def test_every_fenced_plan_command_runs_as_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)  # their --out/--baseline directories land here
-    for args in plan_commands(README.read_text()):
+    for args in plan_commands(path.read_text()):
         assert plan.main([*args, "--quiet"]) == 0, args
         printed = capsys.readouterr().out
         assert "Rollout order" in printed, args
