@@ -9,6 +9,7 @@ import json
 import logging
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,7 +17,8 @@ import yaml
 
 from components.names import STEPS
 from tests.support.plan_runs import run_plan, write_stack
-from tools import access_summary
+from tools import access_summary, plan_text
+from tools.engine import Rollout, Wave
 from tools.engine.mock_driver import run_program, stack_config, stack_file
 
 DEV_NODES = ("lab-worker-1", "lab-worker-2")
@@ -247,3 +249,16 @@ def test_a_json_config_change_shows_the_value_inside(
     assert (
         "metadata.annotations.k8s.v1.cni.cncf.io/resourceName corigine.com/agilio_sriov" in printed
     )
+
+
+def test_nodes_out_at_once_stays_one_readable_line_at_scale() -> None:
+    step = SimpleNamespace(calls_provider=True)
+    waves = tuple(
+        Wave(f"R{i}", (step,), (), tuple(f"w{10 * (i // 9) + k}" for k in range(10)))  # type: ignore[arg-type]
+        for i in range(270)
+    )
+    rollout = Rollout(None, waves, (), 10, (), 10)  # type: ignore[arg-type]
+    line = plan_text.out_at_once(rollout)
+    assert line.startswith("Nodes out at once: 10 at most"), line
+    assert "w0, w1" in line and "and 25 more groups (engine.json lists every wave)" in line, line
+    assert len(line) < 700, len(line)

@@ -125,7 +125,7 @@ def render_summary(summary: Mapping[str, Mapping[str, Any]]) -> str:
         lines.append(
             f"  {len(unpinned)} {'node' if len(unpinned) == 1 else 'nodes'} UNPINNED "
             "(ssh.allowUnpinned: true): any host answering on their address is trusted: "
-            f"{names_shown(unpinned, where=ACCESS_FILE)}; every node's host key in {ACCESS_FILE}"
+            f"{names_shown(unpinned)}; every node's host key in {ACCESS_FILE}"
         )
     return "\n".join(lines)
 

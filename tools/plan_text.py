@@ -272,6 +272,9 @@ def _other_steps(wave: Wave, calls: Sequence[Step]) -> str:
     return shown_steps + (f" and {len(others) - 3} more" if len(others) > 3 else "")
 
 
+SPANS_SHOWN = 5  # groups of nodes out together named on the line; the waves list them all
+
+
 def out_at_once(rollout: Rollout) -> str:
     """`Nodes out at once: N at most ...`: every node that goes out, with the waves it is out
     in, when the unit-time waves reach the worst case; else the engine's worst-case nodes."""
@@ -283,14 +286,13 @@ def out_at_once(rollout: Rollout) -> str:
         return head
     spans = _spans(rollout.waves)
     if spans and max(len(nodes) for nodes, _ in spans) == rollout.worst_case:
-        return (
-            head
-            + ": "
-            + "; ".join(
-                f"{', '.join(nodes)} in {labels[0]}" + (f"-{labels[-1]}" if len(labels) > 1 else "")
-                for nodes, labels in spans
-            )
-        )
+        groups = [
+            f"{', '.join(nodes)} in {labels[0]}" + (f"-{labels[-1]}" if len(labels) > 1 else "")
+            for nodes, labels in spans
+        ]
+        more = len(groups) - SPANS_SHOWN
+        tail = f"; and {more} more groups (engine.json lists every wave)" if more > 0 else ""
+        return head + ": " + "; ".join(groups[:SPANS_SHOWN]) + tail
     return head + f", with some step durations: {', '.join(rollout.worst_case_nodes)}"
 
 
