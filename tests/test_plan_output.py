@@ -96,6 +96,7 @@ def test_a_vf_change_shows_the_value_and_that_vfs_go_to_zero_first(
     order = rollout_section(printed)
     assert "lab-worker-2: VF count set (0 first, then 12)" in order
     assert "after the reload" not in order, "nothing reloads on a VF count change"
+    assert "lab-worker-2: uncordon: the replaced step is deleted (nothing runs)" in order
     assert not PYTHON_REPRS.search(printed), PYTHON_REPRS.search(printed)
 
 

@@ -210,6 +210,8 @@ def commands_with_steps(wave: Wave) -> list[tuple[NodeCommand, Step]]:
 
 def step_label(command: NodeCommand, step: Step, reloading: set[str]) -> str:
     """What a node's step does in this rollout, in words."""
+    if step.op is Op.DELETE_REPLACED and command.what == "nothing":
+        return f"{command.step}: the replaced step is deleted (nothing runs)"
     if command.what == "nothing" or step.retained:
         return f"{command.step} (nothing runs)"
     deleting = step.op in (Op.DELETE, Op.DELETE_REPLACED)
