@@ -141,7 +141,11 @@ class KubeOvnConfig(_Model):
     @field_validator("values")
     @classmethod
     def _values_keep_offload(cls, values: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        problems = kube_ovn_values_problems(values, info.data.get("allowed_registries", []))
+        problems = kube_ovn_values_problems(
+            values,
+            info.data.get("allowed_registries", []),
+            info.data.get("chart_version", pins.KUBE_OVN_CHART_VERSION),
+        )
         if problems:
             raise PydanticCustomError("kube_ovn_values", "; ".join(problems))
         return values
