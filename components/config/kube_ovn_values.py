@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from components.config.redact import shown
+from components.config.redact import looks_secret, shown, shown_key
+from components.config.validators import CONTROL as _CONTROL
 
 PINNED_CHART_VERSION = "v1.16.2"  # the chart version the allowlist was rendered against
 
@@ -32,8 +33,6 @@ PINNED_CHART_VERSION = "v1.16.2"  # the chart version the allowlist was rendered
 # `nfp_fl_get_tun_from_act`, `nfp_fl_set_ipv4_tun`. STT is not a Linux tunnel at all.
 TUNNEL_TYPES = ("geneve", "vxlan")
 
-# C0, DEL, C1, and the Unicode line/paragraph separators YAML treats as line breaks.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _KEY = re.compile(r"[A-Za-z0-9_-]+")
 _IMAGE_PATH = re.compile(r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*")
 _TAG_SUFFIX = re.compile(r"[a-z0-9]+([.-][a-z0-9]+)*")
@@ -570,7 +569,8 @@ def allowed_paths() -> list[str]:
 
 
 def _dotted(path: tuple[str, ...]) -> str:
-    return ".".join(path) if all(_KEY.fullmatch(k) for k in path) else shown(".".join(path))
+    """A values path as messages show it: each key through the one redaction rule."""
+    return ".".join(k if _KEY.fullmatch(k) and not looks_secret(k) else shown_key(k) for k in path)
 
 
 def _tree_problems(value: Any, where: str) -> list[str]:
@@ -587,7 +587,7 @@ def _tree_problems(value: Any, where: str) -> list[str]:
         found = []
         for key, item in value.items():
             found += _tree_problems(key, f"{where} (a key)") if isinstance(key, str) else []
-            found += _tree_problems(item, f"{where}.{key}" if _KEY.fullmatch(str(key)) else where)
+            found += _tree_problems(item, f"{where}.{shown_key(key)}")
         return found
     if isinstance(value, list):
         return [p for i, item in enumerate(value) for p in _tree_problems(item, f"{where}[{i}]")]

@@ -21,7 +21,7 @@ from components.config.keys import (
     unknown_key_problems,
 )
 from components.config.models import ResolvedNode, StackConfig
-from components.config.redact import shown
+from components.config.redact import looks_secret, shown, shown_key
 from components.config.rules import cross_field_problems
 from components.config.stack_file import check_own_stack_file
 
@@ -31,7 +31,8 @@ from components.config.stack_file import check_own_stack_file
 def _path(loc: tuple[int | str, ...]) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        key = shown_key(part) if isinstance(part, str) else part
+        text += f"[{part}]" if isinstance(part, int) else (f".{key}" if text else str(key))
     return text
 
 
@@ -52,8 +53,27 @@ def _format_errors(exc: ValidationError) -> list[str]:
     return [f"{NAMESPACE}:{_path(err['loc'])}: {_describe(err)}" for err in exc.errors()]
 
 
+def _secret_paths(value: object, path: str) -> list[str]:
+    """The config path of every key or string under `value` that looks like a key or token."""
+    if isinstance(value, str):
+        return [path] if looks_secret(value) else []
+    if isinstance(value, Mapping):
+        found = []
+        for key, item in value.items():
+            where = f"{path}.{shown_key(key)}" if path else shown_key(key)
+            found += [where] if isinstance(key, str) and looks_secret(key) else []
+            found += _secret_paths(item, where)
+        return found
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _secret_paths(item, f"{path}[{i}]")]
+    return []
+
+
 def validate_stack_config(raw: Mapping[str, Any]) -> StackConfig:
-    """The validated model of `raw` (camelCase keys, as in the stack file), or a ConfigError."""
+    """The validated model of `raw` (camelCase keys, as in the stack file), or a ConfigError.
+
+    A value that looks like a key or token is never accepted, in any field: every accepted
+    value may reach a plan file, a manifest or the state in plain text."""
     problems: list[str] = []
     model: StackConfig | None = None
     try:
@@ -61,6 +81,12 @@ def validate_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     except ValidationError as exc:
         problems += _format_errors(exc)
     problems += [f"{NAMESPACE}:{p}" for p in cross_field_problems(raw)]
+    if not problems:
+        problems += [
+            f"{NAMESPACE}:{path}: <redacted> looks like a key, token or kubeconfig: secrets "
+            "belong in secret config (pulumi config set --secret) or files, never in plain values"
+            for path in _secret_paths(raw, "")
+        ]
     if problems or model is None:
         raise ConfigError(problems)
     return model

@@ -22,6 +22,7 @@ import yaml
 
 from components.config.errors import ConfigError
 from components.config.keys import NAMESPACE, namespace_problems
+from components.config.redact import shown, shown_key
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # The top-level keys of a Pulumi stack file (pulumi `sdk/go/common/workspace/project.go`
@@ -53,6 +54,9 @@ _NOT_JSON = {
 }
 
 
+_RESOLVER = yaml.SafeLoader("")
+
+
 class StackFileError(ConfigError):
     """A stack file that is not plain, unambiguous YAML: every problem with its line."""
 
@@ -79,15 +83,30 @@ class _RefusedError(Exception):
         self.message = message
 
 
+def _explicit_str(node: yaml.ScalarNode) -> bool:
+    """A plain scalar tagged `!!str` by its writer (`!!str 4`): a string in YAML 1.1, YAML 1.2
+    (go-yaml v3, the CLI, honours the explicit tag) and JSON alike."""
+    implicit = yaml.SafeLoader.resolve(_RESOLVER, yaml.ScalarNode, node.value, (True, False))
+    return node.tag == _TAG + "str" and implicit != _TAG + "str"
+
+
 def _scalar(node: yaml.ScalarNode, path: str) -> Any:
-    """The JSON value of a scalar, or _RefusedError when YAML versions or JSON would disagree."""
+    """The JSON value of a scalar, or _RefusedError when YAML versions or JSON would disagree.
+    Every message shows the text through the one redaction rule (`redact.shown`)."""
     line, text, kind = node.start_mark.line + 1, node.value, node.tag.removeprefix(_TAG)
     quoted = node.style in ("'", '"')
-    if kind == "str" and not quoted and node.style is None and _YAML12_NOT_STRING.fullmatch(text):
+    if (
+        kind == "str"
+        and not quoted
+        and node.style is None
+        and _YAML12_NOT_STRING.fullmatch(text)
+        and not _explicit_str(node)
+    ):
         raise _RefusedError(
             line,
-            f"{path}: {text!r} is read as a string by YAML 1.1 (the plan tool's reader) but "
-            "not by YAML 1.2 (the Pulumi CLI): quote it if a string is meant",
+            f"{path}: {shown(text)} is read as a string by YAML 1.1 (the plan tool's reader) "
+            "but as a number, boolean or null by YAML 1.2 (the Pulumi CLI): quote it if a "
+            "string is meant",
         )
     if kind == "str" or quoted:
         return text
@@ -101,13 +120,13 @@ def _scalar(node: yaml.ScalarNode, path: str) -> Any:
         return None
     if kind in ("int", "float", "bool"):
         why = (
-            f"{text!r} is read as a {kind} by YAML 1.1 (the plan tool's reader) but not by "
+            f"{shown(text)} is read as a {kind} by YAML 1.1 (the plan tool's reader) but not by "
             "YAML 1.2 (the Pulumi CLI) nor JSON"
         )
     elif kind in _NOT_JSON:
-        why = f"{text!r} is {_NOT_JSON[kind]}, not a JSON value"
+        why = f"{shown(text)} is {_NOT_JSON[kind]}, not a JSON value"
     else:
-        why = f"{text!r} has the tag {node.tag!r}, not a JSON value"
+        why = f"{shown(text)} has the tag {shown(node.tag)}, not a JSON value"
     raise _RefusedError(line, f"{path}: {why}: quote it if a string is meant")
 
 
@@ -117,11 +136,13 @@ def _value(node: yaml.Node, path: str) -> Any:
     if isinstance(node, yaml.SequenceNode):
         if node.tag != _TAG + "seq":
             raise _RefusedError(
-                node.start_mark.line + 1, f"{path}: the tag {node.tag!r} is not JSON"
+                node.start_mark.line + 1, f"{path}: the tag {shown(node.tag)} is not JSON"
             )
         return [_value(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
     if node.tag != _TAG + "map":
-        raise _RefusedError(node.start_mark.line + 1, f"{path}: the tag {node.tag!r} is not JSON")
+        raise _RefusedError(
+            node.start_mark.line + 1, f"{path}: the tag {shown(node.tag)} is not JSON"
+        )
     return _mapping(node, path)
 
 
@@ -149,7 +170,7 @@ def _mapping(node: yaml.MappingNode, path: str) -> dict[str, Any]:
 
 
 def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+    return f"{path}.{shown_key(key)}" if path else shown_key(key)
 
 
 def _config_keys(document: yaml.MappingNode) -> Iterator[tuple[int, str]]:

@@ -33,8 +33,10 @@ _DRIVER = re.compile(r"[A-Za-z0-9_-]+")
 _RESOURCE_NAME = re.compile(r"[a-zA-Z0-9_-]+")
 _QUALIFIED_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _CHART_VERSION = re.compile(r"v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?")
-# Control characters (newline, carriage return, NUL, escape, ...), refused in every string.
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters (C0: newline, carriage return, NUL, escape...; DEL; C1, e.g. NEL U+0085
+# and CSI U+009B, which terminals act on; the Unicode line and paragraph separators), refused
+# in every string.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def fail(kind: str, message: str, value: object) -> PydanticCustomError:
@@ -45,8 +47,8 @@ def _no_control_characters(value: str) -> None:
     if CONTROL.search(value):
         raise fail(
             "control_character",
-            "contains a control character (newline, NUL, tab, ...): no value may, it would "
-            "reach node scripts, manifests and outputs",
+            "contains a control character (newline, NUL, tab, C1 such as U+0085...): no value "
+            "may, it would reach node scripts, manifests and outputs",
             value,
         )
 
