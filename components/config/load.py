@@ -5,6 +5,7 @@ reaches a node."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -69,12 +70,37 @@ def _secret_paths(value: object, path: str) -> list[str]:
     return []
 
 
+MAX_DEPTH = 32  # as the strict stack-file reader (components.config.stack_file)
+
+
+def _too_deep(raw: Mapping[str, Any]) -> list[str]:
+    """The config path of the first value nested deeper than MAX_DEPTH (walked without
+    recursion: the deep value itself must not raise RecursionError here)."""
+    pending: list[tuple[object, str, int]] = [(raw, "", 0)]
+    while pending:
+        value, path, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return [
+                f"{NAMESPACE}:{path}: nested deeper than {MAX_DEPTH} levels (no value of this "
+                "stack's config does): flatten it"
+            ]
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                where = f"{path}.{shown_key(key)}" if path else shown_key(key)
+                pending.append((item, where, depth + 1))
+        elif isinstance(value, list):
+            pending += [(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+    return []
+
+
 def validate_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     """The validated model of `raw` (camelCase keys, as in the stack file), or a ConfigError.
 
     A value that looks like a key or token is never accepted, in any field: every accepted
     value may reach a plan file, a manifest or the state in plain text."""
-    problems: list[str] = []
+    problems: list[str] = _too_deep(raw)
+    if problems:
+        raise ConfigError(problems)
     model: StackConfig | None = None
     try:
         model = StackConfig.model_validate(raw)
@@ -101,6 +127,12 @@ def _parse_value(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+    except RecursionError:
+        return _TOO_DEEP
+
+
+# A JSON value nested beyond the reader's recursion: refused by validate_stack_config.
+_TOO_DEEP: Any = functools.reduce(lambda value, _: [value], range(MAX_DEPTH + 2), "too deep")
 
 
 def _config_keys() -> set[str]:

@@ -82,9 +82,23 @@ class SshConfig(_Model):
 
     @field_validator("private_key_path")
     @classmethod
-    def _key_file_exists(cls, value: str | None) -> str | None:
-        if value is not None and not Path(value).expanduser().is_file():
-            raise fail("private_key_path", "is not a readable file on this machine", value)
+    def _key_file_is_text(cls, value: str | None) -> str | None:
+        """The file the node steps read as the key (`read_text`): refused here, before any
+        resource, when it cannot be read as UTF-8 text."""
+        if value is None:
+            return value
+        path = Path(value).expanduser()
+        try:
+            path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise fail(
+                "private_key_path",
+                "is not a text file (not UTF-8): an OpenSSH or PEM private key is text",
+                value,
+            ) from None
+        except OSError as err:
+            why = "is not a readable file on this machine"
+            raise fail("private_key_path", f"{why} ({err.strerror})", value) from None
         return value
 
 

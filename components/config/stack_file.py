@@ -130,7 +130,62 @@ def _scalar(node: yaml.ScalarNode, path: str) -> Any:
     raise _RefusedError(line, f"{path}: {why}: quote it if a string is meant")
 
 
-def _value(node: yaml.Node, path: str) -> Any:
+# No value of this program's config nests deeper than ~8 levels (kubeOvn.values affinity terms);
+# a deeper one is a mistake or an attack on the readers' recursion (RecursionError).
+MAX_DEPTH = 32
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH from the event stream, before anything recursive
+    (PyYAML's composer, pydantic, json) sees the document; names the path and line."""
+    frames: list[list[Any]] = []  # [path, is_mapping, expecting_key, key, index]
+
+    def child_path() -> str:
+        if not frames:
+            return ""
+        path, is_mapping, _, key, index = frames[-1]
+        return (
+            _join(path, key if isinstance(key, str) else "?") if is_mapping else f"{path}[{index}]"
+        )
+
+    def advance() -> None:
+        if frames:
+            frame = frames[-1]
+            if frame[1]:
+                frame[2] = not frame[2]
+            else:
+                frame[4] += 1
+
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            path = child_path()
+            if len(frames) >= MAX_DEPTH + 1:
+                raise _RefusedError(
+                    event.start_mark.line + 1,
+                    f"{path or 'the file'}: nested deeper than {MAX_DEPTH} levels (no value of "
+                    "this stack's config does): flatten it",
+                )
+            frames.append([path, isinstance(event, yaml.MappingStartEvent), True, None, 0])
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            frames.pop()
+            advance()
+        elif isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
+            if frames and frames[-1][1] and frames[-1][2]:
+                frames[-1][3] = getattr(event, "value", None)
+            advance()
+
+
+def _too_deep(node: yaml.Node, path: str) -> _RefusedError:
+    return _RefusedError(
+        node.start_mark.line + 1,
+        f"{path or 'the file'}: nested deeper than {MAX_DEPTH} levels (no value of this "
+        "stack's config does): flatten it",
+    )
+
+
+def _value(node: yaml.Node, path: str, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        raise _too_deep(node, path)
     if isinstance(node, yaml.ScalarNode):
         return _scalar(node, path)
     if isinstance(node, yaml.SequenceNode):
@@ -138,15 +193,15 @@ def _value(node: yaml.Node, path: str) -> Any:
             raise _RefusedError(
                 node.start_mark.line + 1, f"{path}: the tag {shown(node.tag)} is not JSON"
             )
-        return [_value(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+        return [_value(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node.value)]
     if node.tag != _TAG + "map":
         raise _RefusedError(
             node.start_mark.line + 1, f"{path}: the tag {shown(node.tag)} is not JSON"
         )
-    return _mapping(node, path)
+    return _mapping(node, path, depth)
 
 
-def _mapping(node: yaml.MappingNode, path: str) -> dict[str, Any]:
+def _mapping(node: yaml.MappingNode, path: str, depth: int) -> dict[str, Any]:
     result: dict[str, Any] = {}
     first_line: dict[str, int] = {}
     for key_node, value_node in node.value:
@@ -165,7 +220,7 @@ def _mapping(node: yaml.MappingNode, path: str) -> dict[str, Any]:
                 "would silently keep only the last one: remove one of them",
             )
         first_line[key] = line
-        result[key] = _value(value_node, _join(path, key))
+        result[key] = _value(value_node, _join(path, key), depth + 1)
     return result
 
 
@@ -184,11 +239,23 @@ def read_stack_file(path: Path, project: str = NAMESPACE) -> dict[str, Any]:
     """The stack file as plain JSON data, or a StackFileError naming every problem it has."""
     name = _display(path)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise StackFileError(
+            [f"{name}: is not UTF-8 text (byte {err.start}); the Pulumi CLI reads UTF-8 only"]
+        ) from None
+    except OSError as err:
+        raise StackFileError([f"{name}: cannot be read ({err.strerror})"]) from None
+    try:
+        _check_depth(text)
         node = yaml.compose(text, Loader=_NoAnchorsLoader)
         document = _value(node, "") if node is not None else {}
     except _RefusedError as refused:
         raise StackFileError([f"{name}:{refused.line}: {refused.message}"]) from None
+    except RecursionError:
+        raise StackFileError(
+            [f"{name}: nested deeper than the YAML reader can follow (max {MAX_DEPTH} levels)"]
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name
@@ -201,13 +268,32 @@ def read_stack_file(path: Path, project: str = NAMESPACE) -> dict[str, Any]:
         for key in document
         if key not in STACK_FILE_KEYS
     ]
-    if isinstance(node, yaml.MappingNode):
+    problems += _shape_problems(name, document)
+    if isinstance(node, yaml.MappingNode) and not problems:
         for line, key in _config_keys(node):
             full = key if ":" in key else f"{project}:{key}"
             problems += [f"{name}:{line}: {p}" for p in namespace_problems([full])]
     if problems:
         raise StackFileError(problems)
     return document
+
+
+def _shape_problems(name: str, document: dict[str, Any]) -> list[str]:
+    """`config` is a mapping of keys to values; `environment` a list of ESC environment names
+    (pulumi `sdk/go/common/workspace/project.go` ProjectStack: `Config config.Map`,
+    `Environment *Environment`, written as a list of names)."""
+    problems = []
+    if not isinstance(document.get("config", {}), dict) and document.get("config") is not None:
+        problems.append(
+            f"{name}: config: must be a mapping of keys to values (is a "
+            f"{type(document['config']).__name__})"
+        )
+    environment = document.get("environment")
+    if environment is not None and not (
+        isinstance(environment, list) and all(isinstance(e, str) for e in environment)
+    ):
+        problems.append(f"{name}: environment: must be a list of Pulumi ESC environment names")
+    return problems
 
 
 def _display(path: Path) -> str:
