@@ -18,6 +18,7 @@ out at once (the waves are named).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -171,13 +172,28 @@ PATCH_HEADER = (
 MANIFEST_KEYS = ("apiVersion", "kind", "metadata")
 
 
+# Linux NAME_MAX: a file name of more bytes fails with ENAMETOOLONG (a node name alone may be
+# 253 characters, an RFC 1123 subdomain).
+NAME_MAX = 255
+
+
+def file_name(stem: str, suffix: str) -> str:
+    """`stem + suffix`, its stem cut and made unique by a hash when too long for a file name;
+    the full name is still inside the file (a manifest's metadata, a script's header)."""
+    if len((stem + suffix).encode()) <= NAME_MAX:
+        return stem + suffix
+    digest = hashlib.sha256(stem.encode()).hexdigest()[:12]
+    keep = NAME_MAX - len(suffix.encode()) - len(digest) - 1
+    return stem.encode()[:keep].decode(errors="ignore") + "-" + digest + suffix
+
+
 def _manifest_name(index: int, resource: Resource) -> str:
     inputs = resource.inputs
     metadata = inputs.get("metadata") or {}
     parts = [inputs["kind"], metadata.get("namespace") or "", metadata.get("name") or "unnamed"]
     if _is_patch(resource):
         parts.append("patch")
-    return f"{index:03d}-" + "-".join(p.lower() for p in parts if p) + ".yaml"
+    return file_name(f"{index:03d}-" + "-".join(p.lower() for p in parts if p), ".yaml")
 
 
 def _as_manifest(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -219,11 +235,12 @@ def node_scripts(resources: Sequence[Resource]) -> dict[str, str]:
         if step is None or not step.on_node:
             continue
         counters[step.node] = counters.get(step.node, 0) + 1
-        stem = f"nodes/{step.node}/{counters[step.node]:02d}-{step.step}"
+        folder = f"nodes/{file_name(step.node, '')}"
+        stem = f"{counters[step.node]:02d}-{step.step}"
         inputs = resource.inputs
-        files[f"{stem}.sh"] = str(inputs.get("create", ""))
+        files[f"{folder}/{file_name(stem, '.sh')}"] = str(inputs.get("create", ""))
         if inputs.get("delete"):
-            files[f"{stem}.delete.sh"] = str(inputs["delete"])
+            files[f"{folder}/{file_name(stem, '.delete.sh')}"] = str(inputs["delete"])
     return files
 
 

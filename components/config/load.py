@@ -25,6 +25,7 @@ from components.config.models import ResolvedNode, StackConfig
 from components.config.redact import looks_secret, shown, shown_key
 from components.config.rules import cross_field_problems
 from components.config.stack_file import check_own_stack_file
+from components.config.validators import host_port_text
 
 # --- errors with config paths -------------------------------------------------------------------
 
@@ -196,14 +197,26 @@ def unpinned_nodes(config: StackConfig) -> list[ResolvedNode]:
     return [node for node in config.resolved_nodes() if node.host_key is None]
 
 
+def unpinned_warning(config: StackConfig) -> str | None:
+    """ONE line for every unpinned node (the plan's access summary lists them by name)."""
+    nodes = unpinned_nodes(config)
+    if not nodes:
+        return None
+    first = f"{nodes[0].name} ({host_port_text(nodes[0].host, nodes[0].port)})"
+    more = f" and {len(nodes) - 1} more" if len(nodes) > 1 else ""
+    return (
+        f"SSH to {len(nodes)} node(s) is UNPINNED (ssh.allowUnpinned: true, no hostKey): "
+        f"{first}{more}; whoever answers on those addresses gets the node scripts, run as "
+        "root, and reports the facts this stack exports; pin them with nodes[].hostKey (the "
+        "plan's access summary lists every unpinned node)"
+    )
+
+
 def warn_unpinned(config: StackConfig) -> None:
-    """One warning per unpinned node, at every preview and up."""
-    for node in unpinned_nodes(config):
-        pulumi.log.warn(
-            f"{node.name}: SSH to {node.host}:{node.port} is UNPINNED (ssh.allowUnpinned: "
-            "true, no hostKey): whoever answers on that address gets the node scripts, run "
-            "as root, and reports the facts this stack exports; pin it with nodes[].hostKey"
-        )
+    """The unpinned warning, once per preview and up (not once per node)."""
+    warning = unpinned_warning(config)
+    if warning:
+        pulumi.log.warn(warning)
 
 
 def load_stack_config() -> tuple[StackConfig, pulumi.Output[str] | None]:

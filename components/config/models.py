@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
@@ -44,6 +45,7 @@ from components.config.validators import (
     Text,
     VfCount,
     fail,
+    is_extended_resource_name,
 )
 from components.names import DEFAULT_RESOURCE_NAME, DEFAULT_RESOURCE_PREFIX
 
@@ -123,6 +125,20 @@ class SriovConfig(_Model):
     def resource(self) -> str:
         """The extended resource pods request, e.g. `corigine.com/agilio_sriov`."""
         return f"{self.resource_prefix}/{self.resource_name}"
+
+    @model_validator(mode="after")
+    def _an_extended_resource(self) -> SriovConfig:
+        # The kubelet advertises a device plugin's resource only when it is an extended
+        # resource name; otherwise every node advertises 0 VFs after its drain.
+        if not is_extended_resource_name(self.resource):
+            raise fail(
+                "extended_resource",
+                "(resourcePrefix/resourceName) is not an extended resource name as Kubernetes "
+                "IsExtendedResourceName defines it: no 'kubernetes.io/' in it, not starting "
+                "with 'requests.', 'requests.<prefix>' at most 253 characters",
+                self.resource,
+            )
+        return self
 
 
 class NadConfig(_Model):
