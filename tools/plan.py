@@ -604,6 +604,12 @@ def _access(stack: str, stack_path: Path | None) -> dict[str, Any]:
     return access_summary.summary_of_config_values(config)
 
 
+def _warnings(stack: str, stack_path: Path | None) -> list[str]:
+    """The warnings `pulumi preview` prints for this config (also in `warnings.json`)."""
+    config, _ = stack_config(stack, stack_path=stack_path)
+    return access_summary.warnings_of_config_values(config)
+
+
 def max_unavailable(stack: str, stack_path: Path | None = None) -> int:
     """`rollout.maxUnavailable` of the stack's config (the model's default when unset)."""
     config, _ = stack_config(stack, stack_path=stack_path)
@@ -689,7 +695,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(render_tree(resources, status if changes is not None else None))
     print(summary(resources))
     print(access_summary.render_summary(access))
-    extra = {access_summary.ACCESS_FILE: json.dumps(access, indent=2, sort_keys=True)}
+    warnings = _warnings(args.stack, args.stack_file)
+    for warning in warnings:
+        print(f"warning: {warning}")
+    extra = {
+        access_summary.ACCESS_FILE: json.dumps(access, indent=2, sort_keys=True),
+        access_summary.WARNINGS_FILE: json.dumps(warnings, indent=2),
+    }
     code = 0
     if changes is not None and baseline is not None:
         print(render_diff(changes))

@@ -26,6 +26,7 @@ from components.config.redact import looks_secret, shown, shown_key
 from components.config.rules import cross_field_problems
 from components.config.stack_file import check_own_stack_file
 from components.config.validators import host_port_text
+from components.config.warnings import config_warnings
 
 # --- errors with config paths -------------------------------------------------------------------
 
@@ -242,4 +243,6 @@ def load_stack_config() -> tuple[StackConfig, pulumi.Output[str] | None]:
     if early:
         raise ConfigError(early)
     warn_unpinned(model)
+    for warning in config_warnings(model):
+        pulumi.log.warn(warning)
     return model, config.get_secret("sshPrivateKey")

@@ -6,7 +6,6 @@ into each node (`ResolvedNode`), which is what the node steps see.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,6 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from components.config import pins
 from components.config.kube_ovn_values import kube_ovn_values_problems
+from components.config.paths import expand_home
 from components.config.validators import (
     Assy,
     AtLeastOne,
@@ -89,7 +89,7 @@ class SshConfig(_Model):
         resource, when it cannot be read as UTF-8 text."""
         if value is None:
             return value
-        path = Path(value).expanduser()
+        path = expand_home(value)
         try:
             path.read_bytes().decode("utf-8")
         except UnicodeDecodeError:
