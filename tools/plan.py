@@ -61,6 +61,7 @@ from tools.engine.mock_driver import (
     project_name,
     run_program,
     stack_config,
+    stack_environments,
     stack_file,
 )
 
@@ -607,7 +608,20 @@ def _access(stack: str, stack_path: Path | None) -> dict[str, Any]:
 def _warnings(stack: str, stack_path: Path | None) -> list[str]:
     """The warnings `pulumi preview` prints for this config (also in `warnings.json`)."""
     config, _ = stack_config(stack, stack_path=stack_path)
-    return access_summary.warnings_of_config_values(config)
+    return _esc_notes(stack, stack_path) + access_summary.warnings_of_config_values(config)
+
+
+def _esc_notes(stack: str, stack_path: Path | None) -> list[str]:
+    """A note per Pulumi ESC environment the stack imports: not read by the plan."""
+    try:
+        environments = stack_environments(stack, stack_path)
+    except ConfigError:
+        return []  # the stack file's own error is reported by the plan
+    return [
+        f"the stack imports the Pulumi ESC environment {name!r}: its values reach `pulumi "
+        "up`, not this plan (a key it sets is missing or different here)"
+        for name in environments
+    ]
 
 
 def max_unavailable(stack: str, stack_path: Path | None = None) -> int:
@@ -671,6 +685,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Planning stack {args.stack!r} from {source} under the Pulumi mock engine...",
         file=sys.stderr,
     )
+    for note in _esc_notes(args.stack, args.stack_file):
+        print(f"note: {note}", file=sys.stderr)
     try:
         run = plan(args.stack, args.stack_file, _baseline_outputs(args.baseline))
     except ConfigError as err:  # the stack file itself (components.config.stack_file)

@@ -95,12 +95,51 @@ def _too_deep(raw: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def _snake_spellings() -> dict[str, str]:
+    """snake_case field name -> the camelCase key the stack file uses, for every model."""
+    import components.config.models as models
+
+    spellings = {}
+    for model in vars(models).values():
+        if isinstance(model, type) and issubclass(model, models._Model):
+            for name, info in model.model_fields.items():
+                if info.alias and info.alias != name:
+                    spellings[name] = info.alias
+    return spellings
+
+
+_SNAKE = _snake_spellings()
+
+
+def _spelling_problems(value: object, path: str) -> list[str]:
+    """One spelling per key: the model would also take `host_key` for `hostKey` (pydantic's
+    populate_by_name), while the cross-field rules and the plan read camelCase only."""
+    problems = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{shown_key(key)}" if path else shown_key(key)
+            if key in _SNAKE:
+                problems.append(
+                    f"{NAMESPACE}:{where}: spelled snake_case: write {_SNAKE[key]!r} (the one "
+                    "spelling every rule and the plan read)"
+                )
+            if where != "kubeOvn.values":  # Helm's keys, not ours
+                problems += _spelling_problems(item, where)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            problems += _spelling_problems(item, f"{path}[{i}]")
+    return problems
+
+
 def validate_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     """The validated model of `raw` (camelCase keys, as in the stack file), or a ConfigError.
 
     A value that looks like a key or token is never accepted, in any field: every accepted
     value may reach a plan file, a manifest or the state in plain text."""
     problems: list[str] = _too_deep(raw)
+    if problems:
+        raise ConfigError(problems)
+    problems = _spelling_problems(raw, "")
     if problems:
         raise ConfigError(problems)
     model: StackConfig | None = None

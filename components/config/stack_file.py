@@ -224,6 +224,43 @@ def _mapping(node: yaml.MappingNode, path: str, depth: int) -> dict[str, Any]:
     return result
 
 
+def _config_key_problems(name: str, node: yaml.MappingNode, project: str) -> list[str]:
+    """Keys as the CLI reads them. pulumi `sdk/go/common/workspace/loaders.go`
+    `stackConfigNamespacedWithProject` prefixes a key without ':' with the project name, then
+    every key goes through `config.ParseKey`; a bare key beside its namespaced twin becomes one
+    key twice, and which value wins depends on Go's map order: refused."""
+    problems = []
+    first: dict[str, int] = {}
+    for line, key in _config_keys(node):
+        full = key if ":" in key else f"{project}:{key}"
+        problem = parse_key_problem(full, project)
+        if problem:
+            problems.append(f"{name}:{line}: {problem}")
+            continue
+        if full in first:
+            problems.append(
+                f"{name}:{line}: {shown_key(key)}: the same key as line {first[full]} (the CLI "
+                f"reads a key without a namespace as '{project}:<key>'; which of the two wins "
+                "is not defined): keep one"
+            )
+        first.setdefault(full, line)
+        problems += [f"{name}:{line}: {p}" for p in namespace_problems([full])]
+    return problems
+
+
+def parse_key_problem(key: str, project: str = NAMESPACE) -> str | None:
+    """Why the CLI refuses `key` in a stack file, or None. pulumi `sdk/go/common/resource/config/
+    key.go` `ParseKey`: exactly one ':' (`<namespace>:<name>`), or the old
+    `<namespace>:config:<name>`; anything else is "could not parse ... as a configuration key"."""
+    parts = key.split(":")
+    if len(parts) == 2 or (len(parts) == 3 and parts[1] == "config"):
+        return None
+    return (
+        f"{shown_key(key)}: not a configuration key the Pulumi CLI can parse (ParseKey wants "
+        "'<namespace>:<name>')"
+    )
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{shown_key(key)}" if path else shown_key(key)
 
@@ -270,9 +307,7 @@ def read_stack_file(path: Path, project: str = NAMESPACE) -> dict[str, Any]:
     ]
     problems += _shape_problems(name, document)
     if isinstance(node, yaml.MappingNode) and not problems:
-        for line, key in _config_keys(node):
-            full = key if ":" in key else f"{project}:{key}"
-            problems += [f"{name}:{line}: {p}" for p in namespace_problems([full])]
+        problems += _config_key_problems(name, node, project)
     if problems:
         raise StackFileError(problems)
     return document
