@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
+from components.config.paths import SHELL_PASSWD_HOME, passwd_home
 from components.names import AGILIO_NODE_TYPE as TYPE
 from components.names import HARDWARE_STEPS, PREFLIGHT_TYPE, STEPS
 from components.names import LOCAL_COMMAND as LOCAL
@@ -207,8 +208,9 @@ def test_kubectl_finds_a_home_relative_kubeconfig_on_every_operators_machine(
     result = run({"nodes": nodes(1), "kubernetes": {"kubeconfigPath": "~/.kube/my lab"}})
     drain = step(result, "w1", "drain").inputs["create"]
     # The command text names no home directory, so it is the same for every operator...
-    assert drain.startswith("kubectl --kubeconfig \"$HOME\"/'.kube/my lab' drain w1 ")
-    # ...and the shell hands kubectl the operator's own path, in one piece.
+    assert drain.startswith(f"kubectl --kubeconfig {SHELL_PASSWD_HOME}/'.kube/my lab' drain w1 ")
+    # ...and the shell hands kubectl the operator's own path, in one piece: the passwd home,
+    # as the Kubernetes provider expands `~` (issue 19), whatever $HOME says.
     stand_in = tmp_path / "kubectl"
     stand_in.write_text("#!/bin/sh\nprintf '%s\\n' \"$@\"\n")
     stand_in.chmod(0o755)
@@ -219,7 +221,7 @@ def test_kubectl_finds_a_home_relative_kubeconfig_on_every_operators_machine(
         text=True,
         check=True,
     ).stdout.splitlines()
-    assert argv[:3] == ["--kubeconfig", "/home/operator/.kube/my lab", "drain"]
+    assert argv[:3] == ["--kubeconfig", f"{passwd_home()}/.kube/my lab", "drain"]
 
 
 def test_a_new_pf_replaces_the_hardware_steps() -> None:

@@ -50,7 +50,8 @@ def test_the_providers_take_context_and_kubeconfig_from_config() -> None:
         assert provider.inputs["context"] == "prod-admin"
         assert provider.inputs["kubeconfig"] == "~/.kube/prod"
     for default in _providers(run({"kubernetes": {}})).values():
-        assert "context" not in default.inputs and "kubeconfig" not in default.inputs
+        # Issue 19: "" (the provider's default loading rules), never the runner's $KUBECONFIG.
+        assert "context" not in default.inputs and default.inputs["kubeconfig"] == ""
 
 
 def test_destroy_then_up_adopts_the_retained_crd() -> None:
@@ -58,7 +59,7 @@ def test_destroy_then_up_adopts_the_retained_crd() -> None:
     # AlreadyExists unless the provider upserts (await.go `Creation`); the CRD is still there.
     providers = _providers(run())
     assert providers["kubernetes-adopt"].inputs["upsertExistingObjects"] == "true"
-    assert "upsertExistingObjects" not in providers["kubernetes"].inputs
+    assert providers["kubernetes"].inputs["upsertExistingObjects"] == "false"
     crd = run().by_name("multus-nad-crd")
     assert crd.options["retainOnDelete"] and crd.provider == providers["kubernetes-adopt"].urn
 

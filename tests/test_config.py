@@ -142,22 +142,37 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
     (
         "kubeOvn.values",
         {"features": {"enableHardwareOffload": False}},
-        "kubeOvn.values: features.enableHardwareOffload: false is not allowed",
+        "kubeOvn.values: features.enableHardwareOffload: not an allowed value path (set by the",
     ),
     (
         "kubeOvn.values",
         {"features": {"enableLoadbalancer": True}},
-        "kubeOvn.values: features.enableLoadbalancer: true is not allowed (ENABLE_LB must stay off",
+        "features.enableLoadbalancer: not an allowed value path (set by the stack: the NIC",
     ),
     ("kubeOvn.values", {"masterNodes": ["10.0.0.1"]}, "set by kubeOvn.masterNodes"),
     ("kubeOvn.values", {"agent": {"interface": "eth0"}}, "set by kubeOvn.iface"),
-    ("kubeOvn.values", {"masterNodesLabels": {"role": "x"}}, "masterNodesLabels: set by"),
-    ("kubeOvn.values", {"namespace": "kube-ovn"}, "namespace: set by the stack"),
+    ("kubeOvn.values", {"masterNodesLabels": {"role": "x"}}, "masterNodesLabels: not an allowed"),
+    ("kubeOvn.values", {"namespace": "kube-ovn"}, "namespace: not an allowed value path (set by"),
     (
         "kubeOvn.values",
         {"cni": {"nonPrimaryCNI": True}},
-        "cni.nonPrimaryCNI: true is not allowed (offloaded pods take Kube-OVN",
+        "cni.nonPrimaryCNI: not an allowed value path (offloaded pods take Kube-OVN",
     ),
+    # issue 19: the chart evaluates these strings as templates in the shared .Values
+    (
+        "kubeOvn.values",
+        {"natGw": {"bgpSpeaker": {"apiNadProvider": '{{ $_ := set .Values.features "x" 1 }}'}}},
+        "natGw.bgpSpeaker.apiNadProvider: not an allowed value path (evaluated as a template",
+    ),
+    (
+        "kubeOvn.values",
+        {"apiNad": {"enabled": True, "provider": 'x{{ "\\n---\\n" }}'}},
+        "apiNad: not an allowed value path (apiNad.provider is evaluated as a template",
+    ),
+    ("kubeOvn.values", {"networking": {"tunnelType": "stt"}}, "is not one of geneve, vxlan"),
+    ("kubeOvn.values", {"networking": None}, "networking: null is not allowed"),
+    ("kubeOvn.values", {"networking.stack": "IPv6"}, "a dotted key is not a path"),
+    ("kubeOvn.values", {"agent": {"cpu": 1}}, "agent.cpu: not an allowed value path"),
     ("nodes[0].port", True, "nodes[0].port: True: input should be a valid integer"),
     ("vfs", True, "agilio-offload:vfs: True: input should be a valid integer"),
     ("rollout.drain", "yes", "rollout.drain: 'yes': input should be a valid boolean"),
@@ -191,7 +206,7 @@ def test_each_rule_names_path_value_and_what_is_allowed(
         ("vfs", 0),
         ("vfs", 64),
         ("firmware.app", "flower-next"),
-        ("kubeOvn.values", {"features": {"enableHardwareOffload": True}, "agent": {"cpu": 1}}),
+        ("kubeOvn.values", {"networking": {"tunnelType": "vxlan", "networkType": "vxlan"}}),
     ],
 )
 def test_allowed_values_pass(path: str, value: Any) -> None:

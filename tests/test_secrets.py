@@ -65,8 +65,9 @@ def assert_no_secret(text: str, key: Path) -> None:
 def test_shown_keeps_short_values_and_cuts_long_ones() -> None:
     assert shown("eth0;reboot") == "'eth0;reboot'"
     assert shown("ens1np0\n") == "'ens1np0\\n'"
-    assert shown("a-" * 50) == "'a-a-a-a-a-a-a-a-a-a-'... (100 characters)"
-    assert shown("A" * 100).startswith("<redacted: 100 characters")  # base64-like: could be a key
+    assert shown("a-" * 60) == "'a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-a-'... (120 characters)"
+    assert shown("A" * 100).startswith("'AAAA")  # no key is one letter repeated
+    assert shown("ens1np0\u200b") == "'ens1np0\\u200b'"  # invisible characters made visible
 
 
 @pytest.mark.parametrize(

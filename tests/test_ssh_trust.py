@@ -63,18 +63,21 @@ def test_an_unpinned_config_registers_nothing() -> None:
     assert [r.type for r in run.resources] in ([], [STACK_TYPE])
 
 
-def test_every_preview_warns_once_naming_the_unpinned_nodes(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_every_preview_warns_once_for_all_unpinned_nodes(caplog: pytest.LogCaptureFixture) -> None:
+    # Issue 19: ONE summary line for N unpinned nodes (the plan's access summary lists them).
     raw = dev_config()
-    raw["nodes"][0]["hostKey"] = ED25519
+    raw["nodes"][0]["host"] = "2001:db8::11"
+    raw["nodes"][0].pop("hostKey", None)
+    raw["nodes"][1].pop("hostKey", None)
     with caplog.at_level(logging.WARNING):
         run = run_stack("dev", {f"agilio-offload:{k}": v for k, v in raw.items()})
     assert run.error is None, run.error
     warnings = [r.getMessage() for r in caplog.records if "UNPINNED" in r.getMessage()]
     assert len(warnings) == 1, warnings
-    assert warnings[0].startswith("1 node is reached over UNPINNED SSH")
-    assert warnings[0].endswith(": lab-worker-2")
+    assert warnings[0].startswith(
+        "SSH to 2 node(s) is UNPINNED (ssh.allowUnpinned: true, no hostKey): "
+        "lab-worker-1 ([2001:db8::11]:22) and 1 more"
+    ), warnings[0]
 
 
 def test_the_prod_stack_pins_every_node_and_plans_only_with_host_keys(tmp_path: Path) -> None:

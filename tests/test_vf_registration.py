@@ -25,6 +25,7 @@ from components.cluster.vf_registration import (
     wait_vfs_advertised_command,
 )
 from components.config import KubernetesConfig, SriovConfig, pins
+from components.config.paths import SHELL_PASSWD_HOME, passwd_home
 from components.names import (
     DEFAULT_RESOURCE,
     DEVICE_PLUGIN_DAEMON_SET,
@@ -115,7 +116,7 @@ def test_hostile_values_stay_quoted() -> None:
     command = wait_vfs_advertised_command(kubernetes, "n'1", SRIOV, 2)
     assert f"NODE={shlex.quote(chr(110) + chr(39) + '1')}" in command
     assert command.endswith(
-        "kubectl --kubeconfig \"$HOME\"/'k $x' --context 'lab; touch /tmp/owned'"
+        f"kubectl --kubeconfig {SHELL_PASSWD_HOME}/'k $x' --context 'lab; touch /tmp/owned'"
     )
 
 
@@ -272,13 +273,14 @@ def test_zero_expected_but_vfs_advertised_fails(kubectl: StandIn) -> None:
 def test_every_kubectl_call_gets_the_kubeconfig_and_context(
     kubectl: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))  # not what `~` means (issue 19): passwd home
     kubectl.answer(cluster((0, advertised(VF, 4, 4))))
     done = wait(4, kubernetes=KubernetesConfig(context="lab", kubeconfig_path="~/.kube/lab"))
     assert done.returncode == 0, done.stderr
     calls = kubectl.calls()
     assert calls and all(
-        call[:4] == ["--kubeconfig", f"{tmp_path}/.kube/lab", "--context", "lab"] for call in calls
+        call[:4] == ["--kubeconfig", f"{passwd_home()}/.kube/lab", "--context", "lab"]
+        for call in calls
     )
     assert calls[0][4:] == [
         "get",

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.config import NAMESPACE, StackConfig, raw_config, validate_stack_config
+from components.config.load import unpinned_warning
 from components.config.ssh_host_keys import host_key_fingerprint
+from components.config.warnings import config_warnings
 from tools.wording import names_shown, shown
 
 ACCESS_FILE = "access.json"
+WARNINGS_FILE = "warnings.json"
 TRUST_FILE = "trust-changes.json"
 UNPINNED = "UNPINNED"
 FIELDS = ("host", "port", "user", "sudo", "hostKey", "keySource")
@@ -47,6 +50,14 @@ def access_summary(config: StackConfig, source: str) -> dict[str, dict[str, Any]
             "keySource": source,
         }
     return summary
+
+
+def warnings_of_config_values(values: Mapping[str, str]) -> list[str]:
+    """The config warnings `pulumi preview` prints (components.config.warnings), the unpinned
+    summary line first, for the plan's `warnings.json`."""
+    config = validate_stack_config(raw_config(values))
+    unpinned = unpinned_warning(config)
+    return [*([unpinned] if unpinned else []), *config_warnings(config)]
 
 
 def summary_of_config_values(values: Mapping[str, str]) -> dict[str, dict[str, Any]]:

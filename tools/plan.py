@@ -19,6 +19,7 @@ out at once (the waves are named).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -60,6 +61,7 @@ from tools.engine.mock_driver import (
     project_name,
     run_program,
     stack_config,
+    stack_environments,
     stack_file,
 )
 from tools.plan_text import (
@@ -187,13 +189,28 @@ FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager"
 MANIFEST_KEYS = ("apiVersion", "kind", "metadata")
 
 
+# Linux NAME_MAX: a file name of more bytes fails with ENAMETOOLONG (a node name alone may be
+# 253 characters, an RFC 1123 subdomain).
+NAME_MAX = 255
+
+
+def file_name(stem: str, suffix: str) -> str:
+    """`stem + suffix`, its stem cut and made unique by a hash when too long for a file name;
+    the full name is still inside the file (a manifest's metadata, a script's header)."""
+    if len((stem + suffix).encode()) <= NAME_MAX:
+        return stem + suffix
+    digest = hashlib.sha256(stem.encode()).hexdigest()[:12]
+    keep = NAME_MAX - len(suffix.encode()) - len(digest) - 1
+    return stem.encode()[:keep].decode(errors="ignore") + "-" + digest + suffix
+
+
 def _manifest_name(index: int, resource: Resource) -> str:
     inputs = resource.inputs
     metadata = inputs.get("metadata") or {}
     parts = [inputs["kind"], metadata.get("namespace") or "", metadata.get("name") or "unnamed"]
     if _is_patch(resource):
         parts.append("patch")
-    return f"{index:03d}-" + "-".join(p.lower() for p in parts if p) + ".yaml"
+    return file_name(f"{index:03d}-" + "-".join(p.lower() for p in parts if p), ".yaml")
 
 
 def _as_manifest(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -269,7 +286,8 @@ def node_scripts(resources: Sequence[Resource]) -> dict[str, str]:
                 continue
             split = split_command(str(command))
             if split is None:
-                files[f"nodes/{step.node}/{stem}{suffix}.sh"] = str(command)
+                folder = f"nodes/{file_name(step.node, '')}"
+                files[f"{folder}/{file_name(stem + suffix, '.sh')}"] = str(command)
                 continue
             runner, shebang, prelude_lines, rest = split
             script = _script_file(scripts, stem, f"{shebang}\n{SCRIPT_NOTE}\n{rest}")
@@ -279,8 +297,9 @@ def node_scripts(resources: Sequence[Resource]) -> dict[str, str]:
             )
     files.update({f"nodes/scripts/{name}": text for name, text in scripts.items()})
     for node, lines in params.items():
-        files[f"nodes/params/{node}.sh"] = PARAMS_HEADER.format(node=node, runner=runners[node])
-        files[f"nodes/params/{node}.sh"] += "\n".join(lines).lstrip("\n") + "\n"
+        path = f"nodes/params/{file_name(node, '.sh')}"
+        files[path] = PARAMS_HEADER.format(node=node, runner=runners[node])
+        files[path] += "\n".join(lines).lstrip("\n") + "\n"
     return files
 
 
@@ -726,6 +745,25 @@ def _access(stack: str, stack_path: Path | None) -> dict[str, Any]:
     return access_summary.summary_of_config_values(config)
 
 
+def _warnings(stack: str, stack_path: Path | None) -> list[str]:
+    """The warnings `pulumi preview` prints for this config (also in `warnings.json`)."""
+    config, _ = stack_config(stack, stack_path=stack_path)
+    return _esc_notes(stack, stack_path) + access_summary.warnings_of_config_values(config)
+
+
+def _esc_notes(stack: str, stack_path: Path | None) -> list[str]:
+    """A note per Pulumi ESC environment the stack imports: not read by the plan."""
+    try:
+        environments = stack_environments(stack, stack_path)
+    except ConfigError:
+        return []  # the stack file's own error is reported by the plan
+    return [
+        f"the stack imports the Pulumi ESC environment {name!r}: its values reach `pulumi "
+        "up`, not this plan (a key it sets is missing or different here)"
+        for name in environments
+    ]
+
+
 def max_unavailable(stack: str, stack_path: Path | None = None) -> int:
     """`rollout.maxUnavailable` of the stack's config (the model's default when unset)."""
     config, _ = stack_config(stack, stack_path=stack_path)
@@ -793,6 +831,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Planning stack {args.stack} from {source} under the Pulumi mock engine...",
         file=sys.stderr,
     )
+    for note in _esc_notes(args.stack, args.stack_file):
+        print(f"note: {note}", file=sys.stderr)
     try:
         run = plan(args.stack, args.stack_file, _baseline_outputs(args.baseline))
     except ConfigError as err:  # the stack file itself (components.config.stack_file)
@@ -817,7 +857,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(render_tree(resources, status if changes is not None else None))
     print(summary(resources))
     print(access_summary.render_summary(access))
-    extra = {access_summary.ACCESS_FILE: json.dumps(access, indent=2, sort_keys=True)}
+    warnings = _warnings(args.stack, args.stack_file)
+    for warning in warnings:
+        print(f"warning: {warning}")
+    extra = {
+        access_summary.ACCESS_FILE: json.dumps(access, indent=2, sort_keys=True),
+        access_summary.WARNINGS_FILE: json.dumps(warnings, indent=2),
+    }
     code = 0
     if changes is not None and baseline is not None:
         print(render_diff(changes))

@@ -9,14 +9,18 @@ from __future__ import annotations
 import shlex
 
 from components.config.models import KubernetesConfig
+from components.config.paths import SHELL_PASSWD_HOME
 
 
 def shell_path(path: str) -> str:
-    """A quoted path for the operator's shell. A leading `~/` becomes `"$HOME"/` (kubectl does
-    not expand `~`, and a quoted one is literal), so the command reads the same on every
-    operator's machine and a change of operator does not re-run a step."""
+    """A quoted path for the operator's shell. A leading `~/` becomes the passwd home of whoever
+    runs the step, as the Kubernetes provider expands it (`components.config.paths`), not
+    `$HOME`; the command reads the same on every operator's machine, so a change of operator
+    does not re-run a step."""
+    if path == "~":
+        return SHELL_PASSWD_HOME
     if path.startswith("~/"):
-        return '"$HOME"/' + shlex.quote(path[2:])
+        return SHELL_PASSWD_HOME + "/" + shlex.quote(path[2:])
     return shlex.quote(path)
 
 

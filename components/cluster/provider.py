@@ -31,15 +31,36 @@ FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager"
 SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
 
 
+def _pinned_inputs(config: KubernetesConfig, *, upsert: bool) -> dict[str, object]:
+    """Every provider input, none left for the SDK to read from the environment.
+
+    pulumi_kubernetes 4.34.2 `provider.py` `Provider._internal_init` fills each input left at
+    None from the environment of whoever runs `pulumi` (`kubeconfig` from $KUBECONFIG,
+    `enable_patch_force` from PULUMI_K8S_ENABLE_PATCH_FORCE, ...) and stores it in the state;
+    `up` from CI or a second laptop would then diff the provider (DiffConfig) and replace every
+    Kubernetes resource. So each is set here. Without `kubernetes.kubeconfigPath` the input is
+    "" (unset for the provider's Configure, which then loads client-go's default rules at run
+    time, as every kubectl step does), never the value of $KUBECONFIG.
+    """
+    return {
+        "kubeconfig": config.kubeconfig_path or "",
+        "context": config.context,
+        # Node labels are NodePatch resources, which need server-side apply.
+        "enable_server_side_apply": True,
+        "upsert_existing_objects": upsert,
+        "enable_patch_force": False,
+        "delete_unreachable": False,
+        "skip_update_unreachable": False,
+        "enable_config_map_mutable": False,
+        "enable_secret_mutable": False,
+        "suppress_deprecation_warnings": False,
+        "suppress_helm_hook_warnings": False,
+    }
+
+
 def kubernetes_provider(name: str, config: KubernetesConfig) -> k8s.Provider:
     """The one provider every Kubernetes resource of the stack uses (retained ones aside)."""
-    return k8s.Provider(
-        name,
-        kubeconfig=config.kubeconfig_path,
-        context=config.context,
-        # Node labels are NodePatch resources, which need server-side apply.
-        enable_server_side_apply=True,
-    )
+    return k8s.Provider(name, **_pinned_inputs(config, upsert=False))  # type: ignore[arg-type]
 
 
 def adopting_provider(name: str, config: KubernetesConfig) -> k8s.Provider:
@@ -51,13 +72,7 @@ def adopting_provider(name: str, config: KubernetesConfig) -> k8s.Provider:
     for Patch resources); a retained CRD is still there after `destroy`, so the next `up` would
     stop there. Only retained objects use this provider, so nothing else is ever adopted.
     """
-    return k8s.Provider(
-        name,
-        kubeconfig=config.kubeconfig_path,
-        context=config.context,
-        enable_server_side_apply=True,
-        upsert_existing_objects=True,
-    )
+    return k8s.Provider(name, **_pinned_inputs(config, upsert=True))  # type: ignore[arg-type]
 
 
 def label_node(

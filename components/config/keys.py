@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from components.config.models import StackConfig
-from components.config.redact import SHOWN_IN_FULL, looks_secret, shown
-from components.config.validators import CONTROL
+from components.config.redact import shown_key
 
 NAMESPACE = "agilio-offload"
 SECRET_KEYS = ("sshPrivateKey",)
@@ -60,6 +59,5 @@ def unknown_key_problems(keys: list[str]) -> list[str]:
 
 
 def key_text(key: str) -> str:
-    """A config key as errors show it: as written, unless it could be a pasted secret."""
-    plain = len(key) <= SHOWN_IN_FULL and not looks_secret(key) and not CONTROL.search(key)
-    return key if plain else shown(key)
+    """A config key as errors show it (the one rule: `redact.shown_key`)."""
+    return shown_key(key)

@@ -5,6 +5,7 @@ reaches a node."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -21,9 +22,11 @@ from components.config.keys import (
     unknown_key_problems,
 )
 from components.config.models import ResolvedNode, StackConfig
-from components.config.redact import shown
+from components.config.redact import looks_secret, shown, shown_key
 from components.config.rules import cross_field_problems
 from components.config.stack_file import check_own_stack_file
+from components.config.validators import host_port_text
+from components.config.warnings import config_warnings
 
 # --- errors with config paths -------------------------------------------------------------------
 
@@ -31,7 +34,8 @@ from components.config.stack_file import check_own_stack_file
 def _path(loc: tuple[int | str, ...]) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        key = shown_key(part) if isinstance(part, str) else part
+        text += f"[{part}]" if isinstance(part, int) else (f".{key}" if text else str(key))
     return text
 
 
@@ -52,15 +56,104 @@ def _format_errors(exc: ValidationError) -> list[str]:
     return [f"{NAMESPACE}:{_path(err['loc'])}: {_describe(err)}" for err in exc.errors()]
 
 
+def _secret_paths(value: object, path: str) -> list[str]:
+    """The config path of every key or string under `value` that looks like a key or token."""
+    if isinstance(value, str):
+        return [path] if looks_secret(value) else []
+    if isinstance(value, Mapping):
+        found = []
+        for key, item in value.items():
+            where = f"{path}.{shown_key(key)}" if path else shown_key(key)
+            found += [where] if isinstance(key, str) and looks_secret(key) else []
+            found += _secret_paths(item, where)
+        return found
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _secret_paths(item, f"{path}[{i}]")]
+    return []
+
+
+MAX_DEPTH = 32  # as the strict stack-file reader (components.config.stack_file)
+
+
+def _too_deep(raw: Mapping[str, Any]) -> list[str]:
+    """The config path of the first value nested deeper than MAX_DEPTH (walked without
+    recursion: the deep value itself must not raise RecursionError here)."""
+    pending: list[tuple[object, str, int]] = [(raw, "", 0)]
+    while pending:
+        value, path, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return [
+                f"{NAMESPACE}:{path}: nested deeper than {MAX_DEPTH} levels (no value of this "
+                "stack's config does): flatten it"
+            ]
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                where = f"{path}.{shown_key(key)}" if path else shown_key(key)
+                pending.append((item, where, depth + 1))
+        elif isinstance(value, list):
+            pending += [(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+    return []
+
+
+def _snake_spellings() -> dict[str, str]:
+    """snake_case field name -> the camelCase key the stack file uses, for every model."""
+    import components.config.models as models
+
+    spellings = {}
+    for model in vars(models).values():
+        if isinstance(model, type) and issubclass(model, models._Model):
+            for name, info in model.model_fields.items():
+                if info.alias and info.alias != name:
+                    spellings[name] = info.alias
+    return spellings
+
+
+_SNAKE = _snake_spellings()
+
+
+def _spelling_problems(value: object, path: str) -> list[str]:
+    """One spelling per key: the model would also take `host_key` for `hostKey` (pydantic's
+    populate_by_name), while the cross-field rules and the plan read camelCase only."""
+    problems = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{shown_key(key)}" if path else shown_key(key)
+            if key in _SNAKE:
+                problems.append(
+                    f"{NAMESPACE}:{where}: spelled snake_case: write {_SNAKE[key]!r} (the one "
+                    "spelling every rule and the plan read)"
+                )
+            if where != "kubeOvn.values":  # Helm's keys, not ours
+                problems += _spelling_problems(item, where)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            problems += _spelling_problems(item, f"{path}[{i}]")
+    return problems
+
+
 def validate_stack_config(raw: Mapping[str, Any]) -> StackConfig:
-    """The validated model of `raw` (camelCase keys, as in the stack file), or a ConfigError."""
-    problems: list[str] = []
+    """The validated model of `raw` (camelCase keys, as in the stack file), or a ConfigError.
+
+    A value that looks like a key or token is never accepted, in any field: every accepted
+    value may reach a plan file, a manifest or the state in plain text."""
+    problems: list[str] = _too_deep(raw)
+    if problems:
+        raise ConfigError(problems)
+    problems = _spelling_problems(raw, "")
+    if problems:
+        raise ConfigError(problems)
     model: StackConfig | None = None
     try:
         model = StackConfig.model_validate(raw)
     except ValidationError as exc:
         problems += _format_errors(exc)
     problems += [f"{NAMESPACE}:{p}" for p in cross_field_problems(raw)]
+    if not problems:
+        problems += [
+            f"{NAMESPACE}:{path}: <redacted> looks like a key, token or kubeconfig: secrets "
+            "belong in secret config (pulumi config set --secret) or files, never in plain values"
+            for path in _secret_paths(raw, "")
+        ]
     if problems or model is None:
         raise ConfigError(problems)
     return model
@@ -75,6 +168,12 @@ def _parse_value(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+    except RecursionError:
+        return _TOO_DEEP
+
+
+# A JSON value nested beyond the reader's recursion: refused by validate_stack_config.
+_TOO_DEEP: Any = functools.reduce(lambda value, _: [value], range(MAX_DEPTH + 2), "too deep")
 
 
 def _config_keys() -> set[str]:
@@ -138,21 +237,26 @@ def unpinned_nodes(config: StackConfig) -> list[ResolvedNode]:
     return [node for node in config.resolved_nodes() if node.host_key is None]
 
 
-def warn_unpinned(config: StackConfig, shown: int = 5) -> None:
-    """One warning for every unpinned node, at every preview and up: the first `shown` names,
-    the rest counted (the plan tool's access.json lists each with its host)."""
-    nodes = [node.name for node in unpinned_nodes(config)]
+def unpinned_warning(config: StackConfig) -> str | None:
+    """ONE line for every unpinned node (the plan's access summary lists them by name)."""
+    nodes = unpinned_nodes(config)
     if not nodes:
-        return
-    names = ", ".join(nodes[:shown])
-    if len(nodes) > shown:
-        names += f" and {len(nodes) - shown} more (each with its host in the plan's access.json)"
-    count = f"{len(nodes)} {'node is' if len(nodes) == 1 else 'nodes are'}"
-    pulumi.log.warn(
-        f"{count} reached over UNPINNED SSH (ssh.allowUnpinned: true, no hostKey): whoever "
-        "answers on their address gets the node scripts, run as root, and reports the facts "
-        f"this stack exports; pin each with nodes[].hostKey: {names}"
+        return None
+    first = f"{nodes[0].name} ({host_port_text(nodes[0].host, nodes[0].port)})"
+    more = f" and {len(nodes) - 1} more" if len(nodes) > 1 else ""
+    return (
+        f"SSH to {len(nodes)} node(s) is UNPINNED (ssh.allowUnpinned: true, no hostKey): "
+        f"{first}{more}; whoever answers on those addresses gets the node scripts, run as "
+        "root, and reports the facts this stack exports; pin them with nodes[].hostKey (the "
+        "plan's access summary lists every unpinned node)"
     )
+
+
+def warn_unpinned(config: StackConfig) -> None:
+    """The unpinned warning, once per preview and up (not once per node)."""
+    warning = unpinned_warning(config)
+    if warning:
+        pulumi.log.warn(warning)
 
 
 def load_stack_config() -> tuple[StackConfig, pulumi.Output[str] | None]:
@@ -178,4 +282,6 @@ def load_stack_config() -> tuple[StackConfig, pulumi.Output[str] | None]:
     if early:
         raise ConfigError(early)
     warn_unpinned(model)
+    for warning in config_warnings(model):
+        pulumi.log.warn(warning)
     return model, config.get_secret("sshPrivateKey")

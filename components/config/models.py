@@ -6,7 +6,6 @@ into each node (`ResolvedNode`), which is what the node steps see.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -15,12 +14,14 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from components.config import pins
 from components.config.kube_ovn_values import kube_ovn_values_problems
+from components.config.paths import expand_home
 from components.config.validators import (
     Assy,
     AtLeastOne,
@@ -44,6 +45,7 @@ from components.config.validators import (
     Text,
     VfCount,
     fail,
+    is_extended_resource_name,
 )
 from components.names import DEFAULT_RESOURCE_NAME, DEFAULT_RESOURCE_PREFIX
 
@@ -82,9 +84,23 @@ class SshConfig(_Model):
 
     @field_validator("private_key_path")
     @classmethod
-    def _key_file_exists(cls, value: str | None) -> str | None:
-        if value is not None and not Path(value).expanduser().is_file():
-            raise fail("private_key_path", "is not a readable file on this machine", value)
+    def _key_file_is_text(cls, value: str | None) -> str | None:
+        """The file the node steps read as the key (`read_text`): refused here, before any
+        resource, when it cannot be read as UTF-8 text."""
+        if value is None:
+            return value
+        path = expand_home(value)
+        try:
+            path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise fail(
+                "private_key_path",
+                "is not a text file (not UTF-8): an OpenSSH or PEM private key is text",
+                value,
+            ) from None
+        except OSError as err:
+            why = "is not a readable file on this machine"
+            raise fail("private_key_path", f"{why} ({err.strerror})", value) from None
         return value
 
 
@@ -109,6 +125,20 @@ class SriovConfig(_Model):
     def resource(self) -> str:
         """The extended resource pods request, e.g. `corigine.com/agilio_sriov`."""
         return f"{self.resource_prefix}/{self.resource_name}"
+
+    @model_validator(mode="after")
+    def _an_extended_resource(self) -> SriovConfig:
+        # The kubelet advertises a device plugin's resource only when it is an extended
+        # resource name; otherwise every node advertises 0 VFs after its drain.
+        if not is_extended_resource_name(self.resource):
+            raise fail(
+                "extended_resource",
+                "(resourcePrefix/resourceName) is not an extended resource name as Kubernetes "
+                "IsExtendedResourceName defines it: no 'kubernetes.io/' in it, not starting "
+                "with 'requests.', 'requests.<prefix>' at most 253 characters",
+                self.resource,
+            )
+        return self
 
 
 class NadConfig(_Model):
@@ -141,7 +171,11 @@ class KubeOvnConfig(_Model):
     @field_validator("values")
     @classmethod
     def _values_keep_offload(cls, values: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        problems = kube_ovn_values_problems(values, info.data.get("allowed_registries", []))
+        problems = kube_ovn_values_problems(
+            values,
+            info.data.get("allowed_registries", []),
+            info.data.get("chart_version", pins.KUBE_OVN_CHART_VERSION),
+        )
         if problems:
             raise PydanticCustomError("kube_ovn_values", "; ".join(problems))
         return values

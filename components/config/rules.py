@@ -23,11 +23,13 @@ def lookup(data: object, path: Iterable[str]) -> tuple[bool, object]:
 
 def _duplicates(items: list[tuple[str, object]]) -> list[str]:
     """`path: value` for every item whose value was seen before."""
-    seen: Counter[object] = Counter()
+    seen: Counter[str] = Counter()
     repeated = []
     for path, value in items:
-        seen[value] += 1
-        if seen[value] > 1:
+        if not isinstance(value, str | int):
+            continue  # a list or map where a name belongs: its own field error says so
+        seen[repr(value)] += 1
+        if seen[repr(value)] > 1:
             repeated.append(f"{path}: {shown(value)} is used more than once (must be unique)")
     return repeated
 

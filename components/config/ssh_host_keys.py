@@ -74,6 +74,13 @@ def _blob_problem(key_type: str, blob: bytes) -> str | None:
 
 
 def host_key_problem(value: str) -> str | None:
+    if value != value.strip():
+        return (
+            "has a leading or trailing space: give '<type> <base64> [comment]' exactly as "
+            "ssh-keyscan prints it, without the host name"
+        )
+    if value.partition(" ")[2].startswith(" "):
+        return "has two spaces between its type and its key data: separate them by one space"
     fields = value.split(" ")
     if len(fields) >= 3 and fields[1] in PUBLIC_KEY_NAMES:
         return (

@@ -33,8 +33,10 @@ _DRIVER = re.compile(r"[A-Za-z0-9_-]+")
 _RESOURCE_NAME = re.compile(r"[a-zA-Z0-9_-]+")
 _QUALIFIED_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _CHART_VERSION = re.compile(r"v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?")
-# Control characters (newline, carriage return, NUL, escape, ...), refused in every string.
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters (C0: newline, carriage return, NUL, escape...; DEL; C1, e.g. NEL U+0085
+# and CSI U+009B, which terminals act on; the Unicode line and paragraph separators), refused
+# in every string.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def fail(kind: str, message: str, value: object) -> PydanticCustomError:
@@ -45,8 +47,8 @@ def _no_control_characters(value: str) -> None:
     if CONTROL.search(value):
         raise fail(
             "control_character",
-            "contains a control character (newline, NUL, tab, ...): no value may, it would "
-            "reach node scripts, manifests and outputs",
+            "contains a control character (newline, NUL, tab, C1 such as U+0085...): no value "
+            "may, it would reach node scripts, manifests and outputs",
             value,
         )
 
@@ -121,17 +123,44 @@ def canonical_host(value: str) -> str:
     return str(ip) + (f"%{zone}" if zone is not None else "")
 
 
+def address_problem(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address, zone: str | None
+) -> str | None:
+    """Why `ip` (with its zone) cannot be a node's address, or None. A connect to the
+    unspecified address reaches the operator's own machine (Linux routes 0.0.0.0 and :: to
+    the local host), which would then run the node scripts as root."""
+    plain = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped else ip
+    if plain.is_unspecified:
+        return "is the unspecified address: a connect to it reaches this machine, not a node"
+    if plain.is_multicast:
+        return "is a multicast address, not a node's"
+    if isinstance(plain, ipaddress.IPv4Address) and plain == ipaddress.IPv4Address(
+        "255.255.255.255"
+    ):
+        return "is the broadcast address, not a node's"
+    link_local = isinstance(plain, ipaddress.IPv6Address) and plain.is_link_local
+    if link_local and zone is None:
+        return (
+            "is an IPv6 link-local address without a zone: it is ambiguous on a machine with "
+            "more than one interface; add the interface (e.g. 'fe80::1%ens1np0')"
+        )
+    if zone is not None and not link_local:
+        return "has a zone ('%...') but is not an IPv6 link-local address (fe80::/10)"
+    return None
+
+
 def _check_ip_host(value: str) -> str | None:
-    """None when `value` is an IP address (IPv6 zones must be interface names), else why not."""
+    """None when `value` is a usable IP address (IPv6 zones must be interface names, and only
+    on link-local addresses), "not an IP" for a name, else why not."""
     address, zone = _split_zone(value)
     ip = parse_ip(address)
-    if zone is None:
-        return None if ip is not None else "not an IP"
-    if not isinstance(ip, ipaddress.IPv6Address):
+    if ip is None:
+        return "not an IP" if zone is None else "has a zone ('%...') but is not an IPv6 address"
+    if zone is not None and not isinstance(ip, ipaddress.IPv6Address):
         return "has a zone ('%...') but is not an IPv6 address"
-    if not _IFNAME.fullmatch(zone) or zone in (".", ".."):
+    if zone is not None and (not _IFNAME.fullmatch(zone) or zone in (".", "..")):
         return "has an IPv6 zone that is not a network interface name (e.g. 'fe80::1%ens1np0')"
-    return None
+    return address_problem(ip, zone)
 
 
 def check_host(value: str) -> str:
@@ -255,6 +284,34 @@ def _check_resource_prefix(value: str) -> str:
     return value
 
 
+_QUALIFIED_NAME_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS1123_SUBDOMAIN = re.compile(rf"{_RFC1123_LABEL}(\.{_RFC1123_LABEL})*")
+
+
+def _is_qualified_name(value: str) -> bool:
+    """apimachinery `util/validation` `IsQualifiedName`: [prefix/]name, the prefix a DNS-1123
+    subdomain (<= 253), the name 1..63 of [A-Za-z0-9_.-] starting and ending alphanumeric."""
+    parts = value.split("/")
+    if len(parts) > 2:
+        return False
+    if len(parts) == 2:
+        prefix = parts[0]
+        if not prefix or len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix):
+            return False
+    name = parts[-1]
+    return 0 < len(name) <= 63 and bool(_QUALIFIED_NAME_NAME.fullmatch(name))
+
+
+def is_extended_resource_name(name: str) -> bool:
+    """kubernetes `pkg/apis/core/helper/helpers.go` `IsExtendedResourceName`: not native (has a
+    '/', no 'kubernetes.io/' in it), not 'requests.'-prefixed, and 'requests.' + name is a
+    qualified name (so the prefix is at most 244 characters)."""
+    native = "/" not in name or "kubernetes.io/" in name
+    if native or name.startswith("requests."):
+        return False
+    return _is_qualified_name("requests." + name)
+
+
 def _check_resource_name(value: str) -> str:
     if (
         len(value) > 63
@@ -288,9 +345,19 @@ def _check_registry(value: str) -> str:
 
 
 def _check_ip(value: str) -> str:
-    if "%" in value or parse_ip(value) is None:
+    ip = parse_ip(value) if "%" not in value else None
+    if ip is None:
         raise fail("ip", "is not an IP address (no zone, no leading zeros)", value)
+    # A node's InternalIP: no zone, so an IPv6 link-local one is refused as well.
+    problem = address_problem(ip, None)
+    if problem:
+        raise fail("ip", problem, value)
     return value
+
+
+def host_port_text(host: str, port: int) -> str:
+    """`host:port` as messages show it: an IPv6 address in brackets (RFC 3986 3.2.2)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _check_vf_count(value: int) -> int:

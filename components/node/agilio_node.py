@@ -24,7 +24,6 @@ import json
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pulumi
 from pulumi_command import local, remote
@@ -33,6 +32,7 @@ from components.cluster.kubectl import kubectl_command
 from components.cluster.provider import SYSTEM_NAMESPACE
 from components.cluster.vf_registration import wait_vfs_advertised_command
 from components.config.models import KubernetesConfig, ResolvedNode, SriovConfig, StackConfig
+from components.config.paths import expand_home
 from components.names import AGILIO_NODE_TYPE, DEVICE_PLUGIN_POD_SELECTOR, step_name
 from components.scripts import ParamValue, remote_command, render_script
 
@@ -87,7 +87,7 @@ def node_access(config: StackConfig, private_key: pulumi.Input[str] | None) -> N
     """SSH key from the secret `sshPrivateKey`, else from `ssh.privateKeyPath`, else the agent."""
     key = private_key
     if key is None and config.ssh.private_key_path:
-        key = pulumi.Output.secret(Path(config.ssh.private_key_path).expanduser().read_text())
+        key = pulumi.Output.secret(expand_home(config.ssh.private_key_path).read_text())
     return NodeAccess(
         private_key=key,
         drain=config.rollout.drain,

@@ -25,7 +25,9 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 import tools.engine.sdk_speedups as sdk_speedups
-from components.config.stack_file import read_stack_file
+from components.config.errors import ConfigError
+from components.config.keys import namespace_problems
+from components.config.stack_file import parse_key_problem, read_stack_file
 from tools.engine.graph import program_order
 from tools.engine.resources import Options, Resource
 
@@ -308,14 +310,52 @@ def _config_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+# The fields of a project-level config declaration (pulumi `sdk/go/common/workspace/project.go`
+# `ProjectConfigType`: type, description, items, default, value, secret).
+_DECLARATION_FIELDS = {"type", "description", "items", "default", "value", "secret"}
+
+
+def project_config(project_dir: Path = REPO_ROOT) -> dict[str, Any]:
+    """The config Pulumi.yaml's `config:` block hands every stack, as the CLI reads it.
+
+    A bare key is the project's own (`vfs` -> `agilio-offload:vfs`); a declaration's `value:`
+    applies to every stack and `default:` where the stack sets nothing (a stack file's value
+    wins over both); a plain value is a `value:`. A key of a namespace this program does not
+    read (a typo of it) is a ConfigError, as in the stack file."""
+    document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
+    project = document["name"]
+    declared = document.get("config") or {}
+    if not isinstance(declared, dict):
+        raise ConfigError(["Pulumi.yaml: config: must be a mapping of keys to declarations"])
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, spec in declared.items():
+        full = str(key) if ":" in str(key) else f"{project}:{key}"
+        problem = parse_key_problem(full, project)
+        found = [problem] if problem else namespace_problems([full])
+        problems += [f"Pulumi.yaml: config: {p}" for p in found]
+        if isinstance(spec, dict) and set(spec) <= _DECLARATION_FIELDS:
+            if "value" in spec:
+                values[full] = spec["value"]
+            elif "default" in spec:
+                values[full] = spec["default"]
+        else:
+            values[full] = spec
+    if problems:
+        raise ConfigError(problems)
+    return values
+
+
 def project_config_defaults() -> dict[str, Any]:
-    """Defaults declared in Pulumi.yaml's `config:` block, as the CLI would pass them."""
-    declared = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text()).get("config") or {}
-    return {
-        key: spec["default"]
-        for key, spec in declared.items()
-        if isinstance(spec, dict) and "default" in spec
-    }
+    """Pulumi.yaml's config as the CLI would pass it (`project_config`; kept for callers)."""
+    return project_config()
+
+
+def stack_environments(stack: str, stack_path: Path | None = None) -> list[str]:
+    """The Pulumi ESC environments a stack file imports (`environment:`): their values reach
+    `pulumi up`, never the plan."""
+    document = read_stack_file(stack_path or stack_file(stack), project_name())
+    return list(document.get("environment") or [])
 
 
 def stack_config(
@@ -326,14 +366,15 @@ def stack_config(
 ) -> tuple[dict[str, str], list[str]]:
     """The config the CLI would hand the program for `stack`, plus `overrides`.
 
-    Values stored as `secure:` ciphertext cannot be decrypted here; they stand in as "[secret]"
-    and are marked secret, which is all a preview needs.
+    Pulumi.yaml's project config first, then the stack file's, then `overrides` (keyed as in
+    the stack file). Values stored as `secure:` ciphertext cannot be decrypted here; they stand
+    in as "[secret]" and are marked secret, which is all a preview needs.
     """
     project = project_name()
-    # Strict: duplicate keys, aliases, dates and namespace typos are errors (StackFileError).
+    # Strict: duplicate keys, aliases, dates, bare keys and namespace typos are errors.
     document = read_stack_file(stack_path or stack_file(stack), project)
     values: dict[str, Any] = {}
-    for layer in (project_config_defaults(), document.get("config") or {}, overrides or {}):
+    for layer in (project_config(), document.get("config") or {}, overrides or {}):
         values.update({_full_key(key, project): value for key, value in layer.items()})
     config: dict[str, str] = {}
     secret_keys: list[str] = []
