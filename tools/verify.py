@@ -65,6 +65,7 @@ import json
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -998,9 +999,18 @@ def exit_code(reports: Sequence[NodeReport]) -> int:
     return EXIT_CODES[max(severities)] if severities else EXIT_OK
 
 
+def wrapped(text: str) -> str:
+    """`text` in lines of at most WIDTH columns, the later ones indented by two spaces."""
+    return textwrap.fill(
+        text, WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
+    )
+
+
 def complaints(reports: Iterable[NodeReport]) -> list[str]:
-    """One stderr line per finding, each naming its node."""
-    return [f"verify: {finding.message}" for report in reports for finding in report.findings]
+    """One stderr message per finding, each naming its node, wrapped at WIDTH columns."""
+    return [
+        wrapped(f"verify: {finding.message}") for report in reports for finding in report.findings
+    ]
 
 
 def nothing_to_prove(reports: Sequence[NodeReport], resource: str) -> str | None:
@@ -1017,7 +1027,12 @@ def nothing_to_prove(reports: Sequence[NodeReport], resource: str) -> str | None
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in the option help, the epilog as written."""
+    """Defaults in the option help (where there is one), the epilog as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 EPILOG = f"""\
@@ -1141,7 +1156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     resource = reports[0].resource if reports else options.resource or DEFAULT_RESOURCE
     note = nothing_to_prove(reports, resource)
     if note:
-        print(note, file=sys.stderr)
+        print(wrapped(note), file=sys.stderr)
     return code
 
 
