@@ -12,17 +12,18 @@
 #               the SR-IOV device plugin's selectors (config agilio-offload:sriov.vendors,
 #               .devices, .drivers), space-separated
 #
-# Checks, in order: every tool the steps run is on PATH (else each is named with the package of
-# the node's distro, from /etc/os-release); the PF netdev exists; no other NFP card is on the
-# node (the driver step's `rmmod nfp` unloads every card's driver); its PCI vendor is 0x19ee (Netronome) or 0x1da8
-# (Corigine); it is bound to nfp; the kernel >= MIN_KERNEL; sriov_drivers_autoprobe is 1; what
-# the card's VFs will be (the PF's vendor, sriov_vf_device, the driver nfp_netvf) matches the
-# device plugin's selectors; the firmware image for the assembly exists; devlink fw_load_policy
-# is not flash and no serial-<this card>-*.nffw overrides the pci-<addr>.nffw link (nfp_net_fw_find
-# tries serial-* first); sriov_totalvfs >= VFS (a warning only when the firmware is about to
-# change: the limit is the loaded firmware's, and the vfs step checks it after the reload).
-# Also finds out whether this SSH session reaches the node through the card (`ip route get` to
-# the SSH peer): the driver step's reload mode (sync, or detached when it does).
+# Checks, in order: every tool the steps run is on PATH (else each is named with the package of the
+# node's distro, from /etc/os-release); the PF netdev exists; no other NFP card is on the node (the
+# driver step's `rmmod nfp` unloads every card's driver: one card per node is the known limit); the
+# PF's PCI vendor is 0x19ee (Netronome) or 0x1da8 (Corigine); it is bound to nfp; the kernel >=
+# MIN_KERNEL; sriov_drivers_autoprobe is 1; what the card's VFs will be (the PF's vendor,
+# sriov_vf_device, the driver nfp_netvf) matches the device plugin's selectors; the firmware image
+# for the assembly exists; devlink fw_load_policy is not flash and no serial-<this card>-*.nffw
+# overrides the pci-<addr>.nffw link (nfp_net_fw_find tries serial-* first); sriov_totalvfs >= VFS
+# (a warning only when the firmware is about to change: the limit is the loaded firmware's, and the
+# vfs step checks it after the reload). Also finds out whether this SSH session reaches the node
+# through the card (`ip route get` to the SSH peer): the driver step's reload mode (sync, or
+# detached when it does).
 # Changes nothing, except that a scan sets the card's debug-dump level to 0 (`ethtool -W`), as
 # the runbook's fw-select does.
 #
