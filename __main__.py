@@ -50,6 +50,8 @@ cluster_preflight = ClusterPreflight(
         multus_install=config.multus.install,
         release=RELEASE_NAME,
         kubernetes=config.kubernetes,
+        nad_name=config.nad.name,
+        nad_namespace=config.nad.namespace,
     ),
 )
 nodes = roll_out_nodes(config, ssh_private_key, checks=[cluster_preflight.check])

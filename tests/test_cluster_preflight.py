@@ -16,7 +16,16 @@ import pytest
 
 from components.cluster.preflight import SCRIPT, TUNNEL_FIELD_MANAGER, load_cluster_script
 from components.names import HARDWARE_STEPS
-from tests.support.cluster_standin import cluster, kube_ovn, multus, node
+from tests.support.cluster_standin import (
+    attachment,
+    cluster,
+    kube_ovn,
+    managed,
+    multus,
+    node,
+    owning,
+    runbook_device_plugin,
+)
 from tests.support.kubernetes_program import NODE_PATCH, depends_on_transitively, run
 from tests.support.shellcheck import run_shellcheck
 
@@ -216,7 +225,11 @@ def test_the_stacks_own_earlier_tunnel_interface_is_no_conflict(cluster_kubectl:
     nodes = [
         node("lab-control-1"),
         node("lab-worker-1"),
-        node("lab-worker-2", {TUNNEL: "ens9np0"}, managers=("kubelet", TUNNEL_FIELD_MANAGER)),
+        node("lab-worker-2", {TUNNEL: "ens9np0"}),
+    ]
+    nodes[2]["metadata"]["managedFields"] = [
+        *managed("kubelet"),
+        owning(TUNNEL_FIELD_MANAGER, "pulumi.com/patchForce", TUNNEL, operation="Apply"),
     ]
     outcome = cluster_kubectl.check(cluster(nodes))
     assert outcome.code == 0, outcome.stderr
@@ -383,3 +396,110 @@ def test_a_release_this_stack_let_go_of_stops_install_helm_with_the_adoption_ste
     )
     # Kept as it is, it is simply the existing Kube-OVN.
     assert cluster_kubectl.check(state, EXISTING).code == 0
+
+
+# --- objects the stack would create, found before any node step (issue 20 item 2) ---
+
+
+def test_the_runbooks_device_plugin_objects_stop_before_any_node_step(
+    cluster_kubectl: StandIn,
+) -> None:
+    outcome = cluster_kubectl.check(cluster(dev_nodes(), runbook_device_plugin()))
+    assert outcome.code == 1, outcome.stderr
+    (problem, _) = problems(outcome)
+    for name in (
+        "configmap kube-system/sriovdp-config",
+        "serviceaccount kube-system/sriov-device-plugin",
+        "daemonset kube-system/kube-sriov-device-plugin",
+    ):
+        assert name in problem
+    assert (
+        "kubectl delete --namespace kube-system daemonset/kube-sriov-device-plugin "
+        "serviceaccount/sriov-device-plugin configmap/sriovdp-config"
+    ) in problem
+    assert "pulumi import" in problem
+
+
+def test_the_stacks_own_device_plugin_objects_pass(cluster_kubectl: StandIn) -> None:
+    state = cluster(dev_nodes(), runbook_device_plugin(manager="pulumi-kubernetes-4f1c2a"))
+    assert cluster_kubectl.check(state).code == 0
+
+
+def test_a_missing_nad_namespace_stops_with_the_fix(cluster_kubectl: StandIn) -> None:
+    outcome = cluster_kubectl.check(
+        cluster(dev_nodes()), {"nad": {"name": "offload", "namespace": "perff"}}
+    )
+    assert outcome.code == 1, outcome.stderr
+    (problem, _) = problems(outcome)
+    assert "nad.namespace perff does not exist" in problem
+    assert "kubectl create namespace perff" in problem
+
+
+def test_a_conflicting_nad_stops_with_the_fix(cluster_kubectl: StandIn) -> None:
+    state = cluster(
+        dev_nodes(),
+        kube_ovn(iface="ens1np0"),
+        multus(),
+        attachment("default", "default", "kubectl-client-side-apply"),
+    )
+    outcome = cluster_kubectl.check(state, BOTH_EXISTING)
+    assert outcome.code == 1, outcome.stderr
+    (problem, _) = problems(outcome)
+    assert "networkattachmentdefinition default/default already exists" in problem
+    assert "kubectl delete network-attachment-definitions.k8s.cni.cncf.io default" in problem
+    own = cluster(
+        dev_nodes(),
+        kube_ovn(iface="ens1np0"),
+        multus(),
+        attachment("default", "default", "pulumi-kubernetes-77ab01"),
+    )
+    assert cluster_kubectl.check(own, BOTH_EXISTING).code == 0
+
+
+def test_an_rbac_denial_inside_a_read_is_check_access_not_a_finding(
+    cluster_kubectl: StandIn,
+) -> None:
+    state = install_sh(iface="ens1np0")
+    state["forbidden"] = [["deployment", "kube-ovn-controller"]]
+    outcome = cluster_kubectl.check(state, BOTH_EXISTING)
+    assert outcome.code == 2, outcome.stderr
+    assert "check access" in outcome.stderr
+    assert "Forbidden" in outcome.stderr
+    assert "reinstall" not in outcome.stderr
+
+
+@pytest.mark.parametrize(
+    "denied",
+    [
+        ["node", "lab-worker-2"],
+        ["daemonset", "ovs-ovn"],
+        ["customresourcedefinition", "network-attachment-definitions.k8s.cni.cncf.io"],
+        ["configmap", "sriovdp-config"],
+        ["namespace", "default"],
+    ],
+)
+def test_every_read_tells_access_from_findings(cluster_kubectl: StandIn, denied: list[str]) -> None:
+    state = cluster(dev_nodes(lab_worker_2={TUNNEL: "eno1"}))
+    state["forbidden"] = [denied]
+    outcome = cluster_kubectl.check(state)
+    assert outcome.code == 2, (denied, outcome.stderr)
+    assert "check access" in outcome.stderr
+
+
+def test_a_tunnel_interface_changed_by_hand_is_reported_though_the_stack_patched_the_node(
+    cluster_kubectl: StandIn,
+) -> None:
+    """The stack's field manager owns pulumi.com/patchForce on the node, but the annotation
+    itself was last written by `kubectl annotate --overwrite` (manager kubectl-annotate)."""
+    worker_2 = node("lab-worker-2", {TUNNEL: "eno1"})
+    worker_2["metadata"]["managedFields"] = [
+        *managed("kubelet"),
+        owning(TUNNEL_FIELD_MANAGER, "pulumi.com/patchForce", operation="Apply"),
+        owning("kubectl-annotate", TUNNEL),
+    ]
+    outcome = cluster_kubectl.check(
+        cluster([node("lab-control-1"), node("lab-worker-1"), worker_2])
+    )
+    assert outcome.code == 1, outcome.stderr
+    assert "annotation ovn.kubernetes.io/tunnel_interface is 'eno1'" in outcome.stderr
+    assert "kubectl-annotate" in outcome.stderr

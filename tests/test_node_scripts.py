@@ -58,6 +58,8 @@ def test_fresh_node_all_steps(node: EmulatedNode) -> None:
         "fwLoadPolicy": "driver",
         "reloadMode": "sync",
         "sshEgress": "lo",
+        "pfNames": {"nic": PF},
+        "otherNfpFunctions": [],
     }
     assert facts["firmware"]["changed"] is True
     assert facts["firmware"]["firmware"] == FLOWER_0097

@@ -14,7 +14,13 @@ or VF change on any node. It checks:
   `existing`: one runs, with ovs-ovn `HW_OFFLOAD=true`, kube-ovn-controller `--enable-lb=false`
   and kube-ovn-cni `--enable-mirror=false`, else the exact command that turns offload on;
 - `multus.install: stack`: no Multus DaemonSet or NAD CRD that Pulumi did not apply;
-  `existing`: thick Multus runs and the NAD CRD exists.
+  `existing`: thick Multus runs and the NAD CRD exists;
+- none of the objects the stack creates exists already, unless Pulumi applied it: the device
+  plugin's ConfigMap, ServiceAccount and DaemonSet (the runbook's `kubectl apply` of the
+  upstream manifests makes the same three) and the NAD; and the NAD's namespace exists.
+
+Every kubectl read that fails (RBAC, the API server gone) ends the check with exit 2 and
+"check access", never with a finding (exit 1) made from a partial read.
 
 It runs on its first `up` and again whenever what it checks changes (every input change of a
 `local.Command` re-runs it); it has no undo.
@@ -30,8 +36,9 @@ import pulumi
 from pulumi_command import local
 
 from components.cluster.provider import SYSTEM_NAMESPACE
+from components.cluster.sriov_device_plugin import CONFIG_MAP_NAME, SERVICE_ACCOUNT_NAME
 from components.config.models import KubernetesConfig
-from components.names import CLUSTER_PREFLIGHT_TYPE
+from components.names import CLUSTER_PREFLIGHT_TYPE, DEVICE_PLUGIN_DAEMON_SET
 from components.scripts import CLUSTER_SCRIPTS, ParamValue, load_script, remote_command
 
 SCRIPT = "cluster-preflight"
@@ -52,6 +59,9 @@ class ClusterPreflightArgs:
     release: str
     kubernetes: KubernetesConfig
     namespace: str = SYSTEM_NAMESPACE
+    nad_name: str = "default"
+    nad_namespace: str = "default"
+    device_plugin_namespace: str = SYSTEM_NAMESPACE
 
 
 def load_cluster_script(name: str) -> str:
@@ -71,6 +81,12 @@ def script_params(args: ClusterPreflightArgs) -> dict[str, ParamValue]:
         "RELEASE": args.release,
         "TUNNEL_FIELD_MANAGER": TUNNEL_FIELD_MANAGER,
         "NAD_CRD": NAD_CRD,
+        "NAD_NAME": args.nad_name,
+        "NAD_NAMESPACE": args.nad_namespace,
+        "DP_NAMESPACE": args.device_plugin_namespace,
+        "DP_CONFIG_MAP": CONFIG_MAP_NAME,
+        "DP_SERVICE_ACCOUNT": SERVICE_ACCOUNT_NAME,
+        "DP_DAEMON_SET": DEVICE_PLUGIN_DAEMON_SET,
         "KUBECONFIG_PATH": args.kubernetes.kubeconfig_path or "",
         "KUBE_CONTEXT": args.kubernetes.context or "",
     }

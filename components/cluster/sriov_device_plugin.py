@@ -34,6 +34,7 @@ from components.names import (
 )
 
 CONFIG_MAP_NAME = "sriovdp-config"
+SERVICE_ACCOUNT_NAME = "sriov-device-plugin"
 CONFIG_KEY = "config.json"
 CONFIG_HASH_ANNOTATION = "agilio-offload/sriovdp-config-sha256"
 # Host directories the plugin works in: kubelet's device plugin socket and plugin registry, and
@@ -99,7 +100,7 @@ class SriovDevicePlugin(pulumi.ComponentResource):
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="sriov-device-plugin", namespace=args.namespace
+                name=SERVICE_ACCOUNT_NAME, namespace=args.namespace
             ),
             # The plugin talks to kubelet over its socket, never to the API server.
             automount_service_account_token=False,
@@ -131,7 +132,7 @@ class SriovDevicePlugin(pulumi.ComponentResource):
                 spec=k8s.core.v1.PodSpecArgs(
                     # As upstream: the plugin discovers VFs through the host's network view.
                     host_network=True,
-                    service_account_name="sriov-device-plugin",
+                    service_account_name=SERVICE_ACCOUNT_NAME,
                     automount_service_account_token=False,
                     node_selector={**LINUX_NODES, AGILIO_NODE_LABEL: AGILIO_NODE_LABEL_VALUE},
                     containers=[self._container()],

@@ -34,8 +34,12 @@ KINDS = {
     "deployments": "Deployment",
     "customresourcedefinition": "CustomResourceDefinition",
     "customresourcedefinitions": "CustomResourceDefinition",
+    "configmap": "ConfigMap",
+    "serviceaccount": "ServiceAccount",
+    "namespace": "Namespace",
+    "network-attachment-definitions.k8s.cni.cncf.io": "NetworkAttachmentDefinition",
 }
-CLUSTER_SCOPED = {"Node", "CustomResourceDefinition"}
+CLUSTER_SCOPED = {"Node", "CustomResourceDefinition", "Namespace"}
 
 
 # --- client-go util/jsonpath, the subset the preflight uses ------------------------------------
@@ -179,6 +183,20 @@ def _matches(obj: dict[str, Any], selector: str | None) -> bool:
     return obj["metadata"].get("labels", {}).get(key) == value
 
 
+def _forbidden(cluster: dict[str, Any], resource: str, name: list[str]) -> str:
+    """The RBAC denial kube-apiserver answers (apiserver `forbidden` responsewriter: `User "U"
+    cannot get resource "R" ... `) for a `[kind, name]` listed under `forbidden` (name "*":
+    every get and list of the kind)."""
+    for kind, denied_name in cluster.get("forbidden", []):
+        if KINDS[resource] == KINDS[kind] and denied_name in ("*", *name):
+            return (
+                f'Error from server (Forbidden): {resource} "{denied_name}" is forbidden: User '
+                f'"lab-admin" cannot get resource "{resource}" in API group "" in the namespace '
+                '"kube-system"'
+            )
+    return ""
+
+
 def _objects(cluster: dict[str, Any], kind: str) -> Iterator[dict[str, Any]]:
     return (obj for obj in cluster["objects"] if obj["kind"] == kind)
 
@@ -196,6 +214,10 @@ def main(argv: list[str]) -> int:
         print(f"stand-in kubectl: {argv} is beyond this stand-in", file=sys.stderr)
         return 3
     kind = KINDS[positional[1]]
+    denied = _forbidden(cluster, positional[1], positional[2:3])
+    if denied:
+        print(denied, file=sys.stderr)
+        return 1
     template = str(options["o"])[len("jsonpath=") :]
     namespace = options.get("namespace", options.get("n", "default"))
     objects = [
@@ -225,8 +247,39 @@ def main(argv: list[str]) -> int:
 # --- clusters ----------------------------------------------------------------------------------
 
 
-def managed(*managers: str) -> list[dict[str, str]]:
+def managed(*managers: str) -> list[dict[str, Any]]:
     return [{"manager": manager, "operation": "Update"} for manager in managers]
+
+
+def owning(manager: str, *annotations: str, operation: str = "Update") -> dict[str, Any]:
+    """A managedFields entry owning these annotations (fieldsV1 keys `f:<name>`, apimachinery
+    fieldpath `SetToJSON`; `kubectl annotate` updates as manager "kubectl-annotate")."""
+    owned = {f"f:{key}": {} for key in annotations}
+    fields = {"f:metadata": {"f:annotations": owned}}
+    return {"manager": manager, "operation": operation, "fieldsV1": fields}
+
+
+def namespaces(*names: str) -> list[dict[str, Any]]:
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        for name in names or ("default", "kube-system", "kube-public", "kube-node-lease")
+    ]
+
+
+def runbook_device_plugin(manager: str = "kubectl-client-side-apply") -> list[dict[str, Any]]:
+    """The objects the runbook's `kubectl apply` of sriov-network-device-plugin v3.11.0
+    creates in kube-system (deployments/configMap.yaml, sriovdp-daemonset.yaml)."""
+    metadata = {"namespace": "kube-system", "managedFields": managed(manager)}
+    return [
+        {"kind": "ConfigMap", "metadata": {"name": "sriovdp-config", **metadata}},
+        {"kind": "ServiceAccount", "metadata": {"name": "sriov-device-plugin", **metadata}},
+        {"kind": "DaemonSet", "metadata": {"name": "kube-sriov-device-plugin", **metadata}},
+    ]
+
+
+def attachment(name: str, namespace: str, manager: str) -> list[dict[str, Any]]:
+    metadata = {"name": name, "namespace": namespace, "managedFields": managed(manager)}
+    return [{"kind": "NetworkAttachmentDefinition", "metadata": metadata}]
 
 
 def node(name: str, annotations: dict[str, str] | None = None, managers=("kubelet",)) -> dict:
@@ -333,7 +386,10 @@ def multus(*, thick: bool = True, manager: str = "kubectl-client-side-apply") ->
 
 
 def cluster(nodes: list[dict], *workloads: list[dict]) -> dict[str, Any]:
-    return {"objects": [*nodes, *(obj for group in workloads for obj in group)]}
+    objects = [*nodes, *(obj for group in workloads for obj in group)]
+    if not any(obj["kind"] == "Namespace" for obj in objects):
+        objects += namespaces()
+    return {"objects": objects}
 
 
 if __name__ == "__main__":

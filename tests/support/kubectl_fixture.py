@@ -112,3 +112,19 @@ def node(
 ) -> dict[str, Any]:
     """A node: its labels and its status after so many reads of it (kubelet's updates)."""
     return {"labels": labels or {}, "status_after_reads": [list(step) for step in timeline]}
+
+
+def interfaces(ports: dict[str, tuple[str, str]]) -> str:
+    """`ovs-vsctl --format=json --columns=name,ofport,external_ids list Interface` with a pod on
+    each named port (namespace, pod), as Kube-OVN's `configureNic` records it (kube-ovn v1.16.2
+    pkg/daemon/ovs_linux.go); row and key layout of OVS lib/table.c `table_print_json__`."""
+    rows: list[list[Any]] = [["br-int", 65534, ["map", []]]]
+    for ofport, (name, (namespace, pod_name)) in enumerate(sorted(ports.items()), start=10):
+        ids = [
+            ["iface-id", f"{pod_name}.{namespace}"],
+            ["pod_name", pod_name],
+            ["pod_namespace", namespace],
+            ["vendor", "kube-ovn"],
+        ]
+        rows.append([name, ofport, ["map", ids]])
+    return json.dumps({"data": rows, "headings": ["name", "ofport", "external_ids"]}) + "\n"

@@ -20,6 +20,12 @@ puts first on PATH; DIR holds `scenario.json`, and this appends each call's argv
   prints the value quoted as OVSDB strings `true`/`false` are (lib/ovsdb-data.c
   `string_needs_quotes`) or an empty line when the key is absent (lib/db-ctl-base.c `cmd_get`).
 
+- OVS tables for `tools.verify`'s per-pod judgement (kept apart below, `ovs_tables`):
+  `ovs-appctl dpctl/show` and `ovs-vsctl --format=json --columns=name,ofport,external_ids list
+  Interface`, as recorded text (formats: OVS lib/dpctl.c `show_dpif`, lib/table.c
+  `table_print_json__`); `flows` may be a list of dumps, one per `--watch` sample, the next one
+  served once both halves (`type=offloaded`, `type=non-offloaded`) of the current were read.
+
 Anything else exits 3 with "stand-in kubectl: unexpected ...", so a wrong command fails a test.
 """
 
@@ -290,8 +296,42 @@ class Cluster:
                 return "\n"
             return (json.dumps(value) if needs_quotes(value) else value) + "\n"
         if command[:-1] == DUMP_FLOWS and command[-1] in ("type=offloaded", "type=non-offloaded"):
-            return answers[pod]["flows"][command[-1].removeprefix("type=")]
-        raise unexpected(command)
+            return self.dump(pod, answers[pod]["flows"], command[-1].removeprefix("type="))
+        return ovs_tables(answers[pod], command)
+
+    def dump(self, pod: str, flows: dict[str, str] | list[dict[str, str]], kind: str) -> str:
+        """The recorded dump; with a list, sample N = the N-th read of each half."""
+        if isinstance(flows, dict):
+            return flows[kind]
+        path = self.here / "dumps.json"
+        reads = json.loads(path.read_text()) if path.exists() else {}
+        key = f"{pod} {kind}"
+        reads[key] = reads.get(key, 0) + 1
+        path.write_text(json.dumps(reads))
+        return flows[min(reads[key], len(flows)) - 1][kind]
+
+
+# --- OVS tables for tools.verify (move with the stand-in to the simulated cluster) -------------
+
+DPCTL_SHOW = ["ovs-appctl", "dpctl/show"]
+LIST_INTERFACES = [
+    "ovs-vsctl",
+    "--format=json",
+    "--columns=name,ofport,external_ids",
+    "list",
+    "Interface",
+]
+
+
+def ovs_tables(answers: dict[str, Any], command: list[str]) -> str:
+    """`dpctl/show` and the Interface table as recorded for the pod; a missing recording is
+    an empty datapath / table, as a fresh ovs-vswitchd would print."""
+    if command == DPCTL_SHOW:
+        return answers.get("dpctl_show", "system@ovs-system:\n  port 0: ovs-system (internal)\n")
+    if command == LIST_INTERFACES:
+        empty = '{"data":[],"headings":["name","ofport","external_ids"]}\n'
+        return answers.get("interfaces", empty)
+    raise unexpected(command)
 
 
 def needs_quotes(value: str) -> bool:

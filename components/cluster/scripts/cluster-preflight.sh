@@ -2,15 +2,18 @@
 # Cluster preflight (read-only): runs on the machine that runs `pulumi`, with kubectl and the
 # stack's kubeconfig/context, before any node step changes anything. Every failed check prints
 # one line naming the object and the fix; exit 1 when any check failed, 2 when the cluster
-# cannot be asked at all, 0 and a JSON line of what it found otherwise.
+# cannot be asked (any kubectl read that fails: RBAC, the API server gone), 0 and a JSON line of
+# what it found otherwise.
 #
 # Parameters (prelude, rendered by agilio-offload): NODES MASTERS TUNNELS KUBE_OVN_INSTALL
-# MULTUS_INSTALL NAMESPACE RELEASE TUNNEL_FIELD_MANAGER NAD_CRD KUBECONFIG_PATH KUBE_CONTEXT.
+# MULTUS_INSTALL NAMESPACE RELEASE TUNNEL_FIELD_MANAGER NAD_CRD NAD_NAME NAD_NAMESPACE
+# DP_NAMESPACE DP_CONFIG_MAP DP_SERVICE_ACCOUNT DP_DAEMON_SET KUBECONFIG_PATH KUBE_CONTEXT.
 set -euo pipefail
 
 : "${NODES:?}" "${MASTERS?}" "${TUNNELS?}" "${KUBE_OVN_INSTALL:?}" "${MULTUS_INSTALL:?}"
 : "${NAMESPACE:?}" "${RELEASE:?}" "${TUNNEL_FIELD_MANAGER:?}" "${NAD_CRD:?}"
-: "${KUBECONFIG_PATH?}" "${KUBE_CONTEXT?}"
+: "${KUBECONFIG_PATH?}" "${KUBE_CONTEXT?}" "${NAD_NAME:?}" "${NAD_NAMESPACE:?}"
+: "${DP_NAMESPACE:?}" "${DP_CONFIG_MAP:?}" "${DP_SERVICE_ACCOUNT:?}" "${DP_DAEMON_SET:?}"
 
 TUNNEL_ANNOTATION='ovn.kubernetes.io/tunnel_interface'
 # Set on ovs-ovn when the stack lets go of its release (components/kube_ovn.py).
@@ -31,15 +34,29 @@ fi
 problems=()
 problem() { problems+=("$*"); }
 
+# A read that fails inside a command substitution exits only that subshell, and some contexts
+# (`read <<<"$(...)"`, `local x="$(...)"`) drop its status: the failure also leaves this marker,
+# and `access_ok` (after every group of reads, and before the verdict) stops with exit 2.
+state_dir="$(mktemp -d)"
+trap 'rm -rf "$state_dir"' EXIT
+
 # k ARGS...: kubectl with the stack's kubeconfig/context; a kubectl failure (RBAC, the API
 # server gone) is not a finding about the cluster: exit 2 with what kubectl said.
 k() {
   local out
   if ! out="$("${kubectl_cmd[@]}" "$@")"; then
+    : >"$state_dir/access-failed"
     echo "cluster preflight: kubectl $* failed (see above): check access to the cluster" >&2
     exit 2
   fi
   printf '%s' "$out"
+}
+
+access_ok() {
+  if [[ -e "$state_dir/access-failed" ]]; then
+    echo "cluster preflight: a read of the cluster failed (above): check access (RBAC for the stack's kubeconfig/context); no finding is made from a partial read, nothing was changed" >&2
+    exit 2
+  fi
 }
 
 # get KIND NAME JSONPATH [NAMESPACE]: the jsonpath of one object, empty when it does not exist.
@@ -80,7 +97,7 @@ if ! command -v kubectl >/dev/null; then
   exit 2
 fi
 if ! existing_nodes="$("${kubectl_cmd[@]}" get nodes -o 'jsonpath={.items[*].metadata.name}')"; then
-  echo "cluster preflight: cannot list the cluster's nodes with kubectl${KUBE_CONTEXT:+ (context $KUBE_CONTEXT)}: check kubernetes.kubeconfigPath/context and that the cluster answers" >&2
+  echo "cluster preflight: cannot list the cluster's nodes with kubectl${KUBE_CONTEXT:+ (context $KUBE_CONTEXT)}: check access (kubernetes.kubeconfigPath/context, RBAC) and that the cluster answers" >&2
   exit 2
 fi
 
@@ -98,15 +115,21 @@ for node in $MASTERS; do check_node "$node" "kubeOvn.masterNodes[].name"; done
 # --- tunnel interface annotations: none set by someone else to another NIC -----------------------
 
 check_tunnel() {
-  local node="${1%%=*}" uplink="${1#*=}" current owner
+  local node="${1%%=*}" uplink="${1#*=}" current owners owner
   [[ " $existing_nodes " == *" $node "* ]] || return 0
   current="$(get node "$node" "{.metadata.annotations.${TUNNEL_ANNOTATION//./\\.}}")"
   [[ -z "$current" || "$current" == "$uplink" ]] && return 0
-  owner="$(get node "$node" "{.metadata.managedFields[?(@.manager==\"$TUNNEL_FIELD_MANAGER\")].manager}")"
-  [[ -n "$owner" ]] && return 0
-  problem "node $node: annotation $TUNNEL_ANNOTATION is '$current', set outside this stack, and the stack would set '$uplink': if '$current' is the Agilio port with the node IP, set nodes[].uplink: $current; else remove it first: kubectl annotate node $node $TUNNEL_ANNOTATION-"
+  # Who owns the annotation field itself (managedFields fieldsV1 `f:metadata` ->
+  # `f:annotations` -> `f:<key>`), not whether the stack's manager is anywhere on the Node: it
+  # also owns pulumi.com/patchForce and pulumi.com/patchFieldManager. client-go jsonpath field
+  # names end only at space . , [ ] $ @ { } (parser.go isTerminator); `\.` escapes a dot.
+  owners="$(get node "$node" "{range .metadata.managedFields[*]}{.manager}{\"=\"}{.fieldsV1.f:metadata.f:annotations.f:${TUNNEL_ANNOTATION//./\\.}}{\"\\n\"}{end}")"
+  owner="$(printf '%s\n' "$owners" | sed -n 's/^\([^=]*\)=..*$/\1/p' | paste -sd, -)"
+  [[ ",$owner," == *",$TUNNEL_FIELD_MANAGER,"* ]] && return 0
+  problem "node $node: annotation $TUNNEL_ANNOTATION is '$current', set outside this stack (by ${owner:-an unknown manager}), and the stack would set '$uplink': if '$current' is the Agilio port with the node IP, set nodes[].uplink: $current; else remove it first: kubectl annotate node $node $TUNNEL_ANNOTATION-"
 }
 for pair in $TUNNELS; do check_tunnel "$pair"; done
+access_ok
 
 # --- Kube-OVN ----------------------------------------------------------------------------------
 
@@ -145,11 +168,16 @@ check_existing_kube_ovn() {
     problem "kubeOvn.install is existing, but no Kube-OVN runs (daemonset $NAMESPACE/ovs-ovn not found): install it with offload ($(fix_line '')) or set kubeOvn.install: helm"
     return 0
   fi
-  local hw_offload controller_args cni_args hw enable_lb enable_mirror iface wrong=()
+  local raw hw_offload controller_args cni_args hw enable_lb enable_mirror iface wrong=()
+  # Each read into a variable first: `read <<<"$(...)"` would drop a failed read's status.
   # The last HW_OFFLOAD entry wins when a container lists it twice.
-  read -r -a hw_offload <<<"$(get daemonset ovs-ovn '{.spec.template.spec.containers[?(@.name=="openvswitch")].env[?(@.name=="HW_OFFLOAD")].value}' "$NAMESPACE")"
-  read -r -a controller_args <<<"$(get deployment kube-ovn-controller '{.spec.template.spec.containers[?(@.name=="kube-ovn-controller")].args[*]}' "$NAMESPACE")"
-  read -r -a cni_args <<<"$(get daemonset kube-ovn-cni '{.spec.template.spec.containers[?(@.name=="cni-server")].args[*]}' "$NAMESPACE")"
+  raw="$(get daemonset ovs-ovn '{.spec.template.spec.containers[?(@.name=="openvswitch")].env[?(@.name=="HW_OFFLOAD")].value}' "$NAMESPACE")"
+  read -r -a hw_offload <<<"$raw"
+  raw="$(get deployment kube-ovn-controller '{.spec.template.spec.containers[?(@.name=="kube-ovn-controller")].args[*]}' "$NAMESPACE")"
+  read -r -a controller_args <<<"$raw"
+  raw="$(get daemonset kube-ovn-cni '{.spec.template.spec.containers[?(@.name=="cni-server")].args[*]}' "$NAMESPACE")"
+  read -r -a cni_args <<<"$raw"
+  access_ok
   hw="$(last_word "${hw_offload[@]}")"
   enable_lb="$(last_flag --enable-lb= "${controller_args[@]}")"
   enable_mirror="$(last_flag --enable-mirror= "${cni_args[@]}")"
@@ -171,6 +199,7 @@ if [[ "$KUBE_OVN_INSTALL" == "helm" ]]; then
 else
   check_existing_kube_ovn
 fi
+access_ok
 
 # --- Multus and the NetworkAttachmentDefinition CRD -----------------------------------------------
 
@@ -219,6 +248,55 @@ if [[ "$MULTUS_INSTALL" == "stack" ]]; then
 else
   check_existing_multus
 fi
+access_ok
+
+# --- objects the stack creates: none there already unless Pulumi applied it -------------------
+
+# foreign KIND NAME NAMESPACE: succeeds when the object exists and Pulumi did not apply it.
+foreign() {
+  local found managers
+  found="$(get "$1" "$2" '{.metadata.name} {.metadata.managedFields[*].manager}' "$3")"
+  [[ -n "$found" ]] || return 1
+  read -r -a managers <<<"${found#* }"
+  ! pulumi_managed "${managers[@]}"
+}
+
+check_device_plugin_objects() {
+  local found=() deletes=() imports=() kind name token resource
+  for kind in daemonset serviceaccount configmap; do
+    case "$kind" in
+      daemonset) name="$DP_DAEMON_SET" token='kubernetes:apps/v1:DaemonSet' resource='sriov-device-plugin-ds' ;;
+      serviceaccount) name="$DP_SERVICE_ACCOUNT" token='kubernetes:core/v1:ServiceAccount' resource='sriov-device-plugin-sa' ;;
+      configmap) name="$DP_CONFIG_MAP" token='kubernetes:core/v1:ConfigMap' resource='sriov-device-plugin-config' ;;
+    esac
+    if foreign "$kind" "$name" "$DP_NAMESPACE"; then
+      found+=("$kind $DP_NAMESPACE/$name")
+      deletes+=("$kind/$name")
+      imports+=("pulumi import $token $resource $DP_NAMESPACE/$name --parent <urn of sriov-device-plugin>")
+    fi
+  done
+  [[ "${#found[@]}" -gt 0 ]] || return 0
+  local listed adopt
+  listed="$(printf '%s, ' "${found[@]}")"
+  adopt="$(printf '%s; ' "${imports[@]}")"
+  problem "the SR-IOV device plugin objects the stack creates already exist, not applied by Pulumi (${listed%, }; the runbook's kubectl apply of the upstream manifests makes them), and pulumi up would fail with AlreadyExists after every node was changed: remove them first: kubectl delete --namespace $DP_NAMESPACE ${deletes[*]} (VFs stay on the nodes; kubelet stops advertising them until the stack's plugin runs), or adopt them: ${adopt%; }"
+}
+
+check_nad() {
+  if [[ -z "$(get namespace "$NAD_NAMESPACE" '{.metadata.name}')" ]]; then
+    problem "nad.namespace $NAD_NAMESPACE does not exist, and the NetworkAttachmentDefinition would fail after every node was changed: fix nad.namespace in the stack config, or create it first: kubectl create namespace $NAD_NAMESPACE"
+    return 0
+  fi
+  # Without the CRD (Multus not installed yet) no NAD can exist.
+  [[ -n "$crd" ]] || return 0
+  if foreign "$NAD_CRD" "$NAD_NAME" "$NAD_NAMESPACE"; then
+    problem "networkattachmentdefinition $NAD_NAMESPACE/$NAD_NAME already exists, not applied by Pulumi: choose another nad.name, or remove it first (pods using it keep their interfaces): kubectl delete $NAD_CRD $NAD_NAME --namespace $NAD_NAMESPACE"
+  fi
+}
+
+check_device_plugin_objects
+check_nad
+access_ok
 
 # --- verdict -------------------------------------------------------------------------------------
 

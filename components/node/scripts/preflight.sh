@@ -12,21 +12,24 @@
 #               the SR-IOV device plugin's selectors (config agilio-offload:sriov.vendors,
 #               .devices, .drivers), space-separated
 #
-# Checks, in order: the PF netdev exists; its PCI vendor is 0x19ee (Netronome) or 0x1da8
-# (Corigine); it is bound to nfp; the kernel >= MIN_KERNEL; sriov_drivers_autoprobe is 1; what
-# the card's VFs will be (the PF's vendor, sriov_vf_device, the driver nfp_netvf) matches the
-# device plugin's selectors; the firmware image for the assembly exists; devlink fw_load_policy
-# is not flash and no serial-<this card>-*.nffw overrides the pci-<addr>.nffw link (nfp_net_fw_find
-# tries serial-* first); sriov_totalvfs >= VFS (a warning only when the firmware is about to
-# change: the limit is the loaded firmware's, and the vfs step checks it after the reload).
-# Also finds out whether this SSH session reaches the node through the card (`ip route get` to
-# the SSH peer): the driver step's reload mode (sync, or detached when it does).
+# Checks, in order: every tool the steps run is on PATH (else each is named with the package of the
+# node's distro, from /etc/os-release); the PF netdev exists; no other NFP card is on the node (the
+# driver step's `rmmod nfp` unloads every card's driver: one card per node is the known limit); the
+# PF's PCI vendor is 0x19ee (Netronome) or 0x1da8 (Corigine); it is bound to nfp; the kernel >=
+# MIN_KERNEL; sriov_drivers_autoprobe is 1; what the card's VFs will be (the PF's vendor,
+# sriov_vf_device, the driver nfp_netvf) matches the device plugin's selectors; the firmware image
+# for the assembly exists; devlink fw_load_policy is not flash and no serial-<this card>-*.nffw
+# overrides the pci-<addr>.nffw link (nfp_net_fw_find tries serial-* first); sriov_totalvfs >= VFS
+# (a warning only when the firmware is about to change: the limit is the loaded firmware's, and the
+# vfs step checks it after the reload). Also finds out whether this SSH session reaches the node
+# through the card (`ip route get` to the SSH peer): the driver step's reload mode (sync, or
+# detached when it does).
 # Changes nothing, except that a scan sets the card's debug-dump level to 0 (`ethtool -W`), as
 # the runbook's fw-select does.
 #
 # Last stdout line: {"step","node","pf","pciAddress","changed":false,"vendor","device","driver",
 #   "kernel","totalVfs","assembly","firmware","vfDevice","vfDriver","fwLoadPolicy",
-#   "reloadMode","sshEgress"}
+#   "reloadMode","sshEgress","pfNames","otherNfpFunctions"}
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 : "${NODE:?}" "${PF:?}" "${APP:?}" "${ASSY:?}" "${MIN_KERNEL:?}" "${VFS:?}"
@@ -41,6 +44,7 @@ STEP=preflight
 . "${BASH_SOURCE[0]%/*}/lib-state.sh"
 . "${BASH_SOURCE[0]%/*}/lib-reload-mode.sh"
 . "${BASH_SOURCE[0]%/*}/lib-sriov.sh"
+. "${BASH_SOURCE[0]%/*}/lib-eswitch.sh"
 
 # listed WORD LIST: WORD is one of the space-separated LIST.
 listed() {
@@ -82,8 +86,76 @@ require_no_serial_override() {
   done
 }
 
+# The tools the steps run (grep of scripts/*.sh), each with its package: Debian/Ubuntu, then
+# RHEL-like (iproute ships devlink there too).
+STEP_TOOLS="devlink:iproute2:iproute ip:iproute2:iproute ethtool:ethtool:ethtool
+modprobe:kmod:kmod rmmod:kmod:kmod udevadm:udev:systemd-udev systemctl:systemd:systemd
+systemd-run:systemd:systemd timeout:coreutils:coreutils"
+
+# distro_family: debian, rhel or unknown, from ID and ID_LIKE of /etc/os-release (os-release(5)).
+distro_family() {
+  local ids=''
+  if [[ -r /etc/os-release ]]; then
+    ids=$(sed -n -E 's/^(ID|ID_LIKE)=//p' /etc/os-release | tr -d '"' | tr '\n' ' ')
+  fi
+  case " $ids " in
+    *" debian "* | *" ubuntu "*) printf debian ;;
+    *" rhel "* | *" fedora "* | *" centos "*) printf rhel ;;
+    *) printf unknown ;;
+  esac
+}
+
+require_tools() {
+  local family entry tool debian rhel missing=()
+  family=$(distro_family)
+  for entry in $STEP_TOOLS; do
+    IFS=: read -r tool debian rhel <<<"$entry"
+    command -v "$tool" >/dev/null 2>&1 && continue
+    case "$family" in
+      debian) missing+=("$tool (package $debian)") ;;
+      rhel) missing+=("$tool (package $rhel)") ;;
+      *) missing+=("$tool (package $debian on Debian/Ubuntu, $rhel on RHEL-like)") ;;
+    esac
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  local listed
+  listed=$(printf '%s, ' "${missing[@]}")
+  die "missing tool(s) the steps run: ${listed%, }: install them on the node (without devlink, fw_load_policy reads empty and a flash policy passes unseen)"
+}
+
+# other_nfp_functions PCI: NFP PCI functions (vendor 0x19ee Netronome, 0x1da8 Corigine) on the
+# node that are not this card's: not in the PF's slot and not one of its VFs (physfn).
+other_nfp_functions() {
+  local slot=${1%.*} dev name vendor physfn others=()
+  for dev in /sys/bus/pci/devices/*; do
+    [[ -e $dev ]] || continue
+    name=${dev##*/}
+    [[ ${name%.*} == "$slot" ]] && continue
+    vendor=$(read_attr "$dev/vendor")
+    [[ $vendor == 0x19ee || $vendor == 0x1da8 ]] || continue
+    physfn=$(readlink -f "$dev/physfn" 2>/dev/null || true)
+    [[ ${physfn##*/} == "$1" ]] && continue
+    others+=("$name")
+  done
+  printf '%s' "${others[*]}"
+}
+
+# running_app PCI: the firmware app the card runs now: flower (switchdev), nic (core NIC), or
+# unknown; the PF's name is recorded under it (the name can differ between the two).
+running_app() {
+  case "$(eswitch_mode "$1")" in
+    switchdev | legacy) printf flower ;;
+    none*) printf nic ;;
+    *) printf unknown ;;
+  esac
+}
+
+require_tools
 require_pf
 pci=$(pf_pci_address)
+other_cards=$(other_nfp_functions "$pci")
+[[ -z $other_cards ]] ||
+  die "other NFP PCI functions on this node: $other_cards (another Agilio/NFP card): the driver step's rmmod nfp unloads every card's driver (its VFs are lost, and an SSH session or node IP on it is cut); agilio-offload supports one Agilio card per node: take the node out of nodes[] or the other card out of the node"
 device_dir=$(pf_sysfs)/device
 
 vendor=$(read_attr "$device_dir/vendor")
@@ -145,4 +217,7 @@ fact_str vfDriver "$vf_driver"
 fact_str fwLoadPolicy "$fw_load_policy"
 fact_str reloadMode "$RELOAD_MODE"
 fact_str sshEgress "$SSH_EGRESS"
+app=$(running_app "$pci")
+fact_raw pfNames "{$(json_string "$app"):$(json_string "$PF")}"
+fact_raw otherNfpFunctions "[]"
 print_facts

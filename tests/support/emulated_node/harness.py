@@ -204,6 +204,7 @@ class EmulatedNode:
     def _write_standins(self) -> None:
         standin = Path(__file__).with_name("standin.py")
         tools = [tool for tool in STANDINS if tool not in ("dracut", "update-initramfs")]
+        tools = [tool for tool in tools if tool not in self.spec.missing_tools]
         if self.spec.initramfs != "none":
             tools.append("dracut" if self.spec.initramfs == "dracut" else "update-initramfs")
         for tool in tools:

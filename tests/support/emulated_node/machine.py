@@ -83,10 +83,12 @@ def overlay(lower: str, paths: NodePaths, name: str) -> None:
     )
 
 
-def hide_real_tools(paths: NodePaths) -> None:
-    """Unlink real dracut/update-initramfs inside the namespace (an overlay's whiteout)."""
+def hide_real_tools(paths: NodePaths, missing: tuple[str, ...] = ()) -> None:
+    """Unlink real dracut/update-initramfs, and the tools the node lacks, inside the namespace
+    (an overlay's whiteout)."""
+    hidden = (*HIDDEN_TOOLS, *missing)
     for directory in ("/usr/sbin", "/usr/bin", "/usr/local/bin"):
-        present = [tool for tool in HIDDEN_TOOLS if os.path.lexists(f"{directory}/{tool}")]
+        present = [tool for tool in hidden if os.path.lexists(f"{directory}/{tool}")]
         if present:
             overlay(directory, paths, directory.strip("/").replace("/", "-"))
             for tool in present:
@@ -101,7 +103,9 @@ def setup_mounts(spec: NodeSpec, paths: NodePaths) -> None:
     overlay("/etc", paths, "etc")
     overlay("/var", paths, "var")
     overlay(firmware_root(), paths, "firmware")
-    hide_real_tools(paths)
+    hide_real_tools(paths, spec.missing_tools)
+    if spec.os_release is not None:
+        write_os_release(spec.os_release)
     bind(paths.firmware, NS_FIRMWARE)
     bind(paths.systemd, NS_SYSTEMD)
     if spec.initramfs == "dracut":
@@ -114,6 +118,14 @@ def setup_mounts(spec: NodeSpec, paths: NodePaths) -> None:
         provide_hook_functions(paths)
     for directory in spec.disk_full:
         fill_up(directory, paths)
+
+
+def write_os_release(text: str) -> None:
+    """/etc/os-release (in the /etc overlay); often a link to ../usr/lib/os-release: replaced."""
+    if os.path.lexists("/etc/os-release"):
+        os.unlink("/etc/os-release")
+    with open("/etc/os-release", "w") as file:
+        file.write(text)
 
 
 # initramfs-tools' copy_file (hook-functions), the part a firmware hook uses: 2 when the source

@@ -81,6 +81,14 @@ class NodeSpec:
     probe_fails: bool = False
     # Directories (inside the node) on a file system with no space left: a write there fails.
     disk_full: tuple[str, ...] = ()
+    # --- faults apart from the card's interface (netdevsim style: knobs, not card behaviour) ---
+    # Tools absent from the node: no stand-in, and the real one hidden (an overlay whiteout).
+    missing_tools: tuple[str, ...] = ()
+    # /etc/os-release of the node (os-release(5)); None: the host's, untouched.
+    os_release: str | None = 'NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"\n'
+    # PCI functions of another NFP card on the node (vendor 0x19ee, device 0x4000, bound to
+    # nfp): only visible in /sys/bus/pci/devices; no netdev, no firmware, no VFs.
+    other_nfp_functions: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -90,6 +98,8 @@ class NodeSpec:
         data = json.loads(text)
         data["fail_once"] = tuple(data["fail_once"])
         data["disk_full"] = tuple(data["disk_full"])
+        for key in ("missing_tools", "other_nfp_functions"):
+            data[key] = tuple(data.get(key, ()))
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
 

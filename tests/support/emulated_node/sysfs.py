@@ -131,6 +131,19 @@ def driver_dir(functions: list[str]) -> Dir:
     return Dir({pci: Link(f"../../../../{BRIDGE}/{pci}") for pci in functions})
 
 
+def other_card_dir(address: str) -> Dir:
+    """A function of another NFP card (the `other_nfp_functions` fault): vendor, device,
+    class and uevent, as pci-sysfs.c shows any PCI function."""
+    return Dir(
+        {
+            "vendor": text("0x19ee"),
+            "device": text("0x4000"),
+            "class": text("0x020000"),
+            "uevent": text(f"PCI_SLOT_NAME={address}"),
+        }
+    )
+
+
 def build_tree(card: Card) -> Dir:
     """The whole emulated /sys, from one consistent view of the card."""
     with card.lock:
@@ -142,6 +155,8 @@ def build_tree(card: Card) -> Dir:
             functions[card.spec.pci] = pf_dir(card, devs)
         for address in vfs:
             functions[address] = vf_dir(card, address, devs, bound)
+        for address in card.spec.other_nfp_functions:
+            functions[address] = other_card_dir(address)
         class_net: dict[str, Entry] = {"lo": Link("../../devices/virtual/net/lo")}
         virtual: dict[str, Entry] = {
             "lo": Dir({"ifindex": text(1), "operstate": text("unknown"), "type": text(772)})
