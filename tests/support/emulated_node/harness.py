@@ -322,6 +322,15 @@ class EmulatedNode:
         if not self.request("wait_idle", timeout=timeout)["idle"]:
             raise NodeError(f"node not idle after {timeout} s: {self.state()}")
 
+    def address_up(self) -> None:
+        """The operator brings the node's SSH address back (the `address_back_seconds=None`
+        case)."""
+        self.request("address_up")
+
+    def busy_sessions(self) -> list[dict[str, Any]]:
+        """The SSH sessions running a command right now (tools.py `busy_sessions`)."""
+        return list(self.request("sessions")["busy"])
+
     def reboot(self) -> list[dict[str, Any]]:
         return self.request("reboot")["units"]
 
