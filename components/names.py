@@ -34,6 +34,12 @@ KUBECTL_STEPS = (
     "vfs-advertised",
     "uncordon",
 )
+# The operator-side waits for the node's SSH port to go away and come back (a TCP probe, no
+# session) after a detached nfp reload: "ssh-return" after the driver step, before vfs;
+# "ssh-return-after-undo" (its delete) after the firmware undo of a destroy, before reload-wait's.
+SSH_RETURN_STEP = "ssh-return"
+SSH_RETURN_AFTER_UNDO_STEP = "ssh-return-after-undo"
+SSH_RETURN_STEPS = (SSH_RETURN_AFTER_UNDO_STEP, SSH_RETURN_STEP)
 GATE_NAME = "preflight-gate"
 
 

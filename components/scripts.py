@@ -35,6 +35,8 @@ _HEREDOC_START = re.compile(r"(?<!<)<<(?!<)(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]
 NODE_SCRIPTS = "components.node.scripts"
 KUBECTL_SCRIPTS = "components.cluster.kubectl_scripts"
 CLUSTER_SCRIPTS = "components.cluster.scripts"
+# A node step's scripts run on the operator's machine (no kubectl): the SSH-return probe.
+OPERATOR_SCRIPTS = "components.node.operator_scripts"
 
 
 @cache
@@ -125,6 +127,11 @@ def render_script(name: str, params: Mapping[str, ParamValue], package: str = NO
         raise ValueError(f"script {package}/{name}.sh must start with a shebang line")
     prelude = render_prelude(params)
     return f"{shebang}\n{prelude}\n{rest}" if prelude else body
+
+
+def render_operator_script(name: str, params: Mapping[str, ParamValue]) -> str:
+    """A script of `node/operator_scripts/`, rendered as the node scripts are."""
+    return render_script(name, params, OPERATOR_SCRIPTS)
 
 
 def remote_command(script: str, *, sudo: bool) -> str:

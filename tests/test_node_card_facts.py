@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from components.node.agilio_node import SshReturnBounds
 from tests.support.node_steps import (
     FLOWER_0097,
     NODE,
@@ -17,7 +18,11 @@ from tests.support.node_steps import (
     apply_all,
     must,
     run_step,
+    ssh_return,
 )
+from tools.rehearsal.ssh import PulumiCommandSSH
+
+QUICK_PROBE = SshReturnBounds(gone=10, back=10, poll=0.05, probe=0.5)
 
 if TYPE_CHECKING:
     from tests.support.emulated_node.harness import EmulatedNode
@@ -221,18 +226,26 @@ def test_reload_is_synchronous_when_ssh_does_not_cross_the_card(node: EmulatedNo
 
 @pytest.mark.parametrize("drop", ["reset", "stall"])
 def test_ssh_over_the_pf_reloads_detached(start_node: StartNode, drop: str) -> None:
+    """As pulumi-command runs the steps: each over a new connection it never closes, the next
+    step dialled as soon as the one before returned (tests/test_ssh_reload.py has the cases)."""
     node = start_node(ssh_via_pf=True, ssh_link_drop=drop)
-
-    preflight = must(run_step(node, "preflight"))
-    must(run_step(node, "firmware"))
-    driver = must(run_step(node, "driver"))
-    if drop == "reset":
-        node.wait_idle()  # what the program's dial retries stand for: connect after the drop
-    vfs = must(run_step(node, "vfs"))  # stall: right away, its session waits out the drop
+    ssh = PulumiCommandSSH()
+    try:
+        preflight = must(run_step(node, "preflight", client=ssh))
+        must(run_step(node, "firmware", client=ssh))
+        driver = must(run_step(node, "driver", client=ssh))
+        # The operator's ssh-return step: no session while the address is away.
+        probe = ssh_return(node, "apply", driver.result.stdout, QUICK_PROBE)
+        vfs = run_step(node, "vfs", client=ssh)
+        at_rmmod = node.calls("(sessions at rmmod)")
+    finally:
+        ssh.close_all()
 
     assert preflight.facts["reloadMode"] == "detached" and preflight.facts["sshEgress"] == PF
     assert driver.facts["reloadMode"] == "detached" and driver.facts["reloadPending"] is True
-    assert node.calls("(link down)")[0]["argv"][0] == drop
+    assert probe.result.returncode == 0 and probe.facts["back"] is True, probe.result.stderr
+    must(vfs)
+    assert at_rmmod[0]["busy"] == [], "a step's session was open when nfp was unloaded"
     assert vfs.facts["vfs"] == 4 and node.state()["card"]["switchdev"] is True
 
 

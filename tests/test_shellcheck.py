@@ -10,7 +10,7 @@ import pytest
 from components.cluster.vf_registration import render_kubectl_script, wait_params
 from components.config import SriovConfig
 from components.names import STEPS
-from components.scripts import render_script, sourced_parts
+from components.scripts import render_operator_script, render_script, sourced_parts
 from tests.support.shellcheck import run_shellcheck
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "components" / "node" / "scripts"
@@ -118,3 +118,32 @@ def test_rendered_wait_vfs_advertised_passes_shellcheck(tmp_path: Path) -> None:
     path.write_text(render_kubectl_script("wait-vfs-advertised", params))
     result = run_shellcheck(str(path))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- scripts a node step runs on the operator's machine (components/node/operator_scripts/) ---
+
+OPERATOR_SCRIPT = Path(__file__).resolve().parents[1] / "components/node/operator_scripts"
+
+
+def test_ssh_return_is_strict_bash_and_passes_shellcheck(tmp_path: Path) -> None:
+    script = OPERATOR_SCRIPT / "ssh-return.sh"
+    lines = script.read_text().splitlines()
+    assert lines[0] == "#!/usr/bin/env bash" and "set -euo pipefail" in lines
+    assert run_shellcheck(str(script)).returncode == 0
+    rendered = tmp_path / "ssh-return.sh"
+    rendered.write_text(render_operator_script("ssh-return", ssh_return_params()))
+    result = run_shellcheck("--exclude=SC2016", str(rendered))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def ssh_return_params() -> dict[str, str | int]:
+    return {
+        "NODE": "worker-1",
+        "HOST": "192.0.2.1",
+        "PORT": 22,
+        "ACTION": "apply",
+        "GONE_SECONDS": 30,
+        "BACK_SECONDS": 300,
+        "POLL_SECONDS": "0.5",
+        "PROBE_SECONDS": "2",
+    }

@@ -4,11 +4,16 @@ Each step is a `remote.Command` running a script from `scripts/` with its parame
 quoted prelude, or kubectl on the operator's machine; the steps run in runbook order, each
 depending on the one before:
 
-    uncordon-after-undo -> drain -> reload-wait (read-only) -> firmware -> driver -> vfs
-    -> drain-before-undo -> device-plugin-restart -> vfs-advertised (read-only) -> uncordon
+    uncordon-after-undo -> drain -> reload-wait (read-only) -> ssh-return-after-undo
+    -> firmware -> driver -> ssh-return -> vfs -> drain-before-undo -> device-plugin-restart
+    -> vfs-advertised (read-only) -> uncordon
 
 `uncordon-after-undo` and `drain-before-undo` do nothing on create; they are the node's undo
 brackets (Pulumi deletes dependents first): drain before the hardware undo, uncordon after it.
+`ssh-return` (after the driver step) and `ssh-return-after-undo` (its delete, after the firmware
+undo) wait on the operator's machine, without an SSH session, for the node's SSH port to go
+away and come back when a detached nfp reload took the node's address with the PF
+(docs/ssh-and-reload.md).
 
 Every step is made one way, by `NodeStepFactory` (below; the node's read-only preflight,
 preflight.py, makes its step with it too): the script from `scripts/` with its parameters in a
@@ -33,8 +38,19 @@ from components.cluster.provider import SYSTEM_NAMESPACE
 from components.cluster.vf_registration import wait_vfs_advertised_command
 from components.config.models import KubernetesConfig, ResolvedNode, SriovConfig, StackConfig
 from components.config.paths import expand_home
-from components.names import AGILIO_NODE_TYPE, DEVICE_PLUGIN_POD_SELECTOR, step_name
-from components.scripts import ParamValue, remote_command, render_script
+from components.names import (
+    AGILIO_NODE_TYPE,
+    DEVICE_PLUGIN_POD_SELECTOR,
+    SSH_RETURN_AFTER_UNDO_STEP,
+    SSH_RETURN_STEP,
+    step_name,
+)
+from components.scripts import (
+    ParamValue,
+    remote_command,
+    render_operator_script,
+    render_script,
+)
 
 # What the firmware and vfs steps report in their JSON line, exposed as the node's facts.
 REPORTED_FACTS = ("pciAddress", "totalVfs", "vfs", "firmware")
@@ -44,12 +60,13 @@ DRAIN_OPTIONS = ("--ignore-daemonsets", "--delete-emptydir-data", f"--timeout={D
 
 # How long a step waits for the PF to come back after a driver reload.
 PF_WAIT_SECONDS = 300
-# pulumi-command retries only the dial (remote/connection.go `Dial`): up to DIAL_ERROR_LIMIT
-# failed dials, each bounded by PER_DIAL_TIMEOUT_SECONDS, with the pulumi SDK's retry backoff
-# between them (sdk/go/common/util/retry/until.go: 100 ms, x1.5, at most 5 s). See
-# `dial_budget_seconds` for what that allows while a node's NIC reloads: with 30 dials, about
-# 9 minutes while the address is gone (each dial times out), about 2 minutes once the address
-# answers but sshd refuses; both outlast the PF's reappearance after a reload.
+# pulumi-command retries only the dial (remote/connection.go `dialWithRetry`): it stops when
+# `try + 1 > dialErrorLimit`, so DIAL_ERROR_LIMIT + 1 tries, each bounded by
+# PER_DIAL_TIMEOUT_SECONDS for the TCP connect only (x/crypto ssh.Dial: `net.DialTimeout(...,
+# config.Timeout)`; the SSH handshake has no deadline), with the pulumi SDK's retry waits between
+# them (sdk/go/common/util/retry/until.go: 100 ms, x1.5, at most 5 s). `dial_budget_seconds`
+# gives the figures: 31 tries, 111.3 s of waits; about 9.6 minutes while every connect times
+# out, about 1.9 minutes while every connect is refused.
 DIAL_ERROR_LIMIT = 30
 PER_DIAL_TIMEOUT_SECONDS = 15
 RETRY_FIRST_DELAY_SECONDS = 0.1
@@ -62,14 +79,48 @@ def dial_budget_seconds(
 ) -> tuple[float, float]:
     """(shortest, longest) time pulumi-command keeps dialing a node that does not answer.
 
-    Shortest: every dial is refused at once (the address is back, sshd is not). Longest: every
-    dial times out (the address is gone). The waits between dials follow the SDK's backoff.
+    `limit + 1` tries (dialWithRetry, reachedDialingErrorLimit), `limit` waits between them
+    (retry.Until: `min(0.1 * 1.5**k, 5)` s after try k). Shortest: every connect is refused at
+    once (the address answers, sshd does not). Longest: every TCP connect runs to `per_dial`
+    (the address is gone and SYNs are dropped). A peer that accepts TCP but never completes the
+    SSH handshake holds one try without bound (x/crypto sets no handshake deadline; sshd's
+    LoginGraceTime ends it on a live sshd).
     """
     waits, delay = 0.0, RETRY_FIRST_DELAY_SECONDS
-    for _ in range(limit - 1):
+    for _ in range(limit):
         waits += min(delay, RETRY_MAX_DELAY_SECONDS)
         delay *= RETRY_BACKOFF
-    return waits, waits + limit * per_dial
+    return waits, waits + (limit + 1) * per_dial
+
+
+@dataclass(frozen=True)
+class SshReturnBounds:
+    """The ssh-return probe's bounds (operator_scripts/ssh-return.sh). `gone`: how long the port
+    may take to go away after the reload was armed (its 2 s delay on the node, then rmmod);
+    `back`: how long it may then take to come back (as long as a step waits for the PF)."""
+
+    gone: int = 30
+    back: int = PF_WAIT_SECONDS
+    poll: float = 0.5
+    probe: float = 2.0
+
+
+def ssh_return_command(
+    node: str, host: str, port: int, action: str, bounds: SshReturnBounds = SshReturnBounds()
+) -> str:
+    """The local.Command text of the ssh-return probe for `node` (action apply | undo)."""
+    params: dict[str, ParamValue] = {
+        "NODE": node,
+        "HOST": host,
+        "PORT": port,
+        "ACTION": action,
+        "GONE_SECONDS": bounds.gone,
+        "BACK_SECONDS": bounds.back,
+        "POLL_SECONDS": str(bounds.poll),
+        "PROBE_SECONDS": str(bounds.probe),
+    }
+    script = render_operator_script("ssh-return", params)
+    return remote_command(script, sudo=False)
 
 
 @dataclass
@@ -197,6 +248,7 @@ class NodeStepFactory:
         after: Sequence[pulumi.Input[pulumi.Resource]],
         delete: str | None = None,
         triggers: Sequence[pulumi.Input[object]] | None = None,
+        environment: dict[str, pulumi.Input[str]] | None = None,
     ) -> local.Command:
         """A kubectl step on the operator's machine. An update (an input changed without a
         trigger: kubeconfig, context, `rollout.drain`) runs nothing; only a trigger change
@@ -207,6 +259,7 @@ class NodeStepFactory:
             update=echo_command(f"{self.node.name} {step}: updated, nothing to run"),
             delete=delete,
             triggers=list(triggers) if triggers is not None else None,
+            environment=environment,
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions(parent=self.parent, depends_on=list(after)),
         )
@@ -234,8 +287,10 @@ class AgilioNode(pulumi.ComponentResource):
     uncordon_after_undo: local.Command
     drain: local.Command
     reload_wait: remote.Command
+    ssh_return_after_undo: local.Command
     firmware: remote.Command
     driver: remote.Command
+    ssh_return: local.Command
     vfs: remote.Command
     drain_before_undo: local.Command
     device_plugin_restart: local.Command
@@ -274,11 +329,29 @@ class AgilioNode(pulumi.ComponentResource):
         self.reload_wait = steps.remote_step(
             "reload-wait", steps.commands("reload-wait", wait, undo=True), after=[self.drain]
         )
+        # Its delete runs after the firmware undo (which may arm a detached reload) and before
+        # reload-wait's undo dials the node: it waits for the SSH port to go and come back.
+        # Like the undo brackets: no triggers (a replacement would run the wait out of order).
+        self.ssh_return_after_undo = steps.local_step(
+            SSH_RETURN_AFTER_UNDO_STEP,
+            echo_command(f"{self.node_name}: the SSH port is watched on destroy only"),
+            after=[self.reload_wait],
+            delete=self._ssh_return_command("undo"),
+        )
         self.firmware = steps.remote_step(
-            "firmware", hardware["firmware"], after=[self.reload_wait]
+            "firmware", hardware["firmware"], after=[self.ssh_return_after_undo]
         )
         self.driver = steps.remote_step("driver", hardware["driver"], after=[self.firmware])
-        self.vfs = steps.remote_step("vfs", hardware["vfs"], after=[self.driver])
+        # When the driver step armed a detached reload (its facts say so), wait without a
+        # session for the node's SSH port to go away and come back before vfs dials.
+        self.ssh_return = steps.local_step(
+            SSH_RETURN_STEP,
+            self._ssh_return_command("apply"),
+            after=[self.driver],
+            triggers=self._step_triggers({"driver": hardware["driver"]}),
+            environment={"AGILIO_DRIVER_FACTS": self.driver.stdout},
+        )
+        self.vfs = steps.remote_step("vfs", hardware["vfs"], after=[self.ssh_return])
         self.drain_before_undo = self._drain_before_undo(steps, after=[self.vfs])
         # The device plugin counts VFs only when it starts: restart this node's copy so kubelet
         # sees the new VFs (none runs yet on a first rollout; then this does nothing).
@@ -313,6 +386,10 @@ class AgilioNode(pulumi.ComponentResource):
             self.facts[key] = reported.apply(lambda facts, key=key: facts[key])
         self.register_outputs({"node": self._node.name, "facts": self.facts})
 
+    def _ssh_return_command(self, action: str) -> str:
+        node = self._node
+        return ssh_return_command(node.name, node.host, node.port, action)
+
     # --- what re-runs the kubectl steps ---
 
     def _kubectl_triggers(self, hardware: dict[str, StepCommands]) -> list[pulumi.Input[object]]:
@@ -320,12 +397,18 @@ class AgilioNode(pulumi.ComponentResource):
         commands and its connection. The kubectl steps are replaced, so re-run, with them:
         the node is drained before and uncordoned after, within the rollout's bound."""
         node = self._node
+        return [node.app, node.assy, node.pf, node.vfs, *self._step_triggers(hardware)]
+
+    def _step_triggers(self, steps: dict[str, StepCommands]) -> list[pulumi.Input[object]]:
+        """What makes `steps` run again: their commands and the node's connection (and key).
+        ssh-return takes the driver step's alone: it re-runs exactly when the driver does."""
+        node = self._node
         rendered = {
-            "steps": {step: [c.create, c.delete] for step, c in hardware.items()},
+            "steps": {step: [c.create, c.delete] for step, c in steps.items()},
             "connection": connection_fingerprint(node),
         }
         digest = hashlib.sha256(json.dumps(rendered, sort_keys=True).encode()).hexdigest()
-        triggers: list[pulumi.Input[object]] = [node.app, node.assy, node.pf, node.vfs, digest]
+        triggers: list[pulumi.Input[object]] = [digest]
         if self._access.private_key is not None:
             # A new SSH key changes every step's connection too; its digest stays secret.
             triggers.append(

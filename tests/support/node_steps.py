@@ -5,6 +5,7 @@ the node, taken from the program run under Pulumi mocks (`program_commands`)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from functools import cache
@@ -13,8 +14,16 @@ from unittest import mock
 
 from components.names import STEPS
 from components.node import agilio_node
+from components.node.agilio_node import SshReturnBounds, ssh_return_command
 from tests.support.emulated_node.harness import EmulatedNode
 from tools.engine.mock_driver import run_stack
+from tools.rehearsal.ssh import PulumiCommandSSH
+
+# The program's dial settings (agilio_node.connection_args).
+DIAL = {
+    "dial_error_limit": agilio_node.DIAL_ERROR_LIMIT,
+    "per_dial_timeout": agilio_node.PER_DIAL_TIMEOUT_SECONDS,
+}
 
 NODE = "worker-1"
 PF = "ens1np0"
@@ -88,8 +97,32 @@ class StepRun:
         return lines[0]
 
 
-def run_step(node: EmulatedNode, step: str, action: str = "apply", **params: Any) -> StepRun:
-    result = node.run(step_command(step, action, params))
+def run_command(
+    node: EmulatedNode, command: str, client: PulumiCommandSSH | None
+) -> subprocess.CompletedProcess[str]:
+    """`command` over OpenSSH (`node.run`, which closes its connection), or over `client`, which
+    connects as pulumi-command does (its connection stays open). A dial failure or a command
+    without exit status is exit 255 (what OpenSSH's client exits with then), the provider's
+    error text on stderr."""
+    if client is None:
+        return node.run(command)
+    got = client.run(node.connection(**DIAL), command)
+    stderr = got.stderr
+    if got.exit_code is None:
+        stderr = f"{stderr}\n{got.error}" if stderr else str(got.error)
+    code = 255 if got.exit_code is None else got.exit_code
+    return subprocess.CompletedProcess(command, code, got.stdout, stderr)
+
+
+def run_step(
+    node: EmulatedNode,
+    step: str,
+    action: str = "apply",
+    *,
+    client: PulumiCommandSSH | None = None,
+    **params: Any,
+) -> StepRun:
+    result = run_command(node, step_command(step, action, params), client)
     facts: dict[str, Any] = {}
     if result.returncode == 0:
         last = (result.stdout.strip().splitlines() or [""])[-1]
@@ -119,6 +152,28 @@ def undo_all(node: EmulatedNode, **params: Any) -> dict[str, dict[str, Any]]:
     facts = {step: must(run_step(node, step, "undo", **params)).facts for step in UNDO_ORDER}
     node.wait_idle()
     return facts
+
+
+@dataclass
+class Probe:
+    result: subprocess.CompletedProcess[str]
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        return dict(json.loads(self.result.stdout.strip().splitlines()[-1]))
+
+
+def ssh_return(
+    node: EmulatedNode, action: str, driver_stdout: str, bounds: SshReturnBounds
+) -> Probe:
+    """The probe step as local.Command runs it: `/bin/sh -c <create or delete>`, the driver's
+    stdout in its environment."""
+    command = ssh_return_command(NODE, "127.0.0.1", node.port, action, bounds)
+    env = {**os.environ, "AGILIO_DRIVER_FACTS": driver_stdout}
+    result = subprocess.run(
+        ["/bin/sh", "-c", command], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    return Probe(result)
 
 
 def reloads(node: EmulatedNode) -> list[dict[str, Any]]:

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from components.names import AGILIO_NODE_TYPE as NODE_COMPONENT
-from components.names import HARDWARE_STEPS, LOCAL_COMMAND, REMOTE_COMMAND, step_of
+from components.names import (
+    HARDWARE_STEPS,
+    LOCAL_COMMAND,
+    REMOTE_COMMAND,
+    SSH_RETURN_AFTER_UNDO_STEP,
+    SSH_RETURN_STEP,
+    step_of,
+)
 from tools.engine.graph import max_antichain, topological
 from tools.engine.resources import Resource, ResourceJSON, as_resource, as_resources
 from tools.engine.step import EnginePlan, Op, Step
@@ -35,6 +42,12 @@ UNDOES = {
     "driver": "undo driver (nfp reload if due)",
     "vfs": "undo vfs (VFs to 0)",
     "reload-wait": "wait for the undo's reload",
+}
+# The operator-side probes (components/node/operator_scripts/ssh-return.sh): (step, deleting)
+# -> what runs; a TCP probe of the node's SSH port, no session, changes nothing.
+SSH_RETURN_WAITS = {
+    (SSH_RETURN_STEP, False): "wait for the SSH port to go and come back (TCP probe)",
+    (SSH_RETURN_AFTER_UNDO_STEP, True): "wait for the SSH port after the undo's reload",
 }
 
 
@@ -83,6 +96,8 @@ def node_command(step: Step, node: str) -> NodeCommand:
     if not text or step.retained:
         return NodeCommand(node, name, "nothing", Effect.OTHER)
     if resource.type == LOCAL_COMMAND:
+        if (name, deleting) in SSH_RETURN_WAITS:
+            return NodeCommand(node, name, SSH_RETURN_WAITS[(name, deleting)], Effect.OTHER)
         verbs = _kubectl_verbs(text.split())
         if verbs[:1] == ["drain"]:
             return NodeCommand(node, name, "kubectl drain", Effect.DRAIN)

@@ -6,7 +6,8 @@
 #   NODE             Kubernetes node name (used in messages only)
 #   PF               the Agilio PF netdev
 #   APP, ASSY        the firmware choice; passed only so this step re-runs when it changes
-#   ACTION           apply | undo (the same: reload when a reload is pending)
+#   ACTION           apply | undo (undo reloads nothing: the firmware undo, which a destroy runs
+#                    next, restores the link and reloads, also for a reload left pending here)
 #   RELOAD           auto | sync | detached: how the reload meets this SSH session (auto: sync
 #                    unless the session reaches the node through the Agilio card)
 #   PF_WAIT_SECONDS  the reload unit's time limit (RuntimeMaxSec); sync: this step waits as long,
@@ -17,13 +18,15 @@
 # runs in the transient service agilio-offload-nfp-reload.service (systemd-run), bounded.
 # sync (`ip route get` to the SSH peer leaves by a NIC that is not the card's): this step waits
 #   for it and fails with the proof's message.
-# detached (the session crosses the card, so the reload drops it): the unit starts rmmod only
-#   once this step's SSH session has closed; this step returns at once and the vfs step, whose
-#   connection the program dials with retries, waits for the result first.
+# detached (the session crosses the card, so the reload takes the node's SSH address away): the
+#   unit is armed to start rmmod a few seconds later (AGILIO_RELOAD_DELAY_SECONDS) and this step
+#   returns at once, reporting "reloadArmed": true. Nothing waits for an SSH session to close.
+#   The operator's next step, <node>-ssh-return, waits without a session for the node's SSH
+#   port to go away and come back; then the vfs step dials and waits for the reload's result.
 # When the unit is already running, nothing new is started; when it failed, it is started again.
 #
 # Last stdout line: {"step","node","pf","pciAddress","changed","reloadStarted","reloadPending",
-#   "reloadMode","sshEgress","unit","firmware"}
+#   "reloadMode","reloadArmed","sshEgress","unit","firmware"}
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 : "${NODE:?}" "${PF:?}" "${APP:?}" "${ASSY:?}" "${ACTION:?}" "${RELOAD:?}" "${PF_WAIT_SECONDS:?}"
@@ -58,17 +61,23 @@ pci=$(pf_pci_address)
 firmware=
 [[ -n $pci ]] && firmware=$(readlink -- "$(pci_link "$pci")" 2>/dev/null || true)
 
-# An undo (destroy) reload restores whatever firmware was there: only the binding is proved.
-expect=switchdev
-[[ $ACTION == apply ]] || expect=any
-reload_if_pending "$RELOAD_MODE" "$PF_WAIT_SECONDS" "$expect"
-[[ $RELOAD_STARTED == true ]] || say "no nfp reload pending"
+armed=false
+if [[ $ACTION == undo ]]; then
+  reload_pending && say "nfp reload pending: left to the firmware undo, which restores the link and reloads"
+else
+  [[ "$(reload_state)" == running ]] && armed=true
+  reload_if_pending "$RELOAD_MODE" "$PF_WAIT_SECONDS" switchdev
+  [[ $RELOAD_STARTED == true ]] || say "no nfp reload pending"
+  [[ $RELOAD_STARTED == true ]] && armed=true
+  [[ $RELOAD_MODE == detached ]] || armed=false
+fi
 
 facts_begin "$pci"
 fact_bool changed "$RELOAD_STARTED"
 fact_bool reloadStarted "$RELOAD_STARTED"
 fact_bool reloadPending "$(reload_pending && echo true || echo false)"
 fact_str reloadMode "$RELOAD_MODE"
+fact_bool reloadArmed "$armed"
 fact_str sshEgress "$SSH_EGRESS"
 fact_str unit "$AGILIO_RELOAD_UNIT.service"
 fact_str firmware "$firmware"

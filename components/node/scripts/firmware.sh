@@ -20,9 +20,11 @@
 #   /var/lib/agilio-offload/nfp-reload-pending asks the driver step for an nfp reload. Every
 #   write is checked: a full disk or a read-only file system fails the step, naming the path.
 # undo: the link back to what it was before apply (or removed), the dracut conf / hook removed,
-#   the initramfs rebuilt, and, when the link changed, the nfp reload started (this is the last
-#   step a destroy runs, so no later step would do it): waited for here when this SSH session
-#   does not cross the card, else detached (the reload-wait undo waits for it).
+#   the initramfs rebuilt, and, when the link changed (or a reload was left pending), the nfp
+#   reload started (this is the last hardware step a destroy runs, so no later step would do it):
+#   waited for here when this SSH session does not cross the card, else armed detached (rmmod a
+#   few seconds later); the operator's ssh-return-after-undo step then waits, without a session,
+#   for the node's SSH port to go and come back, and the reload-wait undo for the reload.
 # Safe to re-run from any point: every change is preceded by a marker of the work it implies.
 #
 # Last stdout line: {"step","node","pf","pciAddress","changed","assembly","firmware","link",

@@ -1,41 +1,15 @@
 #!/usr/bin/env bash
 # The reload and its proof (these functions also run inside the transient unit).
 # Uses: lib-messages.sh, lib-pf.sh, lib-writes.sh, lib-firmware-link.sh, lib-state.sh,
-# lib-reload-mode.sh, lib-eswitch.sh, lib-reload-wait.sh.
+# lib-eswitch.sh, lib-reload-wait.sh.
 # shellcheck disable=SC2034 # RELOAD_STARTED is for the including script
 
-# The detached reload starts `rmmod nfp` only once the SSH session of the step that started it
-# has closed (its output delivered) before the PF, maybe the SSH route, goes away; it waits at
-# most this long for that.
-readonly AGILIO_RELOAD_SESSION_WAIT=10
-
-is_sshd() {
-  case "$(cat "/proc/$1/comm" 2>/dev/null)" in
-    sshd | sshd-session) return 0 ;;
-    *) return 1 ;;
-  esac
-}
-
-# The process that holds this script's SSH connection: of the sshd processes above the script
-# (session child, per-connection monitor, listener), the one just below the listener. Nothing
-# when the script did not come in over SSH.
-ssh_session_pid() {
-  local pid=$$ chain=()
-  while ((pid > 1)) && ! is_sshd "$pid"; do
-    pid=$(parent_pid "$pid")
-    [[ -n $pid ]] || return 0
-  done
-  while ((pid > 1)) && is_sshd "$pid"; do
-    chain+=("$pid")
-    pid=$(parent_pid "$pid")
-    [[ -n $pid ]] || break
-  done
-  if ((${#chain[@]} >= 2)); then
-    printf '%s' "${chain[-2]}"
-  elif ((${#chain[@]} == 1)); then
-    printf '%s' "${chain[0]}"
-  fi
-}
+# A detached reload starts `rmmod nfp` this long after the step that armed it returned, so that
+# step's exit status reaches the operator before the PF, and with it the SSH route, goes away.
+# Nothing waits for any SSH session to close: pulumi-command never closes its connections
+# (commandOutputs.go), and the operator's `<node>-ssh-return` step waits, without a session,
+# for the node's SSH port to go away and come back before the next step dials.
+readonly AGILIO_RELOAD_DELAY_SECONDS=2
 
 # reload_problem PCI EXPECT: nothing when the reload proved itself (the PCI function is bound to
 # nfp and, with EXPECT "switchdev", the eswitch is in switchdev mode, as the flower apps run it),
@@ -64,15 +38,12 @@ reload_failed() {
   exit 1
 }
 
-# reload_and_prove PCI SESSION EXPECT: (in the unit) wait for SESSION, the step's sshd, to end;
-# then `rmmod nfp` (only while loaded: a retry after a failed modprobe just loads it), `modprobe
-# nfp`, the proof (reload_problem), and only then the marker removed.
+# reload_and_prove PCI DELAY EXPECT: (in the unit) after DELAY seconds, `rmmod nfp` (only while
+# loaded: a retry after a failed modprobe just loads it), `modprobe nfp`, the proof
+# (reload_problem), and only then the marker removed.
 reload_and_prove() {
-  local pci=$1 session=$2 i=0 problem
-  while [[ -n $session ]] && kill -0 "$session" 2>/dev/null && ((i < AGILIO_RELOAD_SESSION_WAIT * 10)); do
-    sleep 0.1
-    i=$((i + 1))
-  done
+  local pci=$1 problem
+  (($2 == 0)) || sleep "$2"
   rm -f -- "$AGILIO_RELOAD_FAILED"
   if [[ -d /sys/module/nfp ]]; then
     rmmod nfp || reload_failed "rmmod nfp failed (exit $?), need nfp unloaded (is the PF in use?)"
@@ -85,17 +56,17 @@ reload_and_prove() {
 }
 
 # start_reload MODE MAX_SECONDS EXPECT: `reload_and_prove` in a transient service (bounded by
-# RuntimeMaxSec). detached: it waits for this SSH session to close first, and the step returns
-# at once; sync: it starts at once (the caller waits for it).
+# RuntimeMaxSec). detached: it starts rmmod AGILIO_RELOAD_DELAY_SECONDS later, and the step
+# returns at once; sync: it starts at once (the caller waits for it).
 start_reload() {
-  local mode=$1 pci session='' command err
+  local mode=$1 pci delay=0 command err
   pci=$(pf_pci_address)
   [[ -n $pci ]] || pci=$(read_attr "$AGILIO_RELOAD_PCI")
   [[ -n $pci ]] || die "PF $PF has no PCI address to reload, need the Agilio PF netdev"
-  [[ $mode == detached ]] && session=$(ssh_session_pid)
-  command="$(declare -p NODE STEP PF APP AGILIO_FW_DIR AGILIO_STATE_DIR AGILIO_RELOAD_MARKER AGILIO_RELOAD_FAILED AGILIO_RELOAD_PCI AGILIO_RELOAD_SESSION_WAIT)"
+  [[ $mode == detached ]] && delay=$AGILIO_RELOAD_DELAY_SECONDS
+  command="$(declare -p NODE STEP PF APP AGILIO_FW_DIR AGILIO_STATE_DIR AGILIO_RELOAD_MARKER AGILIO_RELOAD_FAILED AGILIO_RELOAD_PCI)"
   command+=$'\n'"$(declare -f pci_link eswitch_mode reload_problem reload_failed reload_and_prove)"
-  command+=$'\n'"reload_and_prove $(printf '%q' "$pci") $(printf '%q' "$session") $3"
+  command+=$'\n'"reload_and_prove $(printf '%q' "$pci") $delay $3"
   remove_file "$AGILIO_RELOAD_FAILED"
   systemctl reset-failed "$AGILIO_RELOAD_UNIT.service" >/dev/null 2>&1 || true
   err=$(systemd-run --unit="$AGILIO_RELOAD_UNIT" --no-block --quiet \
@@ -116,7 +87,7 @@ reload_if_pending() {
     say "nfp reload already running ($AGILIO_RELOAD_UNIT.service)"
   elif reload_pending; then
     if [[ $1 == detached ]]; then
-      say "starting detached nfp reload ($AGILIO_RELOAD_UNIT.service, rmmod once this SSH session closed: it crosses the card)"
+      say "arming a detached nfp reload ($AGILIO_RELOAD_UNIT.service, rmmod in $AGILIO_RELOAD_DELAY_SECONDS s: this SSH session crosses the card; the operator's ssh-return step waits for the node's SSH port to go and come back)"
     else
       say "reloading nfp ($AGILIO_RELOAD_UNIT.service; this SSH session does not cross the card)"
     fi

@@ -21,6 +21,7 @@ import errno
 import faulthandler
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -30,6 +31,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.support.emulated_node.spec import (
@@ -233,6 +235,11 @@ class ControlServer(socketserver.ThreadingUnixStreamServer):
             return {"idle": emulator.wait_idle(float(request["timeout"]))}  # type: ignore[arg-type]
         if op == "reboot":
             return {"units": emulator.reboot()}
+        if op == "address_up":
+            emulator.link_up()
+            return {"up": True}
+        if op == "sessions":
+            return {"busy": emulator.busy_sessions(), "addressDown": emulator.address_down}
         if op == "ping":
             return {"pong": True}
         raise ValueError(f"unknown op {op!r}")
@@ -276,30 +283,63 @@ class Node:
         self.emulator: Emulator | None = None
         self.servers: list[socketserver.ThreadingUnixStreamServer] = []
         self.stopped = threading.Event()
+        self.listener_work: queue.Queue[tuple[Callable[[], None], threading.Event]] = queue.Queue()
 
     def start_services(self) -> None:
         """After /sys is mounted: sshd, then the ready file the harness waits for. Stays until
         the node stops: sshd's parent-death signal fires when this thread ends."""
         try:
             wait_for(sysfs_mounted, 10, "FUSE /sys")
-            port = int((self.paths.ssh / "port").read_text())
-            log = (self.paths.run / "sshd.log").open("ab")
-            config = str(self.paths.ssh / "sshd_config")
-            self.sshd = subprocess.Popen(
-                ["/usr/sbin/sshd", "-D", "-e", "-f", config],
-                stdout=log,
-                stderr=log,
-                preexec_fn=lambda: die_with_parent(signal.SIGTERM),
-            )
-            assert self.emulator is not None
-            self.emulator.ssh_listener = self.sshd.pid
-            wait_for(lambda: port_open(port), 10, f"sshd on 127.0.0.1:{port}")
+            self.start_sshd()
+            assert self.emulator is not None and self.sshd is not None
+            self.emulator.listener_down = lambda: self.ask_listener(self.stop_sshd)
+            self.emulator.listener_up = lambda: self.ask_listener(self.start_sshd)
             ready = {"pid": os.getpid(), "sshd": self.sshd.pid}
         except Exception as err:  # noqa: BLE001 - handed to the harness, then the node stops
             ready = {"error": f"{type(err).__name__}: {err}"}
             os.kill(os.getpid(), signal.SIGTERM)
         write_ready(self.paths, ready)
-        self.stopped.wait()
+        # sshd (re)starts here: its parent-death signal fires when the thread that forked it
+        # ends (PR_SET_PDEATHSIG follows the thread), so only this thread may start it.
+        while not self.stopped.is_set():
+            try:
+                work, done = self.listener_work.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            try:
+                work()
+            finally:
+                done.set()
+
+    def ask_listener(self, work: Callable[[], None]) -> None:
+        done = threading.Event()
+        self.listener_work.put((work, done))
+        while not done.wait(0.1):
+            if self.stopped.is_set():
+                return
+
+    def start_sshd(self) -> None:
+        """The sshd listener (again, when the node's address is back)."""
+        port = int((self.paths.ssh / "port").read_text())
+        log = (self.paths.run / "sshd.log").open("ab")
+        config = str(self.paths.ssh / "sshd_config")
+        self.sshd = subprocess.Popen(
+            ["/usr/sbin/sshd", "-D", "-e", "-f", config],
+            stdout=log,
+            stderr=log,
+            preexec_fn=lambda: die_with_parent(signal.SIGTERM),
+        )
+        log.close()
+        assert self.emulator is not None
+        self.emulator.ssh_listener = self.sshd.pid
+        wait_for(lambda: port_open(port), 10, f"sshd on 127.0.0.1:{port}")
+
+    def stop_sshd(self) -> None:
+        """The listener only: OpenSSH sshd.c `server_accept_loop` on SIGTERM closes its listen
+        sockets and exits; the per-connection processes it forked stay."""
+        if self.sshd is not None and self.sshd.poll() is None:
+            self.sshd.terminate()
+            self.sshd.wait(timeout=10)
 
     def run(self) -> None:
         setup_mounts(self.spec, self.paths)

@@ -68,6 +68,10 @@ class NodeSpec:
     # What an SSH session on the PF does while nfp is unloaded: "reset" (it dies) or "stall"
     # (its packets go nowhere until the PF and its address are back, then it carries on).
     ssh_link_drop: LinkDrop = "reset"
+    # With ssh_via_pf: the node's SSH address answers again this long after the PF is back
+    # (e.g. a bond or a slow DHCP), or never (None: only the `address_up` control op brings it
+    # back, as an operator fixing the network would).
+    address_back_seconds: float | None = 0.0
     # How long rmmod and modprobe take (the PF is gone meanwhile).
     unload_seconds: float = 0.1
     load_seconds: float = 0.3

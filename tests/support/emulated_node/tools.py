@@ -126,6 +126,11 @@ class Emulator:
             "ip": self.ip,
         }
         self.stalled: list[int] = []
+        # The node's SSH address (sshd's listening socket): taken down with the PF when it
+        # carries the SSH route, back when the address answers again (machine.py Node).
+        self.listener_down: Callable[[], None] | None = None
+        self.listener_up: Callable[[], None] | None = None
+        self.address_down = False
         if not paths.initramfs.exists():
             self._write_initramfs({})
 
@@ -191,6 +196,8 @@ class Emulator:
             return fail("rmmod: ERROR: Module nfp is not currently loaded")
         if self.spec.ssh_via_pf:
             self.link_down()
+        else:
+            self.log_sessions()
         self.card.rmmod()
         self.stopping.wait(self.spec.unload_seconds)
         return Result()
@@ -213,18 +220,48 @@ class Emulator:
             disk_resolver(self.paths.firmware), probe_fails=self.spec.probe_fails
         )
         if self.spec.ssh_via_pf and self.card.loaded:
-            self.link_up()
+            self.pf_back()
         return Result()
 
     def sshd_pids(self) -> list[int]:
         return [pid for name in SSHD_NAMES for pid in processes_named(name)]
 
+    def busy_sessions(self) -> list[dict[str, object]]:
+        """The SSH sessions running a command right now: OpenSSH `session.c` `do_exec_no_pty`
+        forks the command as a child of the connection's session process (`sshd:
+        <user>@notty`), which stays, idle, once the channel closed while the connection lives.
+        An idle connection (pulumi-command's, never closed) carries no step's fate."""
+        busy = []
+        for pid in self.sshd_pids():
+            if is_ssh_session(pid):
+                commands = [command_line(child) for child in children_of(pid)]
+                if commands:
+                    busy.append({"pid": pid, "commands": commands})
+        return busy
+
+    def log_sessions(self) -> None:
+        self.log(
+            {
+                "tool": "(sessions at rmmod)",
+                "argv": [],
+                "busy": self.busy_sessions(),
+                "idle": [pid for pid in self.sshd_pids() if is_ssh_session(pid)],
+                "unit": None,
+                "rc": 0,
+            }
+        )
+
     def link_down(self) -> None:
-        """The PF carried the SSH route and goes away. "reset": every established session dies.
-        "stall": every established session gets no packet until the PF is back (SIGSTOP),
-        then carries on: the address comes back with the PF. Where the emulation stops: a new
-        connection meanwhile is served over loopback (a real one would time out and be
-        dialled again)."""
+        """The PF carried the SSH route and goes away, and with it the node's SSH address: no new
+        connection (the listener is gone: a dial is refused; a real one would time out, which
+        the dial loop treats alike). "reset": every established connection dies. "stall":
+        every established session gets no packet until the address is back (SIGSTOP), then
+        carries on."""
+        self.log_sessions()
+        if self.listener_down is not None:
+            self.listener_down()
+        with self.lock:
+            self.address_down = True
         if self.spec.ssh_link_drop == "reset":
             pids = [pid for pid in self.sshd_pids() if pid != self.ssh_listener]
             signal_to = signal.SIGKILL
@@ -248,9 +285,30 @@ class Emulator:
             }
         )
 
+    def pf_back(self) -> None:
+        """The PF is back; the address answers after `address_back_seconds` (or never)."""
+        delay = self.spec.address_back_seconds
+        if delay is None:
+            self.log({"tool": "(address stays down)", "argv": [], "unit": None, "rc": 0})
+            return
+        if delay <= 0:
+            self.link_up()
+            return
+
+        def later() -> None:
+            if not self.stopping.wait(delay):
+                self.link_up()
+
+        threading.Thread(target=later, daemon=True).start()
+
     def link_up(self) -> None:
         with self.lock:
+            if not self.address_down:
+                return
+            self.address_down = False
             pids, self.stalled = self.stalled, []
+        if self.listener_up is not None:
+            self.listener_up()
         for pid in pids:
             kill(pid, signal.SIGCONT)
         self.log({"tool": "(link up)", "argv": [str(pid) for pid in pids], "unit": None, "rc": 0})
@@ -616,6 +674,33 @@ def is_ssh_session(pid: int) -> bool:
     except OSError:
         return False
     return title.startswith("sshd: ") and "@" in title
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (/proc/<pid>/task/<pid>/children, CONFIG_PROC_CHILDREN
+    on Debian kernels; else a scan of /proc/*/stat)."""
+    try:
+        listed = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        return [int(child) for child in listed.split()]
+    except OSError:
+        pass
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return ""
 
 
 def processes_named(name: str) -> list[int]:
