@@ -1,0 +1,1 @@
+"""The rehearsal of `pulumi up`/`pulumi destroy` against emulated nodes and a simulated cluster."""
