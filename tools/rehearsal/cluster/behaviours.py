@@ -385,7 +385,8 @@ def kubelets(state: State) -> None:
     """What each Ready node's kubelet does with its pods (kubelet.go `SyncPod`,
     status/status_manager.go `syncPod`): a bound Pending pod runs and is Ready one tick later;
     a deleted pod is killed and removed (`canBeDeleted` -> delete with grace 0). A NotReady
-    node's kubelet does nothing: its deleted pods stay Terminating."""
+    node's kubelet does nothing: its deleted pods stay Terminating. A pod created during a tick
+    starts at the next one, so a starting pod is seen (`disrupted_nodes`)."""
     nodes = {name_of(n): n for n in state.list("nodes")}
     for pod in state.list("pods"):
         node = nodes.get(pod["spec"].get("nodeName", ""))
@@ -396,7 +397,7 @@ def kubelets(state: State) -> None:
         if terminating(pod):
             state.remove("pods", pod["metadata"]["namespace"], name_of(pod))
             device_plugin_stopped(state, pod)
-        elif pod["status"].get("phase") == "Pending":
+        elif pod["status"].get("phase") == "Pending" and started_before(state, pod):
             pod["status"] = {
                 "phase": "Running",
                 "hostIP": node["metadata"].get("annotations", {}).get("sim/ip", "192.0.2.1"),
@@ -408,6 +409,11 @@ def kubelets(state: State) -> None:
             }
             state.write(pod, "kubelet")
             device_plugin_started(state, pod)
+
+
+def started_before(state: State, pod: Mapping[str, Any]) -> bool:
+    """A pod created in this very tick starts in the next one (its containers take time)."""
+    return str(pod["metadata"].get("creationTimestamp", "")) < state.now()
 
 
 # --- the SR-IOV device plugin and kubelet's device manager -----------------------------------

@@ -71,7 +71,7 @@ class ConflictError(Exception):
 
 
 def leaf_paths(obj: Mapping[str, Any], prefix: Path = ()) -> dict[Path, Any]:
-    """Every owned field of `obj` with its value: scalars, lists and empty maps are leaves."""
+    """Every owned field of `obj` with its value: scalars and lists are leaves."""
     found: dict[Path, Any] = {}
     for key, value in obj.items():
         if not prefix and key in _UNOWNED_TOP:
@@ -79,8 +79,8 @@ def leaf_paths(obj: Mapping[str, Any], prefix: Path = ()) -> dict[Path, Any]:
         if prefix == ("metadata",) and key in _UNOWNED_META:
             continue
         path = (*prefix, key)
-        if isinstance(value, Mapping) and value:
-            found.update(leaf_paths(value, path))
+        if isinstance(value, Mapping):
+            found.update(leaf_paths(value, path))  # an empty map owns nothing
         else:
             found[path] = value
     return found
