@@ -5,6 +5,7 @@ upstream function it follows does."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ from tests.support.kubernetes_program import run
 from tools.engine.resources import Resource
 from tools.rehearsal.cluster import SimCluster, jsonpath, selectors
 from tools.rehearsal.cluster.apply import ApplyError
+from tools.rehearsal.cluster.ssa import ConflictError
 
+FIXTURES = Path(__file__).parent / "fixtures" / "kube-apiserver"
 WORKERS = ("lab-worker-1", "lab-worker-2")
 AGILIO_VF = {"vendor": "19ee", "device": "6003", "driver": "nfp_netvf", "pf": "ens1np0"}
 LAB = KubernetesConfig(context="sim")
@@ -55,6 +58,73 @@ def pods(cluster: SimCluster, prefix: str) -> dict[str, list[dict[str, Any]]]:
         if pod["metadata"]["name"].startswith(prefix):
             found.setdefault(pod["spec"]["nodeName"], []).append(pod)
     return found
+
+
+# --- the recorded answers of a real kube-apiserver ------------------------------------------
+
+
+def normalise(text: str) -> str:
+    """As the fixtures were normalised: generated pod name suffixes and times."""
+    text = re.sub(r"\b(kube-multus-ds|web|db|stuck)-[a-z0-9]{5}\b", r"\1-XXXXX", text)
+    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME", text)
+
+
+def replay_act(cluster: SimCluster, act: list[Any]) -> None:
+    kind, *args = act
+    if kind == "kubectl":
+        _out, err, code = cluster.kubectl(*args)
+        assert code == 0, err
+    elif kind == "create":
+        cluster.create(args[0])
+    elif kind == "workload":
+        name, node, budget = args
+        cluster.add_workload(name, node, pdb_max_unavailable=budget, pinned=True)
+    elif kind == "settle":
+        cluster.reconcile()
+    elif kind == "ssa":
+        body, manager, force = args
+        cluster.server_side_apply(body, manager, force=force)
+    elif kind == "kubelet-stops":
+        cluster.set_node_ready(args[0], False)
+    else:
+        raise AssertionError(f"unknown fixture step {act}")
+
+
+def replay_call(cluster: SimCluster, step: dict[str, Any]) -> tuple[str, str, int]:
+    if "ssa" in step:
+        body, manager, force = step["ssa"]
+        try:
+            cluster.server_side_apply(body, manager, force=force)
+        except ConflictError as conflict:
+            # kubectl prints the server's message after "error: ", then its own advice.
+            return "", f"error: {conflict}\n", 1
+        return "", "", 0
+    return cluster.kubectl(*step["argv"])
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("*.json")))
+def test_the_simulated_cluster_answers_as_the_real_api_server(tmp_path: Path, fixture: str) -> None:
+    recorded = json.loads((FIXTURES / fixture).read_text())
+    cluster = SimCluster(tmp_path / "cluster", contexts=("ka",))
+    for name, control_plane in recorded["cluster"]["nodes"]:
+        cluster.add_node(name, control_plane=control_plane)
+    differences = []
+    for step in recorded["steps"]:
+        if "act" in step:
+            replay_act(cluster, step["act"])
+            continue
+        out, err, code = replay_call(cluster, step)
+        expected_err = step["stderr"]
+        if "ssa" in step:  # the server's message: kubectl's first line
+            expected_err = expected_err.split("\n", 1)[0] + "\n" if expected_err else ""
+        answer = (normalise(out), normalise(err), code)
+        if step.get("argv", [""])[0] == "get":
+            # A list is in name order; normalised names lose it.
+            answer = ("".join(sorted(answer[0].splitlines(True))), *answer[1:])
+            step = {**step, "stdout": "".join(sorted(step["stdout"].splitlines(True)))}
+        if answer != (step["stdout"], expected_err, step["exit"]):
+            differences.append((step["call"], answer, (step["stdout"], expected_err, step["exit"])))
+    assert differences == []
 
 
 # --- jsonpath and selectors ------------------------------------------------------------------
@@ -127,7 +197,7 @@ def test_get_answers_in_kubectls_formats(tmp_path: Path) -> None:
     )
     assert cluster.kubectl("--context", "other", "get", "nodes", "-o", "name") == (
         "",
-        "error: context was not found for specified context: other\n",
+        "Error in configuration: context was not found for specified context: other\n",
         1,
     )
     document = json.loads(cluster.kubectl("get", "node", "lab-worker-1", "-o", "json")[0])
@@ -217,7 +287,7 @@ def test_a_pod_on_a_not_ready_node_stays_terminating_and_delete_waits_a_week(
     pod = next(
         p for p in cluster.objects("pods", "default") if p["metadata"].get("deletionTimestamp")
     )
-    assert out == f'pod "{pod["metadata"]["name"]}" deleted\n'
+    assert out == f'pod "{pod["metadata"]["name"]}" deleted from default namespace\n'
     assert (err, code) == (
         f"error: timed out waiting for the condition on pods/{pod['metadata']['name']}\n",
         1,

@@ -172,10 +172,10 @@ def _delete(state: State, resource: Resource | None) -> None:
         return  # await.go `Deletion`: already gone counts as deleted
     live = state.must_get(kind, namespace, name)
     state.remove(kind, namespace, name)
-    _collect_garbage(state, live)
+    collect_garbage(state, live)
 
 
-def _collect_garbage(state: State, owner: Mapping[str, Any]) -> None:
+def collect_garbage(state: State, owner: Mapping[str, Any]) -> None:
     """garbagecollector.go: dependents of a deleted owner are deleted (background)."""
     uid = owner["metadata"].get("uid")
     for pod in state.list("pods"):
@@ -273,7 +273,7 @@ def uninstall(state: State, release: str, namespace: str) -> None:
             annotations = obj["metadata"].get("annotations") or {}
             if annotations.get("meta.helm.sh/release-name") == release:
                 state.remove(resource, namespace, obj["metadata"]["name"])
-                _collect_garbage(state, obj)
+                collect_garbage(state, obj)
     for secret in state.list("secrets", namespace):
         if secret["metadata"]["name"].startswith(f"sh.helm.release.v1.{release}.v"):
             state.remove("secrets", namespace, secret["metadata"]["name"])

@@ -37,10 +37,6 @@ DAEMON_TOLERATIONS = [
 ]
 HOST_NETWORK_TOLERATION = ("node.kubernetes.io/network-unavailable", "NoSchedule")
 UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
-UNREACHABLE_TAINTS = [
-    {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"},
-    {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"},
-]
 
 
 # --- small readers ---------------------------------------------------------------------------
@@ -152,11 +148,23 @@ def new_pod(
     template: Mapping[str, Any],
     node: str | None,
     tolerations: list[dict[str, Any]] | None = None,
+    *,
+    for_node: str | None = None,
 ) -> dict[str, Any]:
+    """A pod of `owner`: bound to `node`, or unbound for the scheduler; a DaemonSet's pod is
+    unbound with a required node affinity to `for_node` (daemonset_util.go
+    `ReplaceDaemonSetPodNodeNameNodeAffinity`; the scheduler binds it)."""
     meta = template.get("metadata") or {}
     spec = json.loads(json.dumps(template.get("spec") or {}))
     if node:
         spec["nodeName"] = node
+    if for_node:
+        term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [for_node]}]}
+        spec["affinity"] = {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}
+            }
+        }
     if tolerations is not None:
         spec["tolerations"] = tolerations
     pod_labels = {**(meta.get("labels") or {}), HASH_LABEL: template_hash(template)}
@@ -205,18 +213,31 @@ def delete_pod(state: State, pod: dict[str, Any], manager: str = "kube-controlle
 # --- behaviours ------------------------------------------------------------------------------
 
 
+def ready_status(node: Mapping[str, Any]) -> str | None:
+    for condition in node.get("status", {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return str(condition.get("status"))
+    return None
+
+
 def node_lifecycle(state: State) -> None:
-    """node_lifecycle_controller.go `doNoScheduleTaintingPass` (unschedulable -> the
-    `node.kubernetes.io/unschedulable:NoSchedule` taint) and `processTaintBaseEviction` (a
-    node whose kubelet stopped posting status, Ready Unknown, gets the unreachable taints)."""
+    """node_lifecycle_controller.go `doNoScheduleTaintingPass` (unschedulable ->
+    `node.kubernetes.io/unschedulable:NoSchedule`; Ready False -> not-ready, Ready Unknown ->
+    unreachable, NoSchedule) and `processTaintBaseEviction` (the same keys with NoExecute). A
+    node that never posted a Ready condition (a Node a patch created) is left alone within the
+    grace period (recorded: its spec stays empty)."""
     for node in state.list("nodes"):
         spec = node.setdefault("spec", {})
         taints = [dict(t) for t in spec.get("taints") or []]
+        ready = ready_status(node)
+        if ready is None:
+            continue
         wanted = [t for t in taints if t["key"] not in _MANAGED_TAINT_KEYS]
         if spec.get("unschedulable"):
             wanted.append(dict(UNSCHEDULABLE_TAINT))
-        if not node_ready(node):
-            wanted += [dict(t) for t in UNREACHABLE_TAINTS]
+        if ready != "True":
+            key = "node.kubernetes.io/not-ready" if ready == "False" else UNREACHABLE
+            wanted += [{"key": key, "effect": "NoSchedule"}, {"key": key, "effect": "NoExecute"}]
         if _taint_set(wanted) != _taint_set(taints):
             # Keep the existing entries (and their timeAdded) where they stay.
             kept = [t for t in taints if _taint_key(t) in _taint_set(wanted)]
@@ -231,7 +252,13 @@ def node_lifecycle(state: State) -> None:
             state.write(node, "kube-controller-manager")
 
 
-_MANAGED_TAINT_KEYS = {"node.kubernetes.io/unschedulable", "node.kubernetes.io/unreachable"}
+UNREACHABLE = "node.kubernetes.io/unreachable"
+NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+_MANAGED_TAINT_KEYS = {
+    "node.kubernetes.io/unschedulable",
+    "node.kubernetes.io/not-ready",
+    UNREACHABLE,
+}
 
 
 def _taint_key(taint: Mapping[str, Any]) -> tuple[str, str]:
@@ -249,6 +276,47 @@ def _ds_pods(state: State, ds: Mapping[str, Any]) -> dict[str, list[dict[str, An
         if owner and owner.get("kind") == "DaemonSet" and owner.get("name") == name_of(ds):
             by_node.setdefault(pod["spec"].get("nodeName", ""), []).append(pod)
     return by_node
+
+
+def _unbound_ds_pods(state: State, ds: Mapping[str, Any]) -> set[str]:
+    """The nodes an unbound pod of `ds` waits for (its node affinity)."""
+    found = set()
+    for pod in state.list("pods", ds["metadata"]["namespace"]):
+        owner = controller_of(pod)
+        unbound = owner and owner.get("name") == name_of(ds) and not pod["spec"].get("nodeName")
+        target = affinity_node(pod) if unbound else None
+        if target:
+            found.add(target)
+    return found
+
+
+def affinity_node(pod: Mapping[str, Any]) -> str | None:
+    required = ((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    for term in required.get("nodeSelectorTerms") or []:
+        for field in term.get("matchFields") or []:
+            if field.get("key") == "metadata.name" and field.get("values"):
+                return str(field["values"][0])
+    return None
+
+
+def fits(node: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
+    """The scheduler's filters the stack meets (framework/plugins: NodeUnschedulable via the
+    unschedulable taint, TaintToleration, NodeAffinity incl. matchFields metadata.name,
+    NodeResourcesFit on the pod count: a Node that never posted status has no allocatable
+    pods; recorded: a DaemonSet pod for such a node stays Pending, unbound)."""
+    if int((node.get("status", {}).get("allocatable") or {}).get("pods", "0")) <= 0:
+        return False
+    target = affinity_node(pod)
+    if target is not None and target != name_of(node):
+        return False
+    spec = pod["spec"]
+    if node.get("spec", {}).get("unschedulable") and not tolerates(
+        spec.get("tolerations") or [], UNSCHEDULABLE_TAINT
+    ):
+        return False
+    return taints_tolerated(node, spec.get("tolerations") or []) and selector_matches(node, spec)
 
 
 def should_run(ds: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
@@ -278,9 +346,11 @@ def daemon_sets(state: State) -> None:
             if node_name not in eligible:
                 for pod in node_pods:
                     delete_pod(state, pod)
+        pending = _unbound_ds_pods(state, ds)
         for node_name in eligible:
-            if not [p for p in pods.get(node_name, []) if not terminating(p)]:
-                new_pod(state, ds, template, node_name, daemon_tolerations(spec))
+            live = [p for p in pods.get(node_name, []) if not terminating(p)]
+            if not live and node_name not in pending:
+                new_pod(state, ds, template, None, daemon_tolerations(spec), for_node=node_name)
         _roll(state, ds, revision, eligible, _ds_pods(state, ds))
         _ds_status(state, ds, eligible, revision)
 
@@ -321,7 +391,8 @@ def _roll(
             old = [p for p in live(node) if not is_new(p)]
             new = [p for p in live(node) if is_new(p)]
             if old and not new and surging < surge:
-                new_pod(state, ds, template, node, daemon_tolerations(spec))
+                tolerations = daemon_tolerations(spec)
+                new_pod(state, ds, template, None, tolerations, for_node=node)
                 surging += 1
         return
     unavailable = sum(1 for n in eligible if not any(pod_ready(p) for p in live(n)))
@@ -370,12 +441,7 @@ def replica_sets(state: State) -> None:
         if pod["spec"].get("nodeName") or terminating(pod):
             continue
         for node in state.list("nodes"):
-            if (
-                node_ready(node)
-                and not node["spec"].get("unschedulable")
-                and taints_tolerated(node, pod["spec"].get("tolerations") or [])
-                and selector_matches(node, pod["spec"])
-            ):
+            if fits(node, pod):
                 pod["spec"]["nodeName"] = name_of(node)
                 state.write(pod, "kube-scheduler")
                 break
@@ -407,7 +473,7 @@ def kubelets(state: State) -> None:
                     {"type": "ContainersReady", "status": "True"},
                 ],
             }
-            state.write(pod, "kubelet")
+            state.write(pod, "kubelet", subresource="status")
             device_plugin_started(state, pod)
 
 
@@ -498,7 +564,7 @@ def device_manager(state: State) -> None:
                     allocatable.pop(resource, None)
         if capacity != status.get("capacity") or allocatable != status.get("allocatable"):
             status["capacity"], status["allocatable"] = capacity, allocatable
-            state.write(node, "kubelet")
+            state.write(node, "kubelet", subresource="status")
 
 
 def disruption_budgets(state: State) -> None:

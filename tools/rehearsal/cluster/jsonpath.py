@@ -116,7 +116,8 @@ def evaluate(path: str, data: Any) -> list[Any]:
 def text(value: Any) -> str:
     """How PrintResults prints one result."""
     if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"))
+        # encoding/json marshals map keys sorted.
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:

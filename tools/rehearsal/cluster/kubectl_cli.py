@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.rehearsal.cluster import behaviours, jsonpath, selectors
+from tools.rehearsal.cluster import apply, behaviours, jsonpath, selectors
 from tools.rehearsal.cluster.store import APIError, State, Store, key_of, namespaced
 
 VALUE_FLAGS = {
@@ -59,6 +59,7 @@ KINDS = {
     **{k: ("daemonsets.apps", "daemonset.apps") for k in ("daemonset", "daemonsets", "ds")},
     **{k: ("deployments.apps", "deployment.apps") for k in ("deployment", "deployments", "deploy")},
     **{k: ("configmaps", "configmap") for k in ("configmap", "configmaps", "cm")},
+    **{k: ("replicasets.apps", "replicaset.apps") for k in ("replicaset", "replicasets", "rs")},
     **{
         k: ("poddisruptionbudgets.policy", "poddisruptionbudget.policy")
         for k in ("pdb", "poddisruptionbudget", "poddisruptionbudgets")
@@ -175,7 +176,16 @@ def select(state: State, call: Call, resource: str) -> list[dict[str, Any]]:
         requirements = call.flags.get("selector")
         selectors.parse_labels(requirements)
     except selectors.SelectorError as refused:
-        raise KubectlError(f"Error from server (BadRequest): {refused}") from None
+        # Recorded: the list handler's wrapping (registry/generic/registry/store.go `List`).
+        group = resource.split(".", 1)[1] if "." in resource else ""
+        version = "apps/v1" if group == "apps" else (f"{group}/v1" if group else "/v1")
+        label_selector = call.flags.get("selector") or ""
+        field_selector = call.flags.get("field_selector") or ""
+        raise KubectlError(
+            f'Error from server (BadRequest): Unable to find "{version}, '
+            f'Resource={resource.split(".")[0]}" that match label selector "{label_selector}", '
+            f'field selector "{field_selector}": {refused}'
+        ) from None
     return [
         item
         for item in items
@@ -233,7 +243,8 @@ def delete(state: State, call: Call) -> None:
         raise unsupported(call.words)
     resource, printed = kind_of(call.words[1])
     if resource != "pods":
-        raise unsupported(f"delete {call.words[1]}")
+        delete_objects(state, call, resource, printed)
+        return
     if len(call.words) > 2:
         targets = []
         for name in call.words[2:]:
@@ -249,11 +260,16 @@ def delete(state: State, call: Call) -> None:
         ):
             raise KubectlError("error: resource(s) were provided, but no name was specified")
         targets = select(state, call, resource)
-        if not targets and not call.flags.get("ignore_not_found"):
-            call.err.append("No resources found\n")
+        if not targets:
+            # Recorded (v1.36.2): on stdout, with or without --ignore-not-found.
+            call.out.append("No resources found\n")
     for pod in targets:
         behaviours.delete_pod(state, copy.deepcopy(pod), "kubectl")
-        call.out.append(f'{printed} "{pod["metadata"]["name"]}" deleted\n')
+        # Recorded (v1.36.2): the namespace is named.
+        namespace = pod["metadata"]["namespace"]
+        call.out.append(
+            f'{printed} "{pod["metadata"]["name"]}" deleted from {namespace} namespace\n'
+        )
     if call.flags.get("wait") is False or not targets:
         return
     timeout = duration(call.flags.get("timeout"), 0.0) or WEEK
@@ -270,6 +286,24 @@ def delete(state: State, call: Call) -> None:
         left = [p for uid, p in uids.items() if not gone_one(state, p, uid)]
         name = left[0]["metadata"]["name"]
         raise KubectlError(f"error: timed out waiting for the condition on pods/{name}")
+
+
+def delete_objects(state: State, call: Call, resource: str, printed: str) -> None:
+    """`kubectl delete KIND NAME...` of objects without a graceful phase: gone at once, their
+    dependents deleted by the garbage collector (background propagation)."""
+    if len(call.words) < 3:
+        raise unsupported(call.words)
+    namespace = call.namespace() if namespaced(resource) else ""
+    for name in call.words[2:]:
+        live = state.get(resource, namespace, name)
+        if live is None:
+            if call.flags.get("ignore_not_found"):
+                continue
+            raise KubectlError(f'Error from server (NotFound): {resource} "{name}" not found')
+        state.remove(resource, namespace, name)
+        apply.collect_garbage(state, live)
+        where = f" from {namespace} namespace" if namespace else ""
+        call.out.append(f'{printed} "{name}" deleted{where}\n')
 
 
 def gone_one(state: State, pod: dict[str, Any], uid: str) -> bool:
@@ -661,8 +695,10 @@ def check_context(state: State, call: Call) -> None:
         raise KubectlError(f"error: stat {path}: no such file or directory")
     contexts = state.data["settings"].get("contexts", ["sim"])
     if "context" in call.flags and call.flags["context"] not in contexts:
+        # Recorded (kubectl v1.36.2): clientcmd's validation error, "Error in configuration".
         raise KubectlError(
-            f"error: context was not found for specified context: {call.flags['context']}"
+            "Error in configuration: context was not found for specified context: "
+            f"{call.flags['context']}"
         )
 
 

@@ -81,8 +81,9 @@ class SimCluster:
         self, name: str, *, control_plane: bool = False, labels: Mapping[str, str] = {}
     ) -> None:
         """A Node as kubelet registers it (kubelet_node_status.go `initialNode`: the well-known
-        labels, Ready condition) and kubeadm marks a control plane (role label, NoSchedule
-        taint)."""
+        labels and annotations, created by manager "kubelet", then its status through the status
+        subresource) and kubeadm marks a control plane (role labels, NoSchedule taint); the same
+        shape as the recordings' nodes."""
         node_labels = {
             "beta.kubernetes.io/arch": "amd64",
             "beta.kubernetes.io/os": "linux",
@@ -94,23 +95,32 @@ class SimCluster:
         spec: dict[str, Any] = {}
         if control_plane:
             node_labels["node-role.kubernetes.io/control-plane"] = ""
+            node_labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
             spec["taints"] = [
                 {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
             ]
         resources = {"cpu": "16", "memory": "65536Mi", "pods": "110"}
-        node = {
+        node: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Node",
-            "metadata": {"name": name, "labels": node_labels},
-            "spec": spec,
-            "status": {
-                "capacity": dict(resources),
-                "allocatable": dict(resources),
-                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+            "metadata": {
+                "name": name,
+                "labels": node_labels,
+                "annotations": {
+                    "node.alpha.kubernetes.io/ttl": "0",
+                    "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+                },
             },
+            "spec": spec,
+        }
+        status = {
+            "capacity": dict(resources),
+            "allocatable": dict(resources),
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
         }
         with self.store.open() as state:
-            state.create(node, "kubelet")
+            created = state.create(node, "kubelet")
+            state.write({**created, "status": status}, "kubelet", subresource="status")
             behaviours.reconcile(state)
 
     def install_kube_ovn(
@@ -152,10 +162,17 @@ class SimCluster:
         namespace: str = "default",
         labels: Mapping[str, str] = {},
         pdb_max_unavailable: int | None = None,
+        pinned: bool = False,
     ) -> None:
         """A one-replica workload (a ReplicaSet, as a Deployment makes) whose pod runs on
-        `node`, and optionally a PodDisruptionBudget over it."""
+        `node`, and optionally a PodDisruptionBudget over it. `pinned`: its template selects
+        `node` (kubernetes.io/hostname), so a replacement waits for that node."""
         pod_labels = {"app": name, **dict(labels)}
+        pod_spec: dict[str, Any] = {
+            "containers": [{"name": "main", "image": "registry.k8s.io/pause:3.10"}]
+        }
+        if pinned:
+            pod_spec["nodeSelector"] = {"kubernetes.io/hostname": node}
         replica_set = {
             "apiVersion": "apps/v1",
             "kind": "ReplicaSet",
@@ -165,9 +182,7 @@ class SimCluster:
                 "selector": {"matchLabels": pod_labels},
                 "template": {
                     "metadata": {"labels": pod_labels},
-                    "spec": {
-                        "containers": [{"name": "main", "image": "registry.k8s.io/pause:3.10"}]
-                    },
+                    "spec": pod_spec,
                 },
             },
         }
@@ -196,7 +211,8 @@ class SimCluster:
             if not ready:
                 condition = {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown"}
             node["status"]["conditions"] = [condition]
-            state.write(node, "kubelet" if ready else "kube-controller-manager")
+            manager = "kubelet" if ready else "kube-controller-manager"
+            state.write(node, manager, subresource="status")
             behaviours.reconcile(state)
 
     def set_node_devices(self, node: str, vfs: Sequence[Mapping[str, str]]) -> None:
@@ -225,6 +241,22 @@ class SimCluster:
     def apply_resource(self, op: str, new: Resource | None, old: Resource | None) -> None:
         with self.store.open() as state:
             apply.apply_resource(state, op, new, old)
+
+    def create(self, obj: Mapping[str, Any], manager: str = "kubectl-create") -> None:
+        """An object created as `kubectl create` does (field manager "kubectl-create")."""
+        with self.store.open() as state:
+            state.create(json.loads(json.dumps(obj)), manager)
+            behaviours.reconcile(state)
+
+    def server_side_apply(
+        self, body: Mapping[str, Any], manager: str, *, force: bool = False
+    ) -> dict[str, Any]:
+        """One server-side apply (what `kubectl apply --server-side` and the provider's patches
+        send); raises ssa.ConflictError on a conflict without force."""
+        with self.store.open() as state:
+            applied = state.apply(json.loads(json.dumps(body)), manager, force=force)
+            behaviours.reconcile(state)
+            return applied
 
     # --- time ---
 

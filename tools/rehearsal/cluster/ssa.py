@@ -120,17 +120,25 @@ def remove_path(obj: dict[str, Any], path: Path) -> None:
 
 
 def to_fields_v1(paths: list[Path]) -> dict[str, Any]:
+    """The FieldsV1 tree; a map owned as such (created by an Update) is `".": {}` in it."""
     tree: dict[str, Any] = {}
     for path in sorted(paths):
         node = tree
         for key in path:
             node = node.setdefault(f"f:{key}", {})
+    for path in paths:
+        node = tree
+        for key in path:
+            node = node[f"f:{key}"]
+        if node and "." not in node:
+            node["."] = {}
     return tree
 
 
 def from_fields_v1(tree: Mapping[str, Any], prefix: Path = ()) -> Iterator[Path]:
     for key, sub in tree.items():
         if key == ".":
+            yield prefix
             continue
         path = (*prefix, key.removeprefix("f:"))
         if sub and any(k != "." for k in sub):
@@ -143,31 +151,46 @@ def _entries(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
     return obj.get("metadata", {}).get("managedFields") or []
 
 
-def owners(obj: Mapping[str, Any]) -> dict[tuple[str, str], set[Path]]:
-    """(manager, operation) -> the fields it owns."""
-    found: dict[tuple[str, str], set[Path]] = {}
+Owner = tuple[str, str, str]  # manager, operation, subresource
+
+
+def owners(obj: Mapping[str, Any]) -> dict[Owner, set[Path]]:
+    """(manager, operation, subresource) -> the fields it owns."""
+    found: dict[Owner, set[Path]] = {}
     for entry in _entries(obj):
-        key = (entry["manager"], entry.get("operation", "Update"))
+        key = (entry["manager"], entry.get("operation", "Update"), entry.get("subresource", ""))
         found.setdefault(key, set()).update(from_fields_v1(entry.get("fieldsV1") or {}))
     return found
 
 
-def _store_owners(obj: dict[str, Any], table: dict[tuple[str, str], set[Path]], now: str) -> None:
+def _store_owners(
+    obj: dict[str, Any], table: dict[Owner, set[Path]], now: str, actor: Owner
+) -> None:
+    """managedFields, sorted as apiserver's fieldmanager `sortEncodedManagedFields` does:
+    operation (Apply before Update), time, manager, subresource."""
     api_version = obj.get("apiVersion", "v1")
-    previous = {(e["manager"], e.get("operation", "Update")): e for e in _entries(obj)}
+    previous = {
+        (e["manager"], e.get("operation", "Update"), e.get("subresource", "")): e
+        for e in _entries(obj)
+    }
     entries = []
-    for (manager, operation), paths in table.items():
+    for key, owned in table.items():
+        paths = {path for path in owned if get_path(obj, path)[0]}
         if not paths:
             continue
-        entry = {
+        manager, operation, subresource = key
+        entry: dict[str, Any] = {
             "manager": manager,
             "operation": operation,
             "apiVersion": api_version,
-            "time": previous.get((manager, operation), {}).get("time", now),
+            "time": now if key == actor else previous.get(key, {}).get("time", now),
             "fieldsType": "FieldsV1",
             "fieldsV1": to_fields_v1(list(paths)),
         }
+        if subresource:
+            entry["subresource"] = subresource
         entries.append(entry)
+    entries.sort(key=lambda e: (e["operation"], e["time"], e["manager"], e.get("subresource", "")))
     obj.setdefault("metadata", {})["managedFields"] = entries
 
 
@@ -199,9 +222,10 @@ def apply(
     )
     table = owners(result)
     wanted = leaf_paths(applied)
+    me: Owner = (manager, "Apply", "")
     conflicts = []
-    for (other, operation), paths in table.items():
-        if (other, operation) == (manager, "Apply"):
+    for (other, operation, subresource), paths in table.items():
+        if (other, operation, subresource) == me:
             continue
         for path in sorted(paths & wanted.keys()):
             present, value = get_path(result, path)
@@ -210,22 +234,39 @@ def apply(
     if conflicts and not force:
         raise ConflictError(conflicts, str(applied.get("apiVersion", "v1")))
     for conflict in conflicts:
-        for (other, _operation), paths in table.items():
+        for (other, _operation, _subresource), paths in table.items():
             if other == conflict.manager:
                 paths.discard(conflict.path)
-    before = table.get((manager, "Apply"), set())
+    before = table.get(me, set())
     for path in before - wanted.keys():
-        if not any(path in paths for key, paths in table.items() if key != (manager, "Apply")):
+        if not any(path in paths for key, paths in table.items() if key != me):
             remove_path(result, path)
     for path, value in wanted.items():
         set_path(result, path, value)
-    table[(manager, "Apply")] = set(wanted)
-    _store_owners(result, table, now)
+    table[me] = set(wanted)
+    _store_owners(result, table, now, me)
     return result
 
 
+def _maps(obj: Mapping[str, Any], prefix: Path = ()) -> set[Path]:
+    """The paths of the non-empty maps below the top-level sections."""
+    found: set[Path] = set()
+    for key, value in obj.items():
+        if isinstance(value, Mapping) and value:
+            path = (*prefix, key)
+            if len(path) > 1 and not (path[0] == "metadata" and path[1] in _UNOWNED_META):
+                found.add(path)
+            found |= _maps(value, path)
+    return found
+
+
 def update(
-    live: dict[str, Any] | None, new: dict[str, Any], manager: str, *, now: str
+    live: dict[str, Any] | None,
+    new: dict[str, Any],
+    manager: str,
+    *,
+    now: str,
+    subresource: str = "",
 ) -> dict[str, Any]:
     """A non-apply write (create, update, patch) by `manager`: it takes the fields it set or
     changed, other managers lose those; removed fields leave every manager
@@ -236,11 +277,15 @@ def update(
     table = owners(live) if live is not None else {}
     changed = {p for p, v in after.items() if p not in before or before[p] != v}
     removed = set(before) - set(after)
+    # A map this write creates is owned as such too (FieldsV1 ".").
+    created_maps = _maps(result) - (_maps(live) if live is not None else set())
+    me: Owner = (manager, "Update", subresource)
     for key, paths in table.items():
-        if key != (manager, "Update"):
+        if key != me:
             paths -= changed
         paths -= removed
-    table.setdefault((manager, "Update"), set()).update(changed)
-    table[(manager, "Update")] -= removed
-    _store_owners(result, table, now)
+    mine = table.setdefault(me, set())
+    mine.update(changed | created_maps)
+    mine -= removed
+    _store_owners(result, table, now, me)
     return result

@@ -183,12 +183,13 @@ class State:
         self.data["objects"][key] = stored
         return stored
 
-    def write(self, obj: dict[str, Any], manager: str) -> dict[str, Any]:
-        """An update (PUT/PATCH, not apply) by `manager` of an existing object."""
+    def write(self, obj: dict[str, Any], manager: str, *, subresource: str = "") -> dict[str, Any]:
+        """An update (PUT/PATCH, not apply) by `manager` of an existing object (of its
+        `subresource`, e.g. "status", which has its own managedFields entry)."""
         resource = resource_of(obj["kind"])
         meta = obj["metadata"]
         live = self.must_get(resource, meta.get("namespace", ""), meta["name"])
-        stored = ssa.update(live, obj, manager, now=self.now())
+        stored = ssa.update(live, obj, manager, now=self.now(), subresource=subresource)
         self._stamp(stored, live)
         self.data["objects"][key_of(resource, meta.get("namespace", ""), meta["name"])] = stored
         return stored
