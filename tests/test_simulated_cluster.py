@@ -65,7 +65,8 @@ def pods(cluster: SimCluster, prefix: str) -> dict[str, list[dict[str, Any]]]:
 
 def normalise(text: str) -> str:
     """As the fixtures were normalised: generated pod name suffixes and times."""
-    text = re.sub(r"\b(kube-multus-ds|web|db|stuck)-[a-z0-9]{5}\b", r"\1-XXXXX", text)
+    names = "kube-multus-ds|web|db|stuck|kube-sriov-device-plugin"
+    text = re.sub(rf"\b({names})-[a-z0-9]{{5}}\b", r"\1-XXXXX", text)
     return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME", text)
 
 
@@ -86,11 +87,40 @@ def replay_act(cluster: SimCluster, act: list[Any]) -> None:
         cluster.server_side_apply(body, manager, force=force)
     elif kind == "kubelet-stops":
         cluster.set_node_ready(args[0], False)
+    elif kind == "devices":  # the fake kubelet advertises N VFs for any plugin pod
+        nodes, count = args
+        for node in nodes:
+            cluster.set_node_devices(node, [AGILIO_VF] * count)
     else:
         raise AssertionError(f"unknown fixture step {act}")
 
 
+def replay_script(cluster: SimCluster, script: list[Any]) -> tuple[str, str, int]:
+    """The stack's registration wait as recorded (3 s bound, 0.5 s interval, context ka)."""
+    name, node, expected = script
+    assert name == "wait-vfs-advertised"
+    command = wait_vfs_advertised_command(
+        KubernetesConfig(context="ka"),
+        node,
+        SriovConfig(),
+        expected,
+        timeout_seconds=3,
+        interval_seconds=0.5,
+    )
+    answer = subprocess.run(
+        ["/bin/sh", "-c", command],
+        env=cluster.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return answer.stdout, answer.stderr, answer.returncode
+
+
 def replay_call(cluster: SimCluster, step: dict[str, Any]) -> tuple[str, str, int]:
+    if "script" in step:
+        return replay_script(cluster, step["script"])
     if "ssa" in step:
         body, manager, force = step["ssa"]
         try:

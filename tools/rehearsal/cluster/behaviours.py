@@ -530,7 +530,12 @@ def device_plugin_started(state: State, pod: Mapping[str, Any]) -> None:
     for entry in plugin_config(state):
         resource = f"{entry.get('resourcePrefix', 'intel.com')}/{entry['resourceName']}"
         counts[resource] = sum(1 for vf in vfs if _selected(vf, entry.get("selectors") or {}))
-    plugins[node] = {"pod": name_of(pod), "counts": counts, "stopped": None}
+    plugins[node] = {
+        "pod": name_of(pod),
+        "counts": counts,
+        "started": state.clock,
+        "stopped": None,
+    }
 
 
 def device_plugin_stopped(state: State, pod: Mapping[str, Any]) -> None:
@@ -544,11 +549,15 @@ def device_plugin_stopped(state: State, pod: Mapping[str, Any]) -> None:
 def device_manager(state: State) -> None:
     """kubelet devicemanager `ManagerImpl.GetCapacity` into the node status: a running plugin's
     resources in capacity and allocatable; a stopped one's allocatable 0 at once, capacity kept
-    for `endpointStopGracePeriod`, then removed."""
+    for `endpointStopGracePeriod`, then removed. A plugin started in this tick registers and is
+    reported from the next one (kubelet's next node status update; recorded: right after a
+    plugin pod restart the node reads capacity 4, allocatable 0)."""
     for node in state.list("nodes"):
         if not node_ready(node):
             continue
         entry = state.data.get("plugins", {}).get(name_of(node))
+        if entry and entry.get("started", -1.0) >= state.clock:
+            continue
         status = node.setdefault("status", {})
         capacity = dict(status.get("capacity") or {})
         allocatable = dict(status.get("allocatable") or {})

@@ -734,7 +734,10 @@ def run(state_dir: Path, args: list[str]) -> tuple[str, str, int]:
     store = Store(state_dir)
     with store.open() as state:
         started = state.clock
-        behaviours.reconcile(state)
+        # A kubectl call takes about a second: the cluster moves one tick before it answers, so
+        # a polling script sees a restart in progress (SimCluster.reconcile settles it all).
+        state.advance(behaviours.TICK)
+        behaviours.tick(state)
         call = Call([], {}, [])
         code = 0
         try:
