@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -323,6 +324,10 @@ def test_a_pod_on_a_not_ready_node_stays_terminating_and_delete_waits_a_week(
         1,
     )
     assert cluster.clock() - before >= 168 * 3600  # delete.go: no --timeout waits a week
+    # Its pods are marked not Ready (MarkPodsNotReady), ovs-ovn's too: the node is disrupted.
+    assert cluster.disrupted_nodes() == set()  # no Kube-OVN installed here
+    cluster.install_kube_ovn(how="install.sh", version="1.16.2")
+    assert cluster.disrupted_nodes() == {"lab-worker-2"}
 
 
 # --- DaemonSets --------------------------------------------------------------------------------
@@ -490,3 +495,47 @@ def test_a_plain_create_of_an_existing_object_is_already_exists(tmp_path: Path) 
     resources = apply_plan(cluster)
     with pytest.raises(ApplyError, match="already exists"):
         cluster.apply_resource("create", resources["multus-ds"], None)
+
+
+# --- the stack's read-only tools against it ----------------------------------------------------
+
+
+def test_the_cluster_preflight_and_verify_run_against_it(tmp_path: Path) -> None:
+    """The dev stack's cluster preflight (context kind-agilio-lab) passes on a fresh cluster and
+    finds a foreign tunnel interface; tools/verify.py reads the stack's end state."""
+    cluster = SimCluster(tmp_path / "cluster", contexts=("kind-agilio-lab",))
+    cluster.add_node("lab-control-1", control_plane=True)
+    for name in WORKERS:
+        cluster.add_node(name)
+        cluster.set_node_devices(name, [AGILIO_VF] * 4)
+    preflight = run().by_name("cluster-preflight-checks").inputs["create"]
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["/bin/sh", "-c", preflight],
+            env=cluster.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert check().returncode == 0, check().stderr
+    cluster.kubectl("annotate", "node", "lab-worker-2", "ovn.kubernetes.io/tunnel_interface=eth9")
+    refused = check()
+    assert refused.returncode != 0
+    assert "annotation ovn.kubernetes.io/tunnel_interface is 'eth9'" in refused.stderr
+    cluster.kubectl("annotate", "node", "lab-worker-2", "ovn.kubernetes.io/tunnel_interface-")
+    apply_plan(cluster)
+    verify = subprocess.run(
+        [sys.executable, "-m", "tools.verify", "--context", "kind-agilio-lab", "--json"],
+        env=cluster.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    report = json.loads(verify.stdout)
+    nodes = {entry["node"]: entry for entry in report["nodes"]}
+    assert {nodes[name]["registration"] for name in WORKERS} == {"ok"}
+    assert {nodes[name]["hw_offload_value"] for name in WORKERS} == {"true"}

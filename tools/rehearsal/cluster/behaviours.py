@@ -238,6 +238,8 @@ def node_lifecycle(state: State) -> None:
         if ready != "True":
             key = "node.kubernetes.io/not-ready" if ready == "False" else UNREACHABLE
             wanted += [{"key": key, "effect": "NoSchedule"}, {"key": key, "effect": "NoExecute"}]
+        if ready != "True":
+            mark_pods_not_ready(state, name_of(node))
         if _taint_set(wanted) != _taint_set(taints):
             # Keep the existing entries (and their timeAdded) where they stay.
             kept = [t for t in taints if _taint_key(t) in _taint_set(wanted)]
@@ -254,6 +256,20 @@ def node_lifecycle(state: State) -> None:
 
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+
+
+def mark_pods_not_ready(state: State, node: str) -> None:
+    """node_lifecycle_controller.go -> controller/util/node `MarkPodsNotReady`: the pods of a
+    node that is not Ready get Ready False."""
+    for pod in state.list("pods"):
+        if pod["spec"].get("nodeName") != node or not pod_ready(pod):
+            continue
+        for condition in pod["status"].get("conditions") or []:
+            if condition.get("type") == "Ready":
+                condition["status"] = "False"
+        state.write(pod, "kube-controller-manager", subresource="status")
+
+
 _MANAGED_TAINT_KEYS = {
     "node.kubernetes.io/unschedulable",
     "node.kubernetes.io/not-ready",

@@ -654,6 +654,19 @@ def needs_quotes(value: str) -> bool:
     return value in ("true", "false")
 
 
+def started_hw_offload(pod: dict[str, Any], container: str) -> str | None:
+    """What ovs-ovn's start script wrote (kube-ovn dist/images/start-ovs.sh @v1.16.2:
+    `other_config:hw-offload=true` when HW_OFFLOAD is "true", else `=false`); None for a
+    container without HW_OFFLOAD (not an ovs-ovn)."""
+    for spec in pod["spec"].get("containers") or []:
+        if spec.get("name") != container:
+            continue
+        for variable in spec.get("env") or []:
+            if variable.get("name") == "HW_OFFLOAD":
+                return "true" if variable.get("value") == "true" else "false"
+    return None
+
+
 def exec_(state: State, call: Call) -> None:
     """exec.go: the answers of OVS inside an ovs-ovn pod (`SimCluster.set_ovs`)."""
     if len(call.words) != 2:
@@ -670,7 +683,7 @@ def exec_(state: State, call: Call) -> None:
         )
     ovs = state.data["settings"].get("ovs", {}).get(pod["spec"].get("nodeName", ""), {})
     if call.command == HW_OFFLOAD_GET:
-        value = ovs.get("hw_offload")
+        value = ovs.get("hw_offload", started_hw_offload(pod, container))
         if value is None:
             call.out.append("\n")
         else:

@@ -134,7 +134,6 @@ class SimCluster:
         release: str = "kube-ovn",
     ) -> None:
         with self.store.open() as state:
-            state.data["settings"]["hw_offload"] = "true" if hw_offload else "false"
             if how == "chart":
                 values = {
                     "features": {
@@ -148,11 +147,6 @@ class SimCluster:
                 for obj in kube_ovn.install_sh_objects(version, hw_offload, enable_lb, mirror):
                     state.create(obj, "kubectl-client-side-apply")
                 behaviours.reconcile(state)
-            for node in state.list("nodes"):
-                ovs = state.data["settings"].setdefault("ovs", {})
-                ovs.setdefault(
-                    node["metadata"]["name"], {"hw_offload": "true" if hw_offload else "false"}
-                )
 
     def add_workload(
         self,
@@ -224,11 +218,13 @@ class SimCluster:
     def set_ovs(
         self, node: str, *, hw_offload: str | None = None, flows: Mapping[str, str] | None = None
     ) -> None:
-        """What OVS in the node's ovs-ovn pod answers (`other_config:hw-offload`, and the
-        datapath flow dumps `offloaded` / `non-offloaded`)."""
+        """What OVS in the node's ovs-ovn pod answers: `other_config:hw-offload` (by default
+        what the pod's HW_OFFLOAD made start-ovs.sh write) and the datapath flow dumps
+        (`offloaded` / `non-offloaded`, default none)."""
         with self.store.open() as state:
             entry = state.data["settings"].setdefault("ovs", {}).setdefault(node, {})
-            entry["hw_offload"] = hw_offload
+            if hw_offload is not None:
+                entry["hw_offload"] = hw_offload
             if flows is not None:
                 entry["flows"] = dict(flows)
 
