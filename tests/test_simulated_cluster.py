@@ -153,6 +153,14 @@ def test_the_simulated_cluster_answers_as_the_real_api_server(tmp_path: Path, fi
             # A list is in name order; normalised names lose it.
             answer = ("".join(sorted(answer[0].splitlines(True))), *answer[1:])
             step = {**step, "stdout": "".join(sorted(step["stdout"].splitlines(True)))}
+        if step.get("compare") == "first-and-last-lines":
+            # How many "Waiting ..." lines come between depends on the real kubelet's pace.
+            def ends(text: str) -> str:
+                lines = text.splitlines(True)
+                return "".join([*lines[:1], *lines[-1:]])
+
+            answer = (ends(answer[0]), *answer[1:])
+            step = {**step, "stdout": ends(step["stdout"])}
         if answer != (step["stdout"], expected_err, step["exit"]):
             differences.append((step["call"], answer, (step["stdout"], expected_err, step["exit"])))
     assert differences == []

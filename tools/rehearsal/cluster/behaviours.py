@@ -438,7 +438,7 @@ def _ds_status(state: State, ds: dict[str, Any], eligible: list[str], revision: 
     status["numberUnavailable"] = status["desiredNumberScheduled"] - status["numberAvailable"]
     if ds.get("status") != status:
         ds["status"] = status
-        state.write(ds, "kube-controller-manager")
+        state.write(ds, "kube-controller-manager", subresource="status")
 
 
 def replica_sets(state: State) -> None:
@@ -621,7 +621,7 @@ def disruption_budgets(state: State) -> None:
         }
         if pdb.get("status") != status:
             pdb["status"] = status
-            state.write(pdb, "kube-controller-manager")
+            state.write(pdb, "kube-controller-manager", subresource="status")
 
 
 # --- what is disrupted -----------------------------------------------------------------------
