@@ -547,3 +547,40 @@ def test_the_cluster_preflight_and_verify_run_against_it(tmp_path: Path) -> None
     nodes = {entry["node"]: entry for entry in report["nodes"]}
     assert {nodes[name]["registration"] for name in WORKERS} == {"ok"}
     assert {nodes[name]["hw_offload_value"] for name in WORKERS} == {"true"}
+
+
+def test_a_device_plugin_image_upgrade_rolls_one_node_at_a_time(tmp_path: Path) -> None:
+    """A plain resource's update: server-side apply with the resource's own manager after the
+    create's fields are handed over; the DaemonSet then rolls (RollingUpdate, maxUnavailable 1
+    by default)."""
+    cluster = fresh(tmp_path)
+    cluster.install_kube_ovn(how="chart", version="1.16.2")
+    for name in WORKERS:
+        cluster.set_node_devices(name, [AGILIO_VF] * 4)
+    old = apply_plan(cluster)["sriov-device-plugin-ds"]
+    inputs = json.loads(json.dumps(dict(old.inputs)))
+    container = inputs["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = container["image"] + "-next"
+    new = Resource(urn=old.urn, type=old.type, name=old.name, inputs=inputs)
+    start = len(cluster.disruption_history())
+    before = {n: p[0]["metadata"]["name"] for n, p in pods(cluster, "kube-sriov-").items()}
+    cluster.apply_resource("update", new, old)
+    after = pods(cluster, "kube-sriov-")
+    assert set(after) == set(before) == set(WORKERS)
+    assert all(after[n][0]["spec"]["containers"][0]["image"].endswith("-next") for n in after)
+    assert all(after[n][0]["metadata"]["name"] != before[n] for n in after)
+    ds = cluster.objects("daemonsets.apps", "kube-system")
+    plugin = next(d for d in ds if d["metadata"]["name"] == "kube-sriov-device-plugin")
+    managers = {(e["manager"], e["operation"]) for e in plugin["metadata"]["managedFields"]}
+    assert ("pulumi-kubernetes", "Update") not in managers  # fixCSAFieldManagers
+    assert any(m.startswith("pulumi-kubernetes-") and op == "Apply" for m, op in managers)
+    # The plugin is not the datapath: no node counts as disrupted by it.
+    assert cluster.disruption_history()[start:] == []
+
+
+def test_the_chart_cannot_take_over_an_install_sh_kube_ovn(tmp_path: Path) -> None:
+    cluster = fresh(tmp_path)
+    cluster.install_kube_ovn(how="install.sh", version="1.16.2")
+    release = plan_resources()["kube-ovn-release"]
+    with pytest.raises(ApplyError, match='DaemonSet "ovs-ovn" in namespace "kube-system" exists'):
+        cluster.apply_resource("create", release, None)
