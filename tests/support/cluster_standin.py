@@ -7,10 +7,8 @@ The cluster is a JSON file of objects (`STANDIN_CLUSTER`); every call is appende
   one prints nothing with `--ignore-not-found`, else `Error from server (NotFound)`, exit 1
   (kubectl `get.go` `RunGet`, IgnoreNotFound);
 - `get KIND [--all-namespaces] [--selector k=v] -o jsonpath=T`: a `List` with `items`;
-- `-o jsonpath=T` follows client-go `util/jsonpath` (`jsonpath.go`): fields (`\\.` escapes a dot
-  in a key), `[*]`, filters `[?(@.key=="value")]`, `range`/`end`, quoted text; several results
-  of one action are joined by a space (`PrintResults`); scalars print as text, maps and lists
-  as JSON; missing keys print nothing (kubectl sets `AllowMissingKeys(true)`).
+- `-o jsonpath=T` and `--selector` as the simulated cluster answers them
+  (tools/rehearsal/cluster/jsonpath.py and selectors.py, grounded in a real kube-apiserver).
 
 The emulation stops there: no other verbs, output formats or label-selector operators.
 The builders below make the clusters the tests need, from upstream facts named in each.
@@ -20,10 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Iterator
 from typing import Any
+
+from tools.rehearsal.cluster.jsonpath import render as render_jsonpath
+from tools.rehearsal.cluster.selectors import labels_match
 
 KINDS = {
     "node": "Node",
@@ -42,114 +42,11 @@ KINDS = {
 CLUSTER_SCOPED = {"Node", "CustomResourceDefinition", "Namespace"}
 
 
-# --- client-go util/jsonpath, the subset the preflight uses ------------------------------------
-
-
-def _split_template(template: str) -> list[tuple[str, str]]:
-    """("text", ...) and ("action", ...) parts, as parser.go `parseText`/`parseLeftDelim`."""
-    parts, pos = [], 0
-    for match in re.finditer(r"\{((?:\"(?:[^\"\\\\]|\\\\.)*\"|[^}])*)\}", template):
-        if match.start() > pos:
-            parts.append(("text", template[pos : match.start()]))
-        parts.append(("action", match.group(1).strip()))
-        pos = match.end()
-    if pos < len(template):
-        parts.append(("text", template[pos:]))
-    return parts
-
-
-def _path_steps(path: str) -> list[tuple[str, str]]:
-    """`.a.b\\.c[*][?(@.k=="v")]` as steps ("field", key) / ("all", "") / ("filter", expr)."""
-    steps, i = [], 0
-    while i < len(path):
-        if path[i] == ".":
-            key, i = "", i + 1
-            while i < len(path) and path[i] not in ".[":
-                if path[i] == "\\" and i + 1 < len(path):
-                    key, i = key + path[i + 1], i + 2
-                else:
-                    key, i = key + path[i], i + 1
-            if key:
-                steps.append(("field", key))
-        elif path.startswith("[*]", i):
-            steps.append(("all", ""))
-            i += 3
-        elif path.startswith("[?(", i):
-            end = path.index(")]", i)
-            steps.append(("filter", path[i + 3 : end]))
-            i = end + 2
-        else:
-            raise SystemExit(f"stand-in kubectl: jsonpath {path!r} is beyond this stand-in")
-    return steps
-
-
-def _filter(items: list[Any], expr: str) -> list[Any]:
-    """evalFilter for `@.key=="value"` (the only filter the preflight writes)."""
-    match = re.fullmatch(r'@\.([A-Za-z0-9_]+)=="([^"]*)"', expr)
-    if not match:
-        raise SystemExit(f"stand-in kubectl: filter {expr!r} is beyond this stand-in")
-    key, value = match.groups()
-    return [item for item in items if isinstance(item, dict) and item.get(key) == value]
-
-
-def _evaluate(path: str, data: Any) -> list[Any]:
-    values = [data]
-    for kind, arg in _path_steps(path):
-        found = []
-        for value in values:
-            if kind == "field" and isinstance(value, dict) and arg in value:
-                found.append(value[arg])
-            elif kind == "all" and isinstance(value, list):
-                found += value
-            elif kind == "filter" and isinstance(value, list):
-                found += _filter(value, arg)
-        values = found
-    return values
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"))
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _literal(action: str) -> str:
-    return json.loads(action)
+# --- client-go util/jsonpath: the simulated cluster's one module -----------------------------
 
 
 def jsonpath(template: str, data: Any) -> str:
-    parts = _split_template(template)
-    return _render(parts, data)
-
-
-def _render(parts: list[tuple[str, str]], data: Any) -> str:
-    out, i = [], 0
-    while i < len(parts):
-        kind, body = parts[i]
-        if kind == "text":
-            out.append(body)
-        elif body.startswith("range "):
-            depth, j = 1, i + 1
-            while depth:
-                kind_j, body_j = parts[j]
-                if kind_j == "action" and body_j == "end":
-                    depth -= 1
-                elif kind_j == "action" and body_j.startswith("range "):
-                    depth += 1
-                j += 1
-            inner = parts[i + 1 : j - 1]
-            for item in _evaluate(body[len("range ") :], data):
-                out.append(_render(inner, item))
-            i = j
-            continue
-        elif body.startswith('"'):
-            out.append(_literal(body))
-        else:
-            out.append(" ".join(_text(value) for value in _evaluate(body, data)))
-        i += 1
-    return "".join(out)
+    return render_jsonpath(template, data)
 
 
 # --- kubectl get -----------------------------------------------------------------------------
@@ -177,10 +74,7 @@ def _options(args: list[str]) -> tuple[list[str], dict[str, str | bool]]:
 
 
 def _matches(obj: dict[str, Any], selector: str | None) -> bool:
-    if not selector:
-        return True
-    key, value = selector.split("=", 1)
-    return obj["metadata"].get("labels", {}).get(key) == value
+    return labels_match(obj["metadata"].get("labels", {}), selector)
 
 
 def _forbidden(cluster: dict[str, Any], resource: str, name: list[str]) -> str:

@@ -10,9 +10,8 @@ puts first on PATH; DIR holds `scenario.json`, and this appends each call's argv
   selectors `k=v[,k=v]` (apimachinery labels.Parse), `--field-selector spec.nodeName=N` (the pod
   field selector), `--ignore-not-found`, and `-o json|name|jsonpath=...`; a missing NAME answers
   `Error from server (NotFound)` and exit 1 unless `--ignore-not-found`;
-- `-o jsonpath=` as client-go util/jsonpath does for the templates used here: text, `{"..."}`
-  literals, fields with `\\.` escapes (parser.go `advance`), `{range .items[*]}...{end}`, and a
-  missing key prints nothing (kubectl's `--allow-missing-template-keys` defaults to true);
+- `-o jsonpath=` and the selectors as the simulated cluster answers them
+  (tools/rehearsal/cluster/jsonpath.py and selectors.py, grounded in a real kube-apiserver);
 - a node's `status` changes after a number of reads of that node (`status_after_reads`),
   standing for kubelet's periodic node status updates;
 - `exec -n NS POD -c C -- CMD`: `ovs-appctl dpctl/dump-flows -m type=offloaded|non-offloaded`
@@ -35,6 +34,11 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+# Run as a script (`python -S kubectl_standin.py`): the repository root on the path for the
+# simulated cluster's jsonpath and selectors.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tools.rehearsal.cluster import jsonpath, selectors
 
 VALUE_FLAGS = {
     "--context": "context",
@@ -104,112 +108,18 @@ def parse(args: list[str]) -> tuple[list[str], dict[str, Any], list[str]]:
 
 
 def labels_match(labels: dict[str, str], selector: str | None) -> bool:
-    if not selector:
-        return True
-    for term in selector.split(","):
-        key, eq, value = term.partition("=")
-        if not eq or "!" in key:
-            raise unexpected(f"selector {selector}")
-        if labels.get(key.strip()) != value.strip():
-            return False
-    return True
+    try:
+        return selectors.labels_match(labels, selector)
+    except selectors.SelectorError:
+        raise unexpected(f"selector {selector}") from None
 
 
 def field_match(item: dict[str, Any], selector: str | None) -> bool:
-    if not selector:
-        return True
-    key, eq, value = selector.partition("=")
-    if key != "spec.nodeName" or not eq:
-        raise unexpected(f"field selector {selector}")
-    return item.get("spec", {}).get("nodeName") == value
-
-
-# --- jsonpath (the subset kubectl's JSONPath printer is asked for here) -------------------------
-
-
-def split_template(template: str) -> list[tuple[str, str]]:
-    """("text", t) and ("action", a) parts of a jsonpath template."""
-    parts: list[tuple[str, str]] = []
-    at = 0
-    while at < len(template):
-        start = template.find("{", at)
-        if start < 0:
-            parts.append(("text", template[at:]))
-            break
-        if start > at:
-            parts.append(("text", template[at:start]))
-        end = template.index("}", start)
-        parts.append(("action", template[start + 1 : end]))
-        at = end + 1
-    return parts
-
-
-def field_names(path: str) -> list[str]:
-    """`.a.b\\.c/d` -> ["a", "b.c/d"]: a backslash keeps the next character in the name."""
-    if not path.startswith("."):
-        raise unexpected(f"jsonpath {path}")
-    names, current, at = [], "", 1
-    while at < len(path):
-        char = path[at]
-        if char == "\\" and at + 1 < len(path):
-            current += path[at + 1]
-            at += 2
-            continue
-        if char == ".":
-            names.append(current)
-            current = ""
-        else:
-            current += char
-        at += 1
-    names.append(current)
-    return names
-
-
-def lookup(data: Any, path: str) -> Any:
-    for name in field_names(path):
-        if not isinstance(data, dict) or name not in data:
-            return None
-        data = data[name]
-    return data
-
-
-def matching_end(parts: list[tuple[str, str]], at: int) -> int:
-    """Index of the `{end}` that closes the `{range}` just before `at`."""
-    depth = 1
-    for index in range(at, len(parts)):
-        kind, text = parts[index]
-        if kind == "action" and text.startswith("range "):
-            depth += 1
-        elif kind == "action" and text == "end":
-            depth -= 1
-            if depth == 0:
-                return index
-    raise unexpected("jsonpath range without {end}")
-
-
-def render(parts: list[tuple[str, str]], data: Any) -> str:
-    out: list[str] = []
-    at = 0
-    while at < len(parts):
-        kind, text = parts[at]
-        at += 1
-        if kind == "text":
-            out.append(text)
-        elif text.startswith('"'):
-            out.append(json.loads(text))
-        elif text.startswith("range "):
-            end = matching_end(parts, at)
-            path = text.removeprefix("range ")
-            if not path.endswith("[*]"):
-                raise unexpected(f"jsonpath range {path}")
-            for item in lookup(data, path[:-3]) or []:
-                out.append(render(parts[at:end], item))
-            at = end + 1
-        else:
-            value = lookup(data, text)
-            if value is not None:
-                out.append(value if isinstance(value, str) else json.dumps(value))
-    return "".join(out)
+    try:
+        terms = selectors.parse_fields(selector, "pods")
+    except selectors.SelectorError:
+        raise unexpected(f"field selector {selector}") from None
+    return selectors.fields_match(item, terms, "pods")
 
 
 # --- the cluster ------------------------------------------------------------------------------
@@ -278,7 +188,7 @@ class Cluster:
             chosen = [document] if len(words) == 3 else items
             return "".join(f"{name_prefix}/{i['metadata']['name']}\n" for i in chosen)
         if output and output.startswith("jsonpath="):
-            return render(split_template(output.removeprefix("jsonpath=")), document)
+            return jsonpath.render(output.removeprefix("jsonpath="), document)
         raise unexpected(f"output {output}")
 
     def exec(self, words: list[str], flags: dict[str, Any], command: list[str]) -> str:
