@@ -8,7 +8,6 @@ node needs what the tests need: root, FUSE (`/dev/fuse`, mfusepy) and OpenSSH's 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from tests.support.emulated_node.harness import EmulatedNode, check_prerequisites
@@ -17,16 +16,6 @@ from tests.support.emulated_node.spec import NodeSpec
 # The vendor the nfp VFs show in sysfs (`vendor` of a VF function), without 0x as the device
 # plugin's selectors write it.
 VF_VENDOR = "19ee"
-
-
-@dataclass(frozen=True)
-class NodeTarget:
-    """Where a node's remote commands go instead of the stack's `host:port`."""
-
-    host: str
-    port: int
-    private_key: str
-    host_key: str
 
 
 class Fleet:
@@ -58,16 +47,6 @@ class Fleet:
         self.nodes.clear()
         if errors:
             raise RuntimeError("; ".join(errors))
-
-    def target(self, name: str) -> NodeTarget:
-        node = self.nodes[name]
-        ssh = node.paths.ssh
-        return NodeTarget(
-            host="127.0.0.1",
-            port=node.port,
-            private_key=(ssh / "client_key").read_text(),
-            host_key=" ".join((ssh / "host_key.pub").read_text().split()[:2]),
-        )
 
     def vfs(self, name: str) -> list[dict[str, str]]:
         """The node's VF functions as the device plugin would find them: bound to nfp_netvf

@@ -1,53 +1,37 @@
 """Remote commands of the rehearsal: the stack's `connection` re-pointed at the node's emulated
-node, run by the pulumi-command-like SSH client (`tools.rehearsal.ssh`, one new connection per
-call, dial retries as pulumi-command's `dialWithRetry`). Until that client is there, OpenSSH's
-`ssh` runs the command instead (the same `exec` request, no PTY)."""
+node (its address, client key and pinned host key; the stack's user and dial limits kept), run
+by the pulumi-command-like SSH client (`tools.rehearsal.ssh`: one new connection per call, left
+open until the provider exits, dial retries as pulumi-command's `dialWithRetry`)."""
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from tools.rehearsal.executor import CommandResult
 from tools.rehearsal.fleet import Fleet
+from tools.rehearsal.ssh import DialPolicy, PulumiCommandSSH
 
 
 class FleetRemote:
-    def __init__(self, fleet: Fleet, command_timeout: float = 600.0) -> None:
+    def __init__(self, fleet: Fleet, policy: DialPolicy | None = None) -> None:
         self.fleet = fleet
-        self.command_timeout = command_timeout
-        self._client = _pulumi_command_client()
+        self.client = PulumiCommandSSH(policy=policy or DialPolicy())
 
     def run_on(self, node: str, connection: Mapping[str, Any], command: str) -> CommandResult:
-        if self._client is not None:
-            return self._run_client(node, connection, command)
-        done = self.fleet.nodes[node].run(command, timeout=self.command_timeout)
-        return CommandResult(done.stdout, done.stderr, done.returncode)
-
-    def _run_client(self, node: str, connection: Mapping[str, Any], command: str) -> CommandResult:
-        ssh = importlib.import_module("tools.rehearsal.ssh")
-        target = self.fleet.target(node)
-        conn = ssh.Connection(
-            host=target.host,
-            port=target.port,
-            user=str(connection.get("user") or "root"),
-            private_key=target.private_key,
-            host_key=target.host_key,
-            dial_error_limit=int(connection.get("dialErrorLimit", 10)),
-            per_dial_timeout=int(connection.get("perDialTimeout", 15)),
+        target = self.fleet.nodes[node].connection()
+        target = dataclasses.replace(
+            target,
+            user=str(connection.get("user") or target.user),
+            dial_error_limit=int(connection.get("dialErrorLimit", target.dial_error_limit)),
+            per_dial_timeout=float(connection.get("perDialTimeout", target.per_dial_timeout)),
         )
-        result = self._client.run(conn, command)
-        return CommandResult(result.stdout, result.stderr, int(result.exit))
+        result = self.client.run(target, command)
+        if result.error is not None and result.exit_code in (None, 0):
+            return CommandResult(result.stdout, f"{result.stderr}\n{result.error}", 255)
+        return CommandResult(result.stdout, result.stderr, int(result.exit_code or 0))
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close_all()
-
-
-def _pulumi_command_client() -> Any:
-    try:
-        ssh = importlib.import_module("tools.rehearsal.ssh")
-    except ImportError:
-        return None
-    return ssh.PulumiCommandSSH()
+        """The provider exits at the end of `pulumi up`: its connections close."""
+        self.client.close_all()

@@ -21,6 +21,7 @@ from typing import Any
 
 from tests.support.emulated_node.spec import NS_FIRMWARE, NodePaths, NodeSpec, firmware_root
 from tests.support.emulated_node.tools import STANDINS
+from tools.rehearsal.ssh import Connection
 
 REPO = Path(__file__).resolve().parents[3]
 SSHD = Path("/usr/sbin/sshd")
@@ -158,10 +159,23 @@ class EmulatedNode:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._let_sessions_end()
         leftovers = self._kill_namespace()
         shutil.rmtree(self.paths.root, ignore_errors=True)
         if leftovers:
             raise NodeError(f"processes left in the node's namespace (killed): {leftovers}")
+
+    def _let_sessions_end(self, seconds: float = 3) -> None:
+        """sshd's per-connection processes of connections the client closed just now end on
+        their own once the close reaches them (OpenSSH: the monitor exits on the session's
+        EOF); give them that moment before counting leftovers."""
+        if self.namespace is None:
+            return
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and any(
+            name in ("sshd", "sshd-session") for name in namespace_pids(self.namespace).values()
+        ):
+            time.sleep(0.05)
 
     def _kill_namespace(self) -> list[str]:
         if self.namespace is None:
@@ -261,6 +275,20 @@ class EmulatedNode:
         for key, value in options.items():
             argv += ["-o", f"{key}={value}"]
         return [*argv, "root@127.0.0.1", command]
+
+    def connection(self, **overrides: Any) -> Connection:
+        """The node as a remote.Command `connection` (its client key, its host key pinned)."""
+        ssh = self.paths.ssh
+        host_key = " ".join((ssh / "host_key.pub").read_text().split()[:2])
+        fields: dict[str, Any] = {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "user": "root",
+            "private_key": (ssh / "client_key").read_text(),
+            "host_key": host_key,
+            **overrides,
+        }
+        return Connection(**fields)
 
     def run(self, command: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
         """`command` through the node's login shell over SSH, as pulumi-command sends it."""
