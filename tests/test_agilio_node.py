@@ -219,7 +219,8 @@ def test_the_device_plugin_restarts_on_the_node_after_its_vfs_change() -> None:
     assert restart.type == LOCAL
     assert restart.inputs["create"] == (
         "kubectl --context kind-agilio-lab delete pod --namespace kube-system "
-        "--selector name=sriov-device-plugin --field-selector spec.nodeName=w1 --ignore-not-found"
+        "--selector name=sriov-device-plugin --field-selector spec.nodeName=w1 --ignore-not-found "
+        "--timeout=120s"
     )
     # After the VFs (and the drain-before-undo that always sits between them).
     assert names(restart.depends_on) == {"w1-drain-before-undo"}

@@ -41,6 +41,9 @@ APP_LABELS = {"app": "multus", "name": "multus", "tier": "node"}
 NAD_CRD_NAME = "network-attachment-definitions.k8s.cni.cncf.io"
 DAEMON_SET_NAME = "kube-multus-ds"
 READY_TIMEOUT = "300s"
+# How long the restart waits for the old pods to be gone: a plain `kubectl delete` waits 168 h
+# (kubectl delete.go DeleteResult), e.g. for a pod stuck Terminating on a NotReady node.
+DELETE_TIMEOUT = "120s"
 # The daemon's memory. Upstream's thick manifest gives it 50Mi (request = limit), and thick
 # Multus runs the delegate CNI plugins (here kube-ovn's) inside its own cgroup: that is reported
 # to OOM-kill it at start and when many pods start at once (multus-cni #1349: ~53Mi at start;
@@ -340,7 +343,14 @@ def restart_multus(
     on start. Runs again when `triggers` (what Kube-OVN was installed with) change."""
     selector = f"app={APP_LABELS['app']}"
     delete = kubectl_command(
-        kubernetes, "delete", "pod", "--namespace", namespace, "--selector", selector
+        kubernetes,
+        "delete",
+        "pod",
+        "--namespace",
+        namespace,
+        "--selector",
+        selector,
+        f"--timeout={DELETE_TIMEOUT}",
     )
     wait = kubectl_command(
         kubernetes,

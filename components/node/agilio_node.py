@@ -56,6 +56,10 @@ from components.scripts import (
 REPORTED_FACTS = ("pciAddress", "totalVfs", "vfs", "firmware")
 
 DRAIN_TIMEOUT = "600s"
+# How long the device plugin restart waits for the old pod to be gone. Without --timeout
+# `kubectl delete` waits 168 h (kubectl delete.go DeleteResult), e.g. for a pod stuck
+# Terminating on a NotReady node.
+POD_DELETE_TIMEOUT = "120s"
 DRAIN_OPTIONS = ("--ignore-daemonsets", "--delete-emptydir-data", f"--timeout={DRAIN_TIMEOUT}")
 
 # How long a step waits for the PF to come back after a driver reload.
@@ -445,6 +449,7 @@ class AgilioNode(pulumi.ComponentResource):
             "--field-selector",
             f"spec.nodeName={self._node.name}",
             "--ignore-not-found",
+            f"--timeout={POD_DELETE_TIMEOUT}",
         )
 
     def _drain_before_undo(

@@ -1,0 +1,274 @@
+"""A whole rehearsal: run the real program for the stack's config under the mock driver, start
+an emulated node per Agilio node, seed the simulated cluster, execute the engine's steps, and
+check the end state against the config."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from components.cluster import vf_registration
+from components.node import agilio_node
+from tools.engine import ProgramRun, Resource
+from tools.engine.mock_driver import (
+    ORGANIZATION,
+    EchoMocks,
+    project_name,
+    run_program,
+    stack_config,
+)
+from tools.rehearsal.executor import Cluster, Outcome, Rehearsal
+from tools.rehearsal.fleet import Fleet
+from tools.rehearsal.remote import FleetRemote
+from tools.rehearsal.state import StackState
+
+AGILIO_LABEL = "agilio-offload/agilio-cx"
+
+
+@dataclass(frozen=True)
+class Waits:
+    """The program's wait bounds, shortened for a rehearsal (the simulated cluster and the
+    emulated nodes answer in well under a second); None keeps the program's own value."""
+
+    vfs_advertised_seconds: int | None = 20
+    vfs_advertised_interval: float | None = 0.2
+    pf_wait_seconds: int | None = 30
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        with ExitStack() as stack:
+            if self.vfs_advertised_seconds is not None:
+                stack.enter_context(
+                    mock.patch.object(
+                        vf_registration, "DEFAULT_TIMEOUT_SECONDS", self.vfs_advertised_seconds
+                    )
+                )
+            if self.vfs_advertised_interval is not None:
+                stack.enter_context(
+                    mock.patch.object(
+                        vf_registration, "DEFAULT_INTERVAL_SECONDS", self.vfs_advertised_interval
+                    )
+                )
+            if self.pf_wait_seconds is not None:
+                stack.enter_context(
+                    mock.patch.object(agilio_node, "PF_WAIT_SECONDS", self.pf_wait_seconds)
+                )
+            yield
+
+
+@dataclass
+class StackRun:
+    """The program's registrations for one config, with the real input values."""
+
+    run: ProgramRun
+    config: dict[str, Any]  # the stack's config values by short key, parsed
+
+    @property
+    def resources(self) -> list[Resource]:
+        return [
+            dataclasses.replace(r.as_resource(), inputs=r.revealed_inputs)
+            for r in self.run.resources
+        ]
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return list(self.config.get("nodes") or [])
+
+    def expected_vfs(self) -> dict[str, int]:
+        default = int(self.config.get("vfs") or 0)
+        return {n["name"]: int(n.get("vfs", default)) for n in self.nodes()}
+
+
+def run_stack_program(
+    stack: str,
+    overrides: Mapping[str, Any] | None,
+    last_outputs: Mapping[str, Any] | None,
+    waits: Waits,
+    stack_path: Path | None = None,
+) -> StackRun:
+    """The program under the mock driver, as `pulumi up` would run it for `stack`: the change
+    guard reads `last_outputs` through its StackReference to the stack itself."""
+    config, secret_keys = stack_config(stack, overrides, stack_path=stack_path)
+    own = f"{ORGANIZATION}/{project_name()}/{stack}"
+    mocks = EchoMocks({own: dict(last_outputs)} if last_outputs else None)
+    with waits.applied():
+        run = run_program(config, stack=stack, secret_keys=secret_keys, preview=True, mocks=mocks)
+    prefix = f"{project_name()}:"
+    values = {k.removeprefix(prefix): _parse(v) for k, v in config.items()}
+    return StackRun(run, values)
+
+
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def open_cluster(state_dir: Path, contexts: Sequence[str]) -> Cluster:
+    """The simulated cluster (`tools.rehearsal.cluster.SimCluster`)."""
+    module = importlib.import_module("tools.rehearsal.cluster")
+    return module.SimCluster(state_dir, contexts=tuple(contexts))
+
+
+def contexts_of(config: Mapping[str, Any]) -> list[str]:
+    kubernetes = config.get("kubernetes") or {}
+    context = kubernetes.get("context") if isinstance(kubernetes, dict) else None
+    return [context] if context else ["sim"]
+
+
+@dataclass
+class Result:
+    """One rehearsal's outcome, end state and figures."""
+
+    outcome: Outcome
+    end_state: list[str]  # mismatches against the config; empty: the end state is the config
+    max_unavailable: int
+    changes: int  # provider steps run
+    waves: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome.finished
+
+
+def rehearse(
+    *,
+    stack: str,
+    old: StackState,
+    cluster: Cluster,
+    fleet: Fleet,
+    overrides: Mapping[str, Any] | None = None,
+    destroy: bool = False,
+    waits: Waits = Waits(),
+    parallel: int | None = 8,
+    echo: Callable[[str], None] = print,
+    stack_path: Path | None = None,
+    replay: StackState | None = None,
+) -> Result:
+    """Rehearse `pulumi up` (or `pulumi destroy`) of `stack` from `old` on `fleet` and
+    `cluster`, which must already hold what the stack found there. `replay`: roll out that
+    state's resources instead of the program's (a baseline to start a change from)."""
+    program = run_stack_program(stack, overrides, old.outputs, waits, stack_path)
+    if program.run.error is not None and not destroy and replay is None:
+        raise RuntimeError(f"the program failed: {program.run.error}")
+    config_nodes = [(n["name"], n.get("pf", "")) for n in program.nodes()]
+    new_resources = program.resources
+    outputs = program.run.outputs
+    if replay is not None:
+        new_resources, outputs = replay.resources, replay.outputs
+        config_nodes = _agilio_nodes_of(replay.resources)
+    old_nodes = _agilio_nodes_of(old.resources)
+    fleet.ensure([*config_nodes, *((n, pf) for n, pf in old_nodes if n not in dict(config_nodes))])
+    agilio = sorted({*dict(config_nodes), *dict(old_nodes)})
+    remote = FleetRemote(fleet)
+    rehearsal = Rehearsal(
+        cluster=cluster,
+        remote=remote,
+        devices=fleet,
+        agilio_nodes=agilio,
+        parallel=parallel,
+        echo=echo,
+    )
+    try:
+        new = None if destroy else new_resources
+        outcome = rehearsal.run(old, new, outputs)
+    finally:
+        remote.close()
+    expected = {} if destroy else program.expected_vfs()
+    bound = int((program.config.get("rollout") or {}).get("maxUnavailable", 1))
+    return Result(
+        outcome=outcome,
+        end_state=end_state_problems(
+            cluster, fleet, agilio, expected, str(program.run.outputs.get("sriovResource", ""))
+        ),
+        max_unavailable=bound,
+        changes=len(outcome.provider_steps),
+        waves=len(outcome.plan.delete_waves),
+    )
+
+
+def _agilio_nodes_of(resources: Sequence[Resource]) -> list[tuple[str, str]]:
+    """(node, pf) of the AgilioNode components in a state (the pf from its vfs step)."""
+    found = []
+    for resource in resources:
+        if resource.type == "agilio-offload:index:AgilioNode":
+            pf = ""
+            for other in resources:
+                if other.name == f"{resource.name}-vfs":
+                    pf = str((other.inputs.get("triggers") or [""])[0])
+            found.append((resource.name, pf or "ens1np0"))
+    return found
+
+
+def end_state_problems(
+    cluster: Cluster,
+    fleet: Fleet,
+    agilio: Sequence[str],
+    expected_vfs: Mapping[str, int],
+    resource: str,
+) -> list[str]:
+    """What differs from the config: each configured node offloaded with its VFs, labelled,
+    schedulable; each node out of the config (or every node after destroy) back to 0 VFs,
+    unlabelled, schedulable and without `pulumi.com/*` annotations."""
+    problems: list[str] = []
+    resource = resource or "corigine.com/agilio_sriov"
+    snapshot_node = cluster.node
+    for name in agilio:
+        want = expected_vfs.get(name, 0)
+        have = fleet.numvfs(name) if name in fleet.nodes else 0
+        if have != want:
+            problems.append(f"{name}: {have} VFs on the card, config says {want}")
+        node = snapshot_node(name)
+        if node is None:
+            if name in expected_vfs:
+                problems.append(f"{name}: no Node object")
+            continue
+        problems += _node_problems(name, node, want, resource, in_config=name in expected_vfs)
+    return problems
+
+
+def _node_problems(
+    name: str, node: Mapping[str, Any], want: int, resource: str, in_config: bool
+) -> list[str]:
+    problems = []
+    meta = node.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    annotations = meta.get("annotations") or {}
+    if (node.get("spec") or {}).get("unschedulable"):
+        problems.append(f"{name}: still cordoned")
+    if in_config:
+        if labels.get(AGILIO_LABEL) != "true":
+            problems.append(f"{name}: no {AGILIO_LABEL}=true label")
+        allocatable = (node.get("status") or {}).get("allocatable") or {}
+        if str(allocatable.get(resource, "0")) != str(want):
+            problems.append(
+                f"{name}: allocatable {resource}={allocatable.get(resource)}, want {want}"
+            )
+        return problems
+    if AGILIO_LABEL in labels:
+        problems.append(f"{name}: left the config but keeps the {AGILIO_LABEL} label")
+    leftovers = sorted(k for k in annotations if k.startswith("pulumi.com/"))
+    if leftovers:
+        problems.append(f"{name}: pulumi annotations left behind: {', '.join(leftovers)}")
+    return problems
+
+
+def seed_cluster(cluster: Any, config: Mapping[str, Any]) -> None:
+    """What the cluster holds before the stack: its nodes (the Agilio nodes, the Kube-OVN
+    masters as control-plane nodes) and, with `kubeOvn.install: existing`, a running Kube-OVN
+    (installed by install.sh, hardware offload on)."""
+    kube_ovn = config.get("kubeOvn") or {}
+    for master in kube_ovn.get("masterNodes") or []:
+        cluster.add_node(master["name"], control_plane=True)
+    for node in config.get("nodes") or []:
+        cluster.add_node(node["name"])
+    if kube_ovn.get("install") == "existing":
+        cluster.install_kube_ovn(how="install.sh", version="v1.16.2", hw_offload=True)

@@ -1,0 +1,95 @@
+"""Rehearse `pulumi up` (or `pulumi destroy`) of a stack before running it.
+
+Runs the real program for the stack's config under the mock driver, lets the engine model
+(`tools.engine`) decide every step, and executes each step for real: remote commands over SSH on
+one emulated Agilio node per stack node, kubectl scripts and Kubernetes resources against a
+simulated cluster. Prints each step as it runs, then: finished or failed (which step, why), the
+most Agilio nodes cordoned or disrupted at any instant, and the end state against the config.
+
+A change is rehearsed from the state an earlier rehearsal left (`--from-rehearsal`, the JSON it
+wrote), or from an earlier plan (`--baseline`, `python -m tools.plan`'s output directory): the
+baseline is first rolled out on fresh nodes and cluster (quietly), then the change runs.
+
+Needs what the node tests need: root, FUSE and sshd (the emulated nodes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from tools.rehearsal.driver import (
+    Waits,
+    contexts_of,
+    open_cluster,
+    rehearse,
+    run_stack_program,
+    seed_cluster,
+)
+from tools.rehearsal.fleet import Fleet
+from tools.rehearsal.report import summary, write_json
+from tools.rehearsal.state import StackState
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.rehearse", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--stack", default="dev", help="stack name (default: dev)")
+    parser.add_argument("--stack-file", type=Path, help="config file instead of the stack's")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--baseline", type=Path, help="an earlier plan's output directory")
+    start.add_argument("--from-rehearsal", type=Path, help="an earlier rehearsal's JSON report")
+    parser.add_argument("--destroy", action="store_true", help="rehearse `pulumi destroy`")
+    parser.add_argument("--json", type=Path, help="write the JSON report (with the state) here")
+    parser.add_argument(
+        "--parallel", type=int, default=8, help="pulumi's --parallel (default 8: 4 x 2 CPUs)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse_args(argv)
+    baseline = StackState()
+    if args.from_rehearsal:
+        baseline = StackState.load(args.from_rehearsal)
+    elif args.baseline:
+        baseline = StackState.from_plan_dir(args.baseline)
+    program = run_stack_program(args.stack, None, None, Waits(), args.stack_file)
+    with tempfile.TemporaryDirectory(prefix="rehearsal-") as tmp, Fleet() as fleet:
+        cluster = open_cluster(Path(tmp), contexts_of(program.config))
+        seed_cluster(cluster, program.config)
+        if baseline.resources:
+            print(f"rolling out the baseline ({len(baseline.resources)} resources) quietly ...")
+            first = rehearse(
+                stack=args.stack,
+                old=StackState(),
+                cluster=cluster,
+                fleet=fleet,
+                replay=baseline,
+                echo=lambda _line: None,
+                stack_path=args.stack_file,
+            )
+            if not first.finished:
+                print(f"the baseline itself does not roll out: {summary(first)}", file=sys.stderr)
+                return 2
+        result = rehearse(
+            stack=args.stack,
+            old=baseline,
+            cluster=cluster,
+            fleet=fleet,
+            destroy=args.destroy,
+            parallel=args.parallel,
+            stack_path=args.stack_file,
+        )
+        print(summary(result))
+        if args.json:
+            write_json(result, args.json)
+    return 0 if result.finished and result.outcome.peak_disrupted <= result.max_unavailable else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
