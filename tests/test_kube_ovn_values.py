@@ -244,3 +244,14 @@ def test_unquoted_strings_refuse_scalar_breakers(
     path: str, prefix: str, bad: str, suffix: str
 ) -> None:
     assert problems(tree(path, prefix + bad + suffix)), (path, prefix + bad + suffix)
+
+
+def test_the_config_reference_lists_every_allowed_path_with_its_type() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "config-reference.md").read_text()
+    section = doc.split("## `kubeOvn.values`: the allowlist", 1)[1].split("\n## ", 1)[0]
+    listed = {
+        line.split("|")[1].strip().strip("`"): line.split("|")[2].strip()
+        for line in section.splitlines()
+        if line.startswith("| `")
+    }
+    assert listed == {".".join(path): rule.type for path, rule in ALLOWED.items()}

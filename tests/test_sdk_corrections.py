@@ -59,7 +59,7 @@ def test_corrected_and_sdk_runs_register_identical_resources(
     assert stack.wait_for_rpcs is sdk_corrections.wait_for_rpcs
     monkeypatch.setattr(sdk_corrections, "PINNED_SDK_VERSION", "0.0.0-not-this-sdk")
     own = run_five_nodes()
-    assert rpc.declare_dependency is resource_cycle_breaker.declare_dependency
+    assert rpc.declare_dependency is sdk_corrections.walk_declare_dependency
     assert stack.wait_for_rpcs is sdk_corrections._SDK_WAIT_FOR_RPCS
     assert corrected == own
     assert any(r["dependsOn"] for r in own)
@@ -70,7 +70,7 @@ def test_another_sdk_version_falls_back_with_one_warning(monkeypatch: pytest.Mon
     monkeypatch.setattr(pulumi.log, "warn", warnings.append)
     monkeypatch.setattr(sdk_corrections, "sdk_version", lambda: "3.999.0")
     assert sdk_corrections.install() is False
-    assert rpc.declare_dependency is resource_cycle_breaker.declare_dependency
+    assert rpc.declare_dependency is sdk_corrections.walk_declare_dependency
     assert len(warnings) == 1
     assert "Pulumi SDK 3.999.0 is not the pinned 3.272.0" in warnings[0]
     assert "\n" not in warnings[0]
@@ -199,3 +199,56 @@ def test_the_output_wait_awaits_and_raises_as_the_sdks() -> None:
     ours = outputs_then_wait(sdk_corrections.wait_for_rpcs)
     assert ours == outputs_then_wait(sdk_corrections._SDK_WAIT_FOR_RPCS)
     assert ours == ["first", "late", "first", "late", "raised an apply failed"]
+
+
+# --- issue 19: the fallback keeps deep rollouts working -----------------------------------------
+
+
+def test_the_fallback_declares_a_chain_deeper_than_the_recursion_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Where the SDK's own walk raised RecursionError (a whole program run this deep under the
+    # fallback takes minutes: the SDK's output wait is quadratic; bench/sdk_fallback.py).
+    monkeypatch.setattr(sdk_corrections, "sdk_version", lambda: "3.999.0")
+    monkeypatch.setattr(pulumi.log, "warn", lambda _message: None)
+    try:
+        assert sdk_corrections.install() is False
+        assert rpc.declare_dependency is sdk_corrections.walk_declare_dependency
+        nodes = [Node(i) for i in range(2 * sys.getrecursionlimit())]
+        for newer, older in zip(nodes[1:], nodes, strict=False):
+            assert rpc.declare_dependency(newer, older) is True
+        assert rpc.declare_dependency(nodes[0], nodes[-1]) is False  # the cycle, still seen
+    finally:
+        monkeypatch.undo()
+        sdk_corrections.install()
+
+
+@settings(max_examples=200, deadline=None)
+@given(edges=edges)
+def test_the_fallback_walk_answers_as_the_sdk(edges: list[tuple[int, int]]) -> None:
+    sdk_nodes = [Node(i) for i in range(12)]
+    our_nodes = [Node(i) for i in range(12)]
+    for a, b in edges:
+        expected = resource_cycle_breaker.declare_dependency(sdk_nodes[a], sdk_nodes[b])
+        assert sdk_corrections.walk_declare_dependency(our_nodes[a], our_nodes[b]) is expected
+    assert recorded(our_nodes) == recorded(sdk_nodes)
+
+
+def test_without_the_sdks_helpers_the_last_resort_raises_the_recursion_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limit = sys.getrecursionlimit()
+    monkeypatch.delattr(resource_cycle_breaker, "_add_dep")
+    monkeypatch.setattr(sdk_corrections, "sdk_version", lambda: "3.999.0")
+    monkeypatch.setattr(pulumi.log, "warn", lambda _message: None)
+    try:
+        assert sdk_corrections.install() is False
+        assert rpc.declare_dependency is resource_cycle_breaker.declare_dependency
+        assert sys.getrecursionlimit() == sdk_corrections.FALLBACK_RECURSION_LIMIT
+        nodes = [Node(i) for i in range(3 * limit)]
+        for newer, older in zip(nodes[1:], nodes, strict=False):
+            setattr(newer, resource_cycle_breaker._DEPENDENCIES_PROPERTY, {older})
+        assert sdk_corrections.sdk_reachable(nodes[-1], nodes[0]) is True  # no RecursionError
+    finally:
+        sys.setrecursionlimit(limit)
+        sdk_corrections.install()

@@ -44,9 +44,10 @@ _HEX = re.compile(r"[0-9a-fA-F]{40,}")
 # Random base64 changes character class (upper, lower, digit, other) at ~65% of positions,
 # puts digits between letters and capitals inside runs of letters; names change class at their
 # word joints only. Measured on 20,000 random keys of 18..48 bytes against 30,000 generated
-# CamelCase / Hyphen-Case / UPPER names: 1 in 16,000 keys of 32+ characters missed.
+# CamelCase / Hyphen-Case / UPPER names: 6 in 16,752 keys of 32+ characters missed.
 _RANDOM_CLASS_CHANGES = 0.45
 _DIGIT_ISLAND = re.compile(r"(?<=[A-Za-z])[0-9]+(?=[A-Za-z])")
+_UPPER_PAIR = re.compile(r"[A-Z]{2}")
 _CAPS_INSIDE = re.compile(r"[a-z][A-Z](?=[A-Z0-9])|[0-9][A-Z](?=[a-z])|[A-Z][a-z][A-Z]")
 
 
@@ -64,7 +65,8 @@ def _token_shaped(word: str) -> bool:
         return False
     ratio = sum(a != b for a, b in itertools.pairwise(classes)) / (len(core) - 1)
     return (
-        (ratio >= _RANDOM_CLASS_CHANGES and 2 in present)
+        # CamelCase of short words changes class as often, but never has two capitals in a row
+        (ratio >= _RANDOM_CLASS_CHANGES and 2 in present and _UPPER_PAIR.search(core) is not None)
         or len(_DIGIT_ISLAND.findall(core)) >= 2
         or (len(_CAPS_INSIDE.findall(core)) >= 3 and ratio >= 0.35)
     )

@@ -12,11 +12,21 @@ cycle either way; cycles are still collected, only less often.
 from __future__ import annotations
 
 import gc
+import sys
 
 # Young generation every 50,000 net allocations, the older ones 20 and 100 times rarer.
 THRESHOLDS = (50_000, 20, 100)
+# The Python versions the thresholds were measured on (bench/plan_scale.py prints the version
+# with its figures). Python 3.14's incremental collector gives the second and third threshold
+# another meaning (the old generations are scanned in increments), so elsewhere nothing is
+# changed until a measurement there says what to set.
+MEASURED_ON = ((3, 11),)
 
 
-def tune() -> None:
-    """Collect less often for the rest of the program run (nothing else changes)."""
+def tune(version: tuple[int, int] | None = None) -> bool:
+    """Collect less often for the rest of the program run, on a measured Python only (nothing
+    else changes); True when the thresholds were set."""
+    if (version or sys.version_info[:2]) not in MEASURED_ON:
+        return False
     gc.set_threshold(*THRESHOLDS)
+    return True

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -201,20 +202,65 @@ def sdk_version() -> str:
     return importlib.metadata.version("pulumi")
 
 
+# The last resort of the fallback: the SDK's recursive walk with a raised recursion limit.
+# Each level of its `yield from` chain holds a C stack frame: on Python 3.11 with the usual
+# 8 MiB main-thread stack a 15,000-deep walk completed (bench/sdk_fallback.py prints it).
+FALLBACK_RECURSION_LIMIT = 15_000
+
+
+def walk_declare_dependency(from_resource: Any, to_resource: Any) -> bool:
+    """`resource_cycle_breaker.declare_dependency` through the SDK's own `_deps` and `_add_dep`,
+    with `_reachable`'s recursive generator walk made an explicit stack: the same answers and
+    the same recorded edges at any depth (still one walk per edge, as the SDK's)."""
+    if _walk_reaches(to_resource, from_resource):
+        return False
+    resource_cycle_breaker._add_dep(from_resource, to_resource)
+    return True
+
+
+def _walk_reaches(start: Any, target: Any) -> bool:
+    """`resource_cycle_breaker._reachable(start, target)` without recursion."""
+    visited = {start}
+    pending = [start]
+    while pending:
+        resource = pending.pop()
+        if resource == target:
+            return True
+        for dependency in resource_cycle_breaker._deps(resource):
+            if dependency not in visited:
+                visited.add(dependency)
+                pending.append(dependency)
+    return False
+
+
+def _fallback() -> str:
+    """The cycle check for an SDK other than the pinned one; what it is, for the warning."""
+    helpers = ("_deps", "_add_dep", "declare_dependency")
+    if all(callable(getattr(resource_cycle_breaker, name, None)) for name in helpers):
+        rpc.declare_dependency = walk_declare_dependency
+        return "the SDK's dependency-cycle check without recursion"
+    rpc.declare_dependency = _SDK_DECLARE_DEPENDENCY
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), FALLBACK_RECURSION_LIMIT))
+    return (
+        f"the SDK's own dependency-cycle check with a recursion limit of {FALLBACK_RECURSION_LIMIT}"
+    )
+
+
 def install() -> bool:
     """Use both corrections for the rest of the run; True if they are in use.
 
     Call it before the first resource is created (the top of `__main__.py`): the cycle check's
-    levels and dependents cover only the dependencies it records itself.
+    levels and dependents cover only the dependencies it records itself. On another SDK the
+    fallback still takes deep rollouts: the SDK's walk without recursion (or, if the SDK's
+    helpers are gone, its own walk with a raised recursion limit).
     """
     version = sdk_version()
     if version != PINNED_SDK_VERSION:
-        rpc.declare_dependency = _SDK_DECLARE_DEPENDENCY
+        how = _fallback()
         stack.wait_for_rpcs = _SDK_WAIT_FOR_RPCS
         pulumi.log.warn(
             f"agilio-offload: Pulumi SDK {version} is not the pinned {PINNED_SDK_VERSION}; "
-            "using the SDK's own dependency-cycle check and output wait (quadratic in the "
-            "rollout's length, RecursionError past ~1000 resources deep)"
+            f"using {how} and the SDK's own output wait (both quadratic in the rollout's length)"
         )
         return False
     rpc.declare_dependency = declare_dependency
