@@ -38,8 +38,9 @@ def test_renaming_the_nad_changes_the_nad_and_outputs_and_nothing_on_the_nodes()
     changes = diff_resources(
         [r.as_json() for r in before.resources], [r.as_json() for r in after.resources]
     )
-    assert [c.name for c in changes] == ["offload-nad-attachment"]
-    assert not any(c.type.startswith("command:") for c in changes)
+    # The cluster preflight re-runs (read-only) to check the new name and namespace (issue 20).
+    assert [c.name for c in changes] == ["cluster-preflight-checks", "offload-nad-attachment"]
+    assert not any(c.type.startswith("command:remote") for c in changes)
 
 
 # --- KubeOvnOffload ---
