@@ -375,8 +375,8 @@ def test_driver_step_returns_before_the_link_drops(start_node: StartNode) -> Non
     for step in ("preflight", "firmware"):
         must(run_step(node, step))
 
-    driver = must(run_step(node, "driver"))  # its SSH session must end before rmmod
-    node.wait_idle()  # what the program's dial retries and wait stand for
+    driver = must(run_step(node, "driver"))  # arms the reload (rmmod 2 s later) and returns
+    node.wait_idle()  # what the program's ssh-return probe stands for (tests/test_ssh_reload.py)
 
     assert driver.facts["reloadStarted"] is True
     assert driver.facts["reloadMode"] == "detached" and driver.facts["sshEgress"] == PF
