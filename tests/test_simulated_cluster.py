@@ -584,3 +584,32 @@ def test_the_chart_cannot_take_over_an_install_sh_kube_ovn(tmp_path: Path) -> No
     release = plan_resources()["kube-ovn-release"]
     with pytest.raises(ApplyError, match='DaemonSet "ovs-ovn" in namespace "kube-system" exists'):
         cluster.apply_resource("create", release, None)
+
+
+def test_drain_refusals_and_force_as_the_shared_recordings_show(tmp_path: Path) -> None:
+    """As recorded in the shared k8s recordings (e_drain, f_daemonset_cordon_vfs): a bare pod
+    needs --force, then is named in the warning; annotate says "annotated" even unchanged."""
+    cluster = fresh(tmp_path)
+    bare = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "plain", "namespace": "default"},
+        "spec": {"nodeName": "lab-worker-1", "containers": [{"name": "main", "image": "x"}]},
+    }
+    cluster.create(bare)
+    refused = cluster.kubectl("drain", "lab-worker-1", "--ignore-daemonsets", "--timeout=30s")
+    problem = "cannot delete Pods that declare no controller (use --force to override): "
+    assert refused[2] == 1
+    assert refused[1].endswith(f"{problem}default/plain\n")
+    out, err, code = cluster.kubectl(
+        "drain", "lab-worker-1", "--ignore-daemonsets", "--force", "--timeout=30s"
+    )
+    assert code == 0, err
+    assert err == "Warning: deleting Pods that declare no controller: default/plain\n"
+    assert out.endswith(
+        "evicting pod default/plain\npod/plain evicted\nnode/lab-worker-1 drained\n"
+    )
+    for _ in range(2):
+        assert cluster.kubectl("annotate", "node", "lab-worker-2", "a=b", "--overwrite")[0] == (
+            "node/lab-worker-2 annotated\n"
+        )

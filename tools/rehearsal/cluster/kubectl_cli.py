@@ -388,7 +388,7 @@ def drain(state: State, call: Call) -> None:
         call.err.append(f"There are pending nodes to be drained:\n {name}\n")
         raise KubectlError(error)
     if ignored:
-        call.err.append(f"Warning: ignoring DaemonSet-managed Pods: {', '.join(ignored)}\n")
+        call.err.append(f"Warning: {'; '.join(ignored)}\n")
     timeout = duration(call.flags.get("timeout"), 0.0)
     errors = evict_all(state, call, pods, timeout)
     if not errors:
@@ -411,10 +411,13 @@ def drain(state: State, call: Call) -> None:
 def pods_for_deletion(
     state: State, call: Call, node: str
 ) -> tuple[list[dict[str, Any]], list[str], list[str]]:
-    """pkg/drain/filters.go `GetPodsForDeletion`: (pods to evict, errors, DaemonSet pods
-    ignored)."""
+    """pkg/drain/filters.go `GetPodsForDeletion`: (pods to evict, errors, warnings). The
+    filters run in `makeFilters` order (DaemonSet, local storage, no controller) and the first
+    that refuses a pod names it; --force and --ignore-daemonsets turn refusals into warnings
+    (recorded: "Warning: deleting Pods that declare no controller: ...; ignoring DaemonSet-managed
+    Pods: ...")."""
     pods = [p for p in state.list("pods") if p["spec"].get("nodeName") == node]
-    evict, ignored = [], []
+    evict, ignored, forced = [], [], []
     no_controller, local, daemons = [], [], []
     for pod in pods:
         ref = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
@@ -423,13 +426,15 @@ def pods_for_deletion(
         if owner and owner.get("kind") == "DaemonSet" and not finished:
             (ignored if call.flags.get("ignore_daemonsets") else daemons).append(ref)
             continue
-        if not owner and not finished and not call.flags.get("force"):
-            no_controller.append(ref)
-            continue
         local_storage = any("emptyDir" in v for v in pod["spec"].get("volumes") or [])
         if local_storage and not finished and not call.flags.get("delete_emptydir_data"):
             local.append(ref)
             continue
+        if not owner and not finished:
+            if not call.flags.get("force"):
+                no_controller.append(ref)
+                continue
+            forced.append(ref)
         evict.append(pod)
     problems = []
     if no_controller:
@@ -447,7 +452,12 @@ def pods_for_deletion(
             "cannot delete Pods with local storage (use --delete-emptydir-data to override): "
             + ", ".join(local)
         )
-    return evict, problems, ignored
+    warnings = []
+    if forced:
+        warnings.append(f"deleting Pods that declare no controller: {', '.join(forced)}")
+    if ignored:
+        warnings.append(f"ignoring DaemonSet-managed Pods: {', '.join(ignored)}")
+    return evict, problems, warnings
 
 
 def evict(state: State, pod: dict[str, Any]) -> APIError | None:
@@ -589,6 +599,8 @@ def annotate(state: State, call: Call, section: str) -> None:
     if changed != live:
         manager = "kubectl-annotate" if section == "annotations" else "kubectl-label"
         state.write(changed, manager)
+    if changed != live or section == "annotations":
+        # Recorded (v1.36.2): annotate says "annotated" also when nothing changed.
         call.out.append(f"{printed}/{name} {verb}\n")
     else:
         call.out.append(f"{printed}/{name} not {verb}\n")

@@ -178,6 +178,9 @@ class State:
             raise APIError(
                 "AlreadyExists", 409, f'{short(resource)} "{meta["name"]}" already exists'
             )
+        if obj["kind"] == "Pod":
+            # registry/core/pod/strategy.go `PrepareForCreate`: a new pod is Pending.
+            obj["status"] = {"phase": "Pending"}
         stored = ssa.update(None, obj, manager, now=self.now())
         self._stamp(stored, None)
         self.data["objects"][key] = stored
