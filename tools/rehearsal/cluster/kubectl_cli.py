@@ -59,6 +59,23 @@ KINDS = {
     **{k: ("daemonsets.apps", "daemonset.apps") for k in ("daemonset", "daemonsets", "ds")},
     **{k: ("deployments.apps", "deployment.apps") for k in ("deployment", "deployments", "deploy")},
     **{k: ("configmaps", "configmap") for k in ("configmap", "configmaps", "cm")},
+    **{
+        k: ("serviceaccounts", "serviceaccount")
+        for k in ("serviceaccount", "serviceaccounts", "sa")
+    },
+    **{k: ("namespaces", "namespace") for k in ("namespace", "namespaces", "ns")},
+    **{
+        k: (
+            "network-attachment-definitions.k8s.cni.cncf.io",
+            "network-attachment-definition.k8s.cni.cncf.io",
+        )
+        for k in (
+            "network-attachment-definitions.k8s.cni.cncf.io",
+            "network-attachment-definitions",
+            "network-attachment-definition",
+            "net-attach-def",
+        )
+    },
     **{k: ("replicasets.apps", "replicaset.apps") for k in ("replicaset", "replicasets", "rs")},
     **{
         k: ("poddisruptionbudgets.policy", "poddisruptionbudget.policy")
@@ -74,6 +91,19 @@ KINDS = {
 }
 HW_OFFLOAD_GET = ["ovs-vsctl", "--if-exists", "get", "Open_vSwitch", ".", "other_config:hw-offload"]
 DUMP_FLOWS = ["ovs-appctl", "dpctl/dump-flows", "-m"]
+DPCTL_SHOW = ["ovs-appctl", "dpctl/show"]
+LIST_INTERFACES = [
+    "ovs-vsctl",
+    "--format=json",
+    "--columns=name,ofport,external_ids",
+    "list",
+    "Interface",
+]
+# An ovs-ovn pod's answers before `SimCluster.set_ovs` says otherwise: an empty datapath
+# (lib/dpctl.c `show_dpif` prints the datapath line alone) and an empty Interface table
+# (lib/table.c `table_print_json__`: headings, no rows).
+EMPTY_DPCTL_SHOW = "system@ovs-system:\n  lookups: hit:0 missed:0 lost:0\n  flows: 0\n"
+EMPTY_INTERFACES = {"data": [], "headings": ["name", "ofport", "external_ids"]}
 WEEK = 168 * 3600.0
 
 
@@ -700,6 +730,12 @@ def exec_(state: State, call: Call) -> None:
             call.out.append("\n")
         else:
             call.out.append((json.dumps(value) if needs_quotes(value) else value) + "\n")
+        return
+    if call.command == DPCTL_SHOW:
+        call.out.append(ovs.get("dpctl_show", EMPTY_DPCTL_SHOW))
+        return
+    if call.command == LIST_INTERFACES:
+        call.out.append(json.dumps(ovs.get("interfaces", EMPTY_INTERFACES)) + "\n")
         return
     if call.command[:-1] == DUMP_FLOWS and call.command[-1] in (
         "type=offloaded",

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[3]
 SERVER = "https://127.0.0.1:6443"
+# The namespaces every cluster has: kube-apiserver's system namespaces controller
+# (pkg/controlplane/controller/systemnamespaces) keeps kube-system, kube-public and
+# kube-node-lease; its bootstrap controller keeps `default`.
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 class SimCluster:
@@ -29,6 +33,14 @@ class SimCluster:
         self.contexts = list(contexts)
         with self.store.open() as state:
             state.data["settings"]["contexts"] = self.contexts
+            for name in SYSTEM_NAMESPACES:
+                if state.get("namespaces", "", name) is None:
+                    namespace = {
+                        "apiVersion": "v1",
+                        "kind": "Namespace",
+                        "metadata": {"name": name},
+                    }
+                    state.create(namespace, "kube-apiserver")
         self._write_front_end()
 
     # --- environment for the stack's local commands ---
@@ -216,17 +228,28 @@ class SimCluster:
             state.data["devices"][node] = [dict(vf) for vf in vfs]
 
     def set_ovs(
-        self, node: str, *, hw_offload: str | None = None, flows: Mapping[str, str] | None = None
+        self,
+        node: str,
+        *,
+        hw_offload: str | None = None,
+        flows: Mapping[str, str] | None = None,
+        dpctl_show: str | None = None,
+        interfaces: Mapping[str, Any] | None = None,
     ) -> None:
         """What OVS in the node's ovs-ovn pod answers: `other_config:hw-offload` (by default
-        what the pod's HW_OFFLOAD made start-ovs.sh write) and the datapath flow dumps
-        (`offloaded` / `non-offloaded`, default none)."""
+        what the pod's HW_OFFLOAD made start-ovs.sh write), the datapath flow dumps
+        (`offloaded` / `non-offloaded`, default none), `dpctl/show` and the Interface table
+        as `ovs-vsctl --format=json` prints it (default: an empty datapath and table)."""
         with self.store.open() as state:
             entry = state.data["settings"].setdefault("ovs", {}).setdefault(node, {})
             if hw_offload is not None:
                 entry["hw_offload"] = hw_offload
             if flows is not None:
                 entry["flows"] = dict(flows)
+            if dpctl_show is not None:
+                entry["dpctl_show"] = dpctl_show
+            if interfaces is not None:
+                entry["interfaces"] = dict(interfaces)
 
     def set_unreachable(self, unreachable: bool = True) -> None:
         with self.store.open() as state:
