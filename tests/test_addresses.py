@@ -95,4 +95,6 @@ def test_long_valid_node_names_plan_and_keep_their_name(tmp_path: Path) -> None:
     assert all(len(p.name.encode()) <= plan.NAME_MAX for p in written)
     manifests = [p for p in written if "kubernetes" in p.parts and name[:40] in p.name]
     assert manifests and all(name in p.read_text() for p in manifests)
-    assert any(name in p.parts for p in written)  # the node's script folder
+    params = [p for p in written if "params" in p.parts]  # one parameter file per node
+    assert len(params) == len(dev_config()["nodes"])
+    assert any(name in p.read_text() for p in params)

@@ -859,7 +859,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(access_summary.render_summary(access))
     warnings = _warnings(args.stack, args.stack_file)
     for warning in warnings:
-        print(f"warning: {warning}")
+        # The access summary above already says which nodes are unpinned, in one line.
+        if "UNPINNED" not in warning:
+            print(f"warning: {warning}")
     extra = {
         access_summary.ACCESS_FILE: json.dumps(access, indent=2, sort_keys=True),
         access_summary.WARNINGS_FILE: json.dumps(warnings, indent=2),
