@@ -163,8 +163,13 @@ class KubeOvnOffload(pulumi.ComponentResource):
             self.multus_restart = restart_multus(
                 f"{name}-multus-restart",
                 args.kubernetes,
-                # Again whenever Kube-OVN is installed anew or with other values.
-                triggers=[args.install, args.chart_version, values_hash(self.values)],
+                # Again whenever Kube-OVN is installed anew or with other values. With
+                # `existing` the chart version installs nothing: it restarts no Multus pod.
+                triggers=[
+                    args.install,
+                    args.chart_version if helm else "",
+                    values_hash(self.values),
+                ],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
             )
         self.register_outputs(
