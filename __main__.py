@@ -4,6 +4,8 @@ The chain, in runbook order; each component depends on the one before it. The cl
 preflight runs first: every node's first change waits for it.
 """
 
+from collections.abc import Sequence
+
 import pulumi
 
 from components.cluster import (
@@ -14,6 +16,8 @@ from components.cluster import (
     KubeOvnOffloadArgs,
     Multus,
     MultusArgs,
+    NodeMarks,
+    NodeMarksArgs,
     OffloadNAD,
     OffloadNADArgs,
     SriovDevicePlugin,
@@ -54,10 +58,28 @@ cluster_preflight = ClusterPreflight(
         nad_namespace=config.nad.namespace,
     ),
 )
-nodes = roll_out_nodes(config, ssh_private_key, checks=[cluster_preflight.check])
+marks: dict[str, NodeMarks] = {}
+
+
+def node_marks(node: str, after: Sequence[pulumi.Resource]) -> list[pulumi.Resource]:
+    """The node's label and tunnel annotation, before its own VF registration wait (not under
+    the components that wait for every node: an added node would wait for itself)."""
+    marks[node] = NodeMarks(
+        f"{node}-marks",
+        NodeMarksArgs(node, tunnel_interfaces.get(node), config.kubernetes),
+        on_cluster(list(after)),
+    )
+    return marks[node].patches
+
+
+nodes = roll_out_nodes(config, ssh_private_key, checks=[cluster_preflight.check], marks=node_marks)
 sriov = SriovDevicePlugin(
     "sriov-device-plugin",
-    SriovDevicePluginArgs(config.sriov, [node.node_name for node in nodes]),
+    SriovDevicePluginArgs(
+        config.sriov,
+        [node.node_name for node in nodes],
+        node_labels=[mark.label for mark in marks.values()],
+    ),
     on_cluster(nodes),
 )
 # The registration check of the first rollout: each node's own wait found no plugin yet.
@@ -88,6 +110,9 @@ kube_ovn = KubeOvnOffload(
         install=config.kube_ovn.install,
         restart_multus=multus_installed,
         kubernetes=config.kubernetes,
+        tunnel_annotations=[
+            mark.tunnel_interface for mark in marks.values() if mark.tunnel_interface is not None
+        ],
     ),
     on_cluster([nad]),
 )

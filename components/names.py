@@ -14,6 +14,7 @@ VF_REGISTRATION_TYPE = "agilio-offload:index:VfRegistration"
 MULTUS_TYPE = "agilio-offload:index:Multus"
 OFFLOAD_NAD_TYPE = "agilio-offload:index:OffloadNAD"
 KUBE_OVN_OFFLOAD_TYPE = "agilio-offload:index:KubeOvnOffload"
+NODE_MARKS_TYPE = "agilio-offload:index:NodeMarks"
 # pulumi-command's: a command over SSH on a node, and one on the operator's machine.
 REMOTE_COMMAND = "command:remote:Command"
 LOCAL_COMMAND = "command:local:Command"

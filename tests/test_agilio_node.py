@@ -176,7 +176,13 @@ def test_drain_brackets_the_hardware_steps_with_the_stack_kubeconfig() -> None:
     assert names(undo_drain.depends_on) == {"w1-vfs"}
     assert names(restart.depends_on) == {"w1-drain-before-undo"}
     advertised = step(result, "w1", "vfs-advertised")
-    assert names(advertised.depends_on) == {"w1-device-plugin-restart"}
+    # And after the node's own label and tunnel annotation (NodeMarks): an added node's wait
+    # must find the device plugin pod its label brings.
+    assert names(advertised.depends_on) == {
+        "w1-device-plugin-restart",
+        "w1-agilio-label",
+        "w1-kube-ovn-tunnel-interface",
+    }
     assert names(uncordon.depends_on) == {"w1-vfs-advertised"}
 
 

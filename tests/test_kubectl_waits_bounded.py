@@ -66,3 +66,19 @@ def test_every_waiting_kubectl_call_has_a_timeout(stack: str) -> None:
                 (resource.name, key, " ".join(c)) for c in kubectl_calls(text) if unbounded(c)
             ]
     assert found == []
+
+
+def test_chart_version_under_existing_restarts_no_multus_pod() -> None:
+    """`kubeOvn.install: existing` keeps the running Kube-OVN: its chartVersion installs nothing,
+    so changing it must not re-run `kube-ovn-multus-restart` (which deletes every Multus pod of
+    the cluster at once, issue 17)."""
+    restarts = []
+    for version in ("v1.16.2", "v1.16.3"):
+        overrides = {
+            "agilio-offload:kubeOvn": {"install": "existing", "chartVersion": version},
+            "agilio-offload:multus": {"install": "stack"},
+        }
+        run = run_stack("existing", overrides)
+        assert run.error is None, run.error
+        restarts.append(run.by_name("kube-ovn-multus-restart").inputs["triggers"])
+    assert restarts[0] == restarts[1]

@@ -119,11 +119,12 @@ def test_node_label_patches_say_they_are_patches(tmp_path: Path) -> None:
     assert plan.main(["--stack", "dev", "--out", str(out)]) == 0
     patches = sorted((out / "kubernetes").glob("*-patch.yaml"))
     assert [p.name.split("-", 1)[1] for p in patches] == [
-        "node-lab-worker-1-patch.yaml",  # the device plugin's node label
+        # Each Agilio node's marks: the device plugin's label, Kube-OVN's tunnel interface.
+        "node-lab-worker-1-patch.yaml",
+        "node-lab-worker-1-patch.yaml",
+        "node-lab-worker-2-patch.yaml",
         "node-lab-worker-2-patch.yaml",
         "node-lab-control-1-patch.yaml",  # kube-ovn/role=master
-        "node-lab-worker-1-patch.yaml",  # Kube-OVN's tunnel interface
-        "node-lab-worker-2-patch.yaml",
     ]
     for path in patches:
         assert path.read_text().startswith("# A patch of the existing Node ")

@@ -6,6 +6,7 @@ offload NAD and Kube-OVN; plus the kubectl command lines (`kubectl`) and the kub
 
 from components.cluster.kube_ovn import RELEASE_NAME, KubeOvnOffload, KubeOvnOffloadArgs
 from components.cluster.multus import Multus, MultusArgs
+from components.cluster.node_marks import NodeMarks, NodeMarksArgs
 from components.cluster.offload_nad import OffloadNAD, OffloadNADArgs
 from components.cluster.preflight import ClusterPreflight, ClusterPreflightArgs
 from components.cluster.provider import adopting_provider, kubernetes_provider
@@ -20,6 +21,8 @@ __all__ = [
     "KubeOvnOffloadArgs",
     "Multus",
     "MultusArgs",
+    "NodeMarks",
+    "NodeMarksArgs",
     "OffloadNAD",
     "OffloadNADArgs",
     "SriovDevicePlugin",

@@ -84,6 +84,9 @@ class KubeOvnOffloadArgs:
     restart_multus: bool = True
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
     namespace: str = SYSTEM_NAMESPACE
+    # The tunnel-interface annotations when made elsewhere (NodeMarks, before each node's own
+    # registration wait); None: this component annotates `tunnel_interfaces` itself.
+    tunnel_annotations: Sequence[pulumi.Resource] | None = None
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -132,18 +135,20 @@ class KubeOvnOffload(pulumi.ComponentResource):
             )
             for master in (args.master_nodes if helm else ())
         ]
-        self.tunnel_interfaces = [
-            annotate_node(
-                f"{node}-kube-ovn-tunnel-interface",
-                node,
-                {TUNNEL_INTERFACE_ANNOTATION: uplink},
-                self,
-                # kube-ovn-cni reads it at every start: without it, on the wrong NIC.
-                keep_on_destroy=True,
-                field_manager=TUNNEL_FIELD_MANAGER,
-            )
-            for node, uplink in args.tunnel_interfaces.items()
-        ]
+        self.tunnel_interfaces: list[pulumi.Resource] = list(args.tunnel_annotations or [])
+        if args.tunnel_annotations is None:
+            self.tunnel_interfaces = [
+                annotate_node(
+                    f"{node}-kube-ovn-tunnel-interface",
+                    node,
+                    {TUNNEL_INTERFACE_ANNOTATION: uplink},
+                    self,
+                    # kube-ovn-cni reads it at every start: without it, on the wrong NIC.
+                    keep_on_destroy=True,
+                    field_manager=TUNNEL_FIELD_MANAGER,
+                )
+                for node, uplink in args.tunnel_interfaces.items()
+            ]
         self.release: k8s.helm.v3.Release | None = None
         self.retained_marker: local.Command | None = None
         self.values: dict[str, Any] = {}
@@ -158,8 +163,13 @@ class KubeOvnOffload(pulumi.ComponentResource):
             self.multus_restart = restart_multus(
                 f"{name}-multus-restart",
                 args.kubernetes,
-                # Again whenever Kube-OVN is installed anew or with other values.
-                triggers=[args.install, args.chart_version, values_hash(self.values)],
+                # Again whenever Kube-OVN is installed anew or with other values. With
+                # `existing` the chart version installs nothing: it restarts no Multus pod.
+                triggers=[
+                    args.install,
+                    args.chart_version if helm else "",
+                    values_hash(self.values),
+                ],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
             )
         self.register_outputs(

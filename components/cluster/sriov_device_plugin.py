@@ -51,6 +51,9 @@ class SriovDevicePluginArgs:
     sriov: SriovConfig
     agilio_nodes: Sequence[str]
     namespace: str = SYSTEM_NAMESPACE
+    # The nodes' labels when made elsewhere (NodeMarks, before each node's own registration
+    # wait); None: this component labels `agilio_nodes` itself.
+    node_labels: Sequence[pulumi.Resource] | None = None
 
 
 def device_plugin_config(sriov: SriovConfig) -> dict[str, Any]:
@@ -83,12 +86,14 @@ class SriovDevicePlugin(pulumi.ComponentResource):
         self, name: str, args: SriovDevicePluginArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(SRIOV_DEVICE_PLUGIN_TYPE, name, None, opts)
-        self.node_labels = [
-            label_node(
-                f"{node}-agilio-label", node, {AGILIO_NODE_LABEL: AGILIO_NODE_LABEL_VALUE}, self
-            )
-            for node in args.agilio_nodes
-        ]
+        self.node_labels: list[pulumi.Resource] = list(args.node_labels or [])
+        if args.node_labels is None:
+            self.node_labels = [
+                label_node(
+                    f"{node}-agilio-label", node, {AGILIO_NODE_LABEL: AGILIO_NODE_LABEL_VALUE}, self
+                )
+                for node in args.agilio_nodes
+            ]
         text = config_json(args.sriov)
         self.config_hash = config_hash(text)
         self.config_map = k8s.core.v1.ConfigMap(

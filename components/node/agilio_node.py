@@ -283,6 +283,8 @@ class AgilioNodeArgs:
     access: NodeAccess
     # What the node's first change waits for (the rollout's gate, the node before it in its lane).
     after: Sequence[pulumi.Resource] = ()
+    # What its VF registration wait needs on the Node first (its label and tunnel annotation).
+    marks: Sequence[pulumi.Resource] = ()
 
 
 class AgilioNode(pulumi.ComponentResource):
@@ -372,7 +374,7 @@ class AgilioNode(pulumi.ComponentResource):
             wait_vfs_advertised_command(
                 args.access.kubernetes, args.node.name, args.access.sriov, args.node.vfs
             ),
-            after=[self.device_plugin_restart],
+            after=[self.device_plugin_restart, *args.marks],
             triggers=triggers,
         )
         self.uncordon = steps.local_step(

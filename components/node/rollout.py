@@ -15,7 +15,7 @@ a time, so the bound holds in reverse too. Removing nodes is bounded by the chan
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pulumi
 
@@ -35,9 +35,14 @@ def roll_out_nodes(
     config: StackConfig,
     private_key: pulumi.Input[str] | None,
     checks: Sequence[pulumi.Resource] = (),
+    marks: Callable[[str, Sequence[pulumi.Resource]], Sequence[pulumi.Resource]] | None = None,
 ) -> list[AgilioNode]:
     """Every Agilio node in config order, rolled out in `rollout.maxUnavailable` lanes after
-    every node's preflight, the cluster `checks` and the change guard have passed."""
+    every node's preflight, the cluster `checks` and the change guard have passed.
+
+    `marks(node, after)` makes what the node's VF registration wait needs on its Node (label,
+    tunnel annotation), after `after` (the preflight gate): no node's rollout, so an added
+    node's wait finds its own plugin pod."""
     access = node_access(config, private_key)
     resolved = config.resolved_nodes()
     preflight = Preflight(
@@ -53,5 +58,8 @@ def roll_out_nodes(
         before = lane_predecessor(index, lanes)
         if before is not None:
             after.append(nodes[before].last_step)
-        nodes.append(AgilioNode(node.name, AgilioNodeArgs(node, access, after=after)))
+        own_marks = marks(node.name, [preflight.gate]) if marks else ()
+        nodes.append(
+            AgilioNode(node.name, AgilioNodeArgs(node, access, after=after, marks=own_marks))
+        )
     return nodes

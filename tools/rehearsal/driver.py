@@ -16,7 +16,7 @@ from unittest import mock
 
 from components.cluster import vf_registration
 from components.node import agilio_node
-from tools.engine import ProgramRun, Resource
+from tools.engine import EnginePlan, ProgramRun, Resource
 from tools.engine.mock_driver import (
     ORGANIZATION,
     EchoMocks,
@@ -43,19 +43,24 @@ class Waits:
 
     @contextmanager
     def applied(self) -> Iterator[None]:
+        """The program's own defaults replaced while it runs (they are bound when the functions
+        are defined, so the defaults themselves are patched)."""
+        wait = vf_registration.wait_vfs_advertised_command
+        kwdefaults = dict(wait.__kwdefaults__ or {})
+        if self.vfs_advertised_seconds is not None:
+            kwdefaults["timeout_seconds"] = self.vfs_advertised_seconds
+        if self.vfs_advertised_interval is not None:
+            kwdefaults["interval_seconds"] = self.vfs_advertised_interval
+        check_defaults = vf_registration.VfRegistrationArgs.__init__.__defaults__
+        if self.vfs_advertised_seconds is not None:
+            check_defaults = (self.vfs_advertised_seconds,)
         with ExitStack() as stack:
-            if self.vfs_advertised_seconds is not None:
-                stack.enter_context(
-                    mock.patch.object(
-                        vf_registration, "DEFAULT_TIMEOUT_SECONDS", self.vfs_advertised_seconds
-                    )
+            stack.enter_context(mock.patch.object(wait, "__kwdefaults__", kwdefaults))
+            stack.enter_context(
+                mock.patch.object(
+                    vf_registration.VfRegistrationArgs.__init__, "__defaults__", check_defaults
                 )
-            if self.vfs_advertised_interval is not None:
-                stack.enter_context(
-                    mock.patch.object(
-                        vf_registration, "DEFAULT_INTERVAL_SECONDS", self.vfs_advertised_interval
-                    )
-                )
+            )
             if self.pf_wait_seconds is not None:
                 stack.enter_context(
                     mock.patch.object(agilio_node, "PF_WAIT_SECONDS", self.pf_wait_seconds)
@@ -158,7 +163,8 @@ def rehearse(
     state's resources instead of the program's (a baseline to start a change from)."""
     program = run_stack_program(stack, overrides, old.outputs, waits, stack_path)
     if program.run.error is not None and not destroy and replay is None:
-        raise RuntimeError(f"the program failed: {program.run.error}")
+        # `pulumi up` stops before any step: the engine deletes nothing after a failed program.
+        return _program_failed(old, program, str(program.run.error))
     config_nodes = [(n["name"], n.get("pf", "")) for n in program.nodes()]
     new_resources = program.resources
     outputs = program.run.outputs
@@ -193,6 +199,19 @@ def rehearse(
         changes=len(outcome.provider_steps),
         waves=len(outcome.plan.delete_waves),
     )
+
+
+def _program_failed(old: StackState, program: StackRun, error: str) -> Result:
+    outcome = Outcome(
+        plan=EnginePlan([], {}, {}, []),
+        steps=[],
+        state=old,
+        finished=False,
+        failed_step="(program)",
+        failure=error,
+    )
+    bound = int((program.config.get("rollout") or {}).get("maxUnavailable", 1))
+    return Result(outcome=outcome, end_state=[], max_unavailable=bound, changes=0, waves=0)
 
 
 def _agilio_nodes_of(resources: Sequence[Resource]) -> list[tuple[str, str]]:

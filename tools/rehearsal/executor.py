@@ -138,6 +138,7 @@ class Rehearsal:
     _peak: tuple[int, list[str]] = (0, [])
     _timeline: list[tuple[float, list[str]]] = field(default_factory=list, init=False)
     _t0: float = 0.0
+    _history_start: int = 0
     _parents: dict[str, str] = field(default_factory=dict, init=False)
 
     # --- the whole run ---
@@ -153,6 +154,7 @@ class Rehearsal:
         plan = plan_engine(old.resources, new_resources)
         self._t0 = time.monotonic()
         self._parents = _node_parents([*old.resources, *new_resources])
+        self._history_start = len(self._cluster_history())
         self._sample()
         if plan.errors:
             return self._outcome(plan, old, old, False, "(plan)", "; ".join(plan.errors))
@@ -168,6 +170,20 @@ class Rehearsal:
         finished = failure is None
         step_id, why = failure or (None, "")
         return self._outcome(plan, old, state, finished, step_id, why)
+
+    def _cluster_history(self) -> list[dict[str, Any]]:
+        """Every change of the cluster's disrupted set as its controllers ticked (also inside
+        one step: a DaemonSet rolling ovs-ovn node by node during a helm upgrade)."""
+        history = getattr(self.cluster, "disruption_history", None)
+        return list(history()) if history is not None else []
+
+    def _peak_with_history(self) -> tuple[int, list[str]]:
+        peak = self._peak
+        for entry in self._cluster_history()[self._history_start :]:
+            nodes = sorted(set(entry["nodes"]) & set(self.agilio_nodes))
+            if len(nodes) > peak[0]:
+                peak = (len(nodes), nodes)
+        return peak
 
     def _outcome(
         self,
@@ -185,8 +201,8 @@ class Rehearsal:
             finished=finished,
             failed_step=step_id,
             failure=why,
-            peak_disrupted=self._peak[0],
-            peak_nodes=self._peak[1],
+            peak_disrupted=self._peak_with_history()[0],
+            peak_nodes=self._peak_with_history()[1],
             disrupted_timeline=list(self._timeline),
         )
 

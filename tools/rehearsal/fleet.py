@@ -10,12 +10,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tests.support.emulated_node.harness import EmulatedNode, check_prerequisites
+from tests.support.emulated_node.harness import EmulatedNode, NodeError, check_prerequisites
 from tests.support.emulated_node.spec import NodeSpec
 
 # The vendor the nfp VFs show in sysfs (`vendor` of a VF function), without 0x as the device
 # plugin's selectors write it.
 VF_VENDOR = "19ee"
+
+
+def _start(spec: NodeSpec, tries: int = 2) -> EmulatedNode:
+    """Start a node; once more if it did not come up in time (a loaded machine)."""
+    for attempt in range(tries):
+        try:
+            return EmulatedNode(spec).start()
+        except NodeError:
+            if attempt == tries - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 class Fleet:
@@ -31,11 +42,17 @@ class Fleet:
         for name, pf in nodes:
             if name not in self.nodes:
                 spec = self.specs.get(name) or NodeSpec(node=name, pf=pf)
-                self.nodes[name] = EmulatedNode(spec).start()
+                self.nodes[name] = _start(spec)
 
     def reset(self) -> None:
         """Every node back to a fresh machine (stopped; `ensure` starts it again)."""
         self.stop()
+
+    def reset_node(self, name: str) -> None:
+        """One node back to a fresh machine (its spec from `specs` when it starts again)."""
+        node = self.nodes.pop(name, None)
+        if node is not None:
+            node.stop()
 
     def stop(self) -> None:
         errors = []

@@ -42,6 +42,7 @@ from tests.support.emulated_node.spec import (
     NS_HOOKS,
     NS_RUN,
     NS_SOCKET,
+    NS_STATE,
     NS_SYSTEMD,
     NS_TOOLS_SOCKET,
     NodePaths,
@@ -97,6 +98,14 @@ def hide_real_tools(paths: NodePaths, missing: tuple[str, ...] = ()) -> None:
                 os.unlink(f"{directory}/{tool}")
 
 
+def hide_host_state() -> None:
+    """A fresh node has no /var/lib/agilio-offload: the host's (a host that ran the scripts, or
+    an earlier killed run) is removed from the /var overlay, which whites it out in the upper dir
+    and leaves the host's own directory untouched."""
+    if os.path.lexists(NS_STATE):
+        shutil.rmtree(NS_STATE)
+
+
 def setup_mounts(spec: NodeSpec, paths: NodePaths) -> None:
     mount("--make-rprivate", "/")
     mount("-t", "tmpfs", "-o", "mode=755", "agilio-emu-run", "/run")
@@ -104,6 +113,7 @@ def setup_mounts(spec: NodeSpec, paths: NodePaths) -> None:
     bind(paths.run, NS_RUN)
     overlay("/etc", paths, "etc")
     overlay("/var", paths, "var")
+    hide_host_state()
     overlay(firmware_root(), paths, "firmware")
     hide_real_tools(paths, spec.missing_tools)
     if spec.os_release is not None:

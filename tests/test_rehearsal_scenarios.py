@@ -1,0 +1,223 @@
+"""Day-2 scenarios rehearsed end to end (issue 17): the real program under the engine model,
+every step executed, remote commands over SSH on emulated Agilio nodes, kubectl scripts and
+Kubernetes resources against the simulated cluster.
+
+Each scenario asserts that the rehearsal finishes (or fails where the scenario says so), that at
+no instant more than `rollout.maxUnavailable` (1) Agilio nodes are cordoned or disrupted, that the
+end state is the config, and that a second run changes nothing. The emulated nodes are shared by
+the module (reset between scenarios); the figures each scenario prints come from the tool.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from components.config import pins
+from tests.support.emulated_node.spec import NodeSpec
+from tools.rehearsal.driver import Result, Waits, open_cluster, rehearse, seed_cluster
+from tools.rehearsal.fleet import Fleet
+from tools.rehearsal.report import figures
+from tools.rehearsal.state import StackState
+
+STACK = "dev"
+CONTEXT = "kind-agilio-lab"
+WORKERS = ("w1", "w2", "w3")
+BASE: dict[str, Any] = {
+    "agilio-offload:nodes": [
+        {"name": name, "host": f"192.0.2.{11 + i}", "pf": "ens1np0"}
+        for i, name in enumerate(WORKERS)
+    ],
+    "agilio-offload:vfs": 4,
+    "agilio-offload:rollout": {"maxUnavailable": 1, "drain": True},
+    "agilio-offload:kubeOvn": {
+        "chartVersion": "v1.16.2",
+        "iface": "ens1np0",
+        "masterNodes": [{"name": "cp1", "ip": "192.0.2.10"}],
+    },
+    "agilio-offload:kubernetes": {"context": CONTEXT},
+}
+NEW_PLUGIN_IMAGE = "ghcr.io/k8snetworkplumbingwg/sriov-network-device-plugin:v3.9.1"
+WAITS = Waits(vfs_advertised_seconds=8, vfs_advertised_interval=0.2, pf_wait_seconds=20)
+
+
+def config(**changes: Any) -> dict[str, Any]:
+    values = copy.deepcopy(BASE)
+    for key, value in changes.items():
+        values[f"agilio-offload:{key}"] = value
+    return values
+
+
+def nodes(*names: str, **per_node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"name": n, "host": f"192.0.2.{10 + int(n[1:])}", "pf": "ens1np0", **per_node.get(n, {})}
+        for n in names
+    ]
+
+
+class Stage:
+    """One stack: its simulated cluster, the shared emulated nodes and the state it reached."""
+
+    def __init__(self, fleet: Fleet, directory: Path, first: dict[str, Any]) -> None:
+        self.fleet = fleet
+        self.cluster: Any = open_cluster(directory, [CONTEXT])
+        seed_cluster(self.cluster, _short(first))
+        self.state = StackState()
+        self.figures: list[dict[str, Any]] = []
+
+    def up(self, overrides: dict[str, Any], *, destroy: bool = False, label: str = "") -> Result:
+        result = rehearse(
+            stack=STACK,
+            old=self.state,
+            cluster=self.cluster,
+            fleet=self.fleet,
+            overrides=overrides,
+            destroy=destroy,
+            waits=WAITS,
+            echo=lambda _line: None,
+        )
+        self.state = result.outcome.state
+        found = {"run": label, **figures(result)}
+        self.figures.append(found)
+        print(found, result.outcome.failure[-400:] if not result.finished else "")
+        return result
+
+    def good(self, overrides: dict[str, Any], *, destroy: bool = False, label: str = "") -> Result:
+        result = self.up(overrides, destroy=destroy, label=label)
+        assert result.finished, result.outcome.failure
+        assert result.outcome.peak_disrupted <= 1, result.outcome.disrupted_timeline
+        assert result.end_state == [], result.end_state
+        return result
+
+    def settled(self, overrides: dict[str, Any], *, destroy: bool = False) -> None:
+        """A second run changes nothing."""
+        again = self.up(overrides, destroy=destroy, label="again")
+        assert again.finished, again.outcome.failure
+        assert [s.name for s in again.outcome.provider_steps] == []
+
+
+def lift_pdb(cluster: Any, name: str) -> None:
+    """The operator deletes the PodDisruptionBudget that blocked the drain."""
+    with cluster.store.open() as state:
+        state.remove("poddisruptionbudgets.policy", "default", name)
+
+
+def _short(overrides: dict[str, Any]) -> dict[str, Any]:
+    return {key.removeprefix("agilio-offload:"): value for key, value in overrides.items()}
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[Fleet]:
+    with Fleet() as shared:
+        yield shared
+
+
+@pytest.fixture(scope="module")
+def day2(fleet: Fleet) -> Iterator[Stage]:
+    """One stack living through the day-2 scenarios below, in file order, each starting from
+    the state the one before left (as a real stack does): one first rollout for all of them."""
+    fleet.reset()
+    with tempfile.TemporaryDirectory(prefix="rehearsal-") as directory:
+        yield Stage(fleet, Path(directory), BASE)
+
+
+def test_first_rollout_on_a_fresh_cluster(day2: Stage) -> None:
+    day2.good(BASE, label="first rollout")
+    day2.settled(BASE)
+
+
+def test_vf_count_change(day2: Stage) -> None:
+    changed = config(nodes=nodes(*WORKERS, w2={"vfs": 8}))
+    result = day2.good(changed, label="VF count change (w2: 4 -> 8)")
+    assert {s.node for s in result.outcome.provider_steps if s.node} == {"w2"}
+    day2.settled(changed)
+    day2.good(BASE, label="VF count back")
+
+
+def test_device_plugin_image_upgrade(day2: Stage) -> None:
+    with mock.patch.object(pins, "SRIOV_DEVICE_PLUGIN_IMAGE", NEW_PLUGIN_IMAGE):
+        result = day2.good(BASE, label="device plugin image upgrade")
+        assert "sriov-device-plugin-ds" in [s.name for s in result.outcome.provider_steps]
+        day2.settled(BASE)
+
+
+def test_kube_ovn_chart_upgrade(day2: Stage) -> None:
+    upgraded = config(kubeOvn={**BASE["agilio-offload:kubeOvn"], "chartVersion": "v1.16.3"})
+    result = day2.good(upgraded, label="Kube-OVN chart upgrade")
+    assert "kube-ovn-release" in [s.name for s in result.outcome.provider_steps]
+    day2.settled(upgraded)
+    BASE["agilio-offload:kubeOvn"] = upgraded["agilio-offload:kubeOvn"]
+
+
+def test_add_a_node(day2: Stage) -> None:
+    day2.cluster.add_node("w4")
+    added = config(nodes=nodes(*WORKERS, "w4"))
+    day2.good(added, label="add a node (w4)")
+    day2.settled(added)
+
+
+def test_remove_one_node(day2: Stage) -> None:
+    day2.good(BASE, label="remove one node (w4)")
+    day2.settled(BASE)
+
+
+def test_remove_two_nodes_is_refused_then_one_per_update_works(day2: Stage) -> None:
+    refused = day2.up(config(nodes=nodes("w1")), label="remove two nodes (refused)")
+    assert not refused.finished
+    assert refused.outcome.failed_step == "(program)"
+    assert "removes 2 nodes" in refused.outcome.failure
+    assert refused.outcome.peak_disrupted == 0
+    day2.good(config(nodes=nodes("w1", "w2")), label="remove w3")
+    day2.good(config(nodes=nodes("w1")), label="remove w2")
+    day2.settled(config(nodes=nodes("w1")))
+    day2.good(BASE, label="add w2, w3 back")
+
+
+def test_pf_change_by_its_documented_path(day2: Stage) -> None:
+    day2.good(config(nodes=nodes("w1", "w2")), label="PF change: remove w3")
+    moved = config(nodes=nodes(*WORKERS, w3={"pf": "ens2np0"}))
+    day2.fleet.specs["w3"] = NodeSpec(node="w3", pf="ens2np0")
+    day2.fleet.reset_node("w3")
+    day2.good(moved, label="PF change: add w3 back on ens2np0")
+    day2.settled(moved)
+    day2.fleet.specs.pop("w3")
+    day2.good(config(nodes=nodes("w1", "w2")), label="remove w3 (ens2np0)")
+    day2.fleet.reset_node("w3")
+    day2.good(BASE, label="add w3 back")
+
+
+def test_a_drain_that_fails_on_a_pdb_then_a_rerun(day2: Stage) -> None:
+    day2.cluster.add_workload("guarded", "w2", pdb_max_unavailable=0)
+    changed = config(nodes=nodes(*WORKERS, w2={"vfs": 6}))
+    failed = day2.up(changed, label="VF change, drain blocked by a PDB")
+    assert not failed.finished
+    assert "w2-drain" in (failed.outcome.failed_step or "")
+    assert failed.outcome.peak_disrupted <= 1
+    lift_pdb(day2.cluster, "guarded")
+    day2.good(changed, label="re-run after the PDB is lifted")
+    day2.settled(changed)
+    day2.good(BASE, label="VF count back")
+
+
+def test_a_failed_delete_phase_then_another_removal(day2: Stage) -> None:
+    day2.cluster.add_workload("guarded-too", "w3", pdb_max_unavailable=0)
+    failed = day2.up(config(nodes=nodes("w1", "w2")), label="remove w3, drain blocked")
+    assert not failed.finished
+    assert failed.outcome.peak_disrupted <= 1
+    lift_pdb(day2.cluster, "guarded-too")
+    then = day2.up(config(nodes=nodes("w1")), label="then remove w2")
+    assert then.outcome.peak_disrupted <= 1, then.outcome.disrupted_timeline
+    assert then.finished, then.outcome.failure
+    assert then.end_state == []
+    day2.good(BASE, label="add w2, w3 back")
+
+
+def test_destroy(day2: Stage) -> None:
+    day2.good(BASE, destroy=True, label="destroy")
+    assert day2.state.resources == []
