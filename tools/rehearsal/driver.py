@@ -15,6 +15,7 @@ from typing import Any
 from unittest import mock
 
 from components.cluster import vf_registration
+from components.names import AGILIO_NODE_LABEL
 from components.node import agilio_node
 from tools.engine import EnginePlan, ProgramRun, Resource
 from tools.engine.mock_driver import (
@@ -29,7 +30,9 @@ from tools.rehearsal.fleet import Fleet
 from tools.rehearsal.remote import FleetRemote
 from tools.rehearsal.state import StackState
 
-AGILIO_LABEL = "agilio-offload/agilio-cx"
+AGILIO_LABEL = AGILIO_NODE_LABEL
+# How long a rehearsal's ssh-return probe waits for an emulated node's port to go away.
+REHEARSAL_GONE_SECONDS = 4
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,14 @@ class Waits:
                 stack.enter_context(
                     mock.patch.object(agilio_node, "PF_WAIT_SECONDS", self.pf_wait_seconds)
                 )
+            # The ssh-return probe watches the port for `gone` seconds even when no reload went
+            # detached (a destroy's probe cannot know); on an emulated node a detached reload
+            # starts 2 s after it is armed, so a few seconds show it.
+            back = self.pf_wait_seconds or agilio_node.PF_WAIT_SECONDS
+            bounds = agilio_node.SshReturnBounds(gone=REHEARSAL_GONE_SECONDS, back=back)
+            stack.enter_context(
+                mock.patch.object(agilio_node.ssh_return_command, "__defaults__", (bounds,))
+            )
             yield
 
 

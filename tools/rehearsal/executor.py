@@ -30,6 +30,7 @@ After each remote step the node's VF facts go to the cluster (`set_node_devices`
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import threading
 import time
@@ -38,7 +39,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from components.names import LOCAL_COMMAND, REMOTE_COMMAND, step_of
+from components.names import LOCAL_COMMAND, REMOTE_COMMAND, SSH_RETURN_STEPS, step_of
 from tools.engine import EnginePlan, Op, Resource, Step, command_text, plan_engine
 from tools.engine.rollout_analysis import HARDWARE_STEPS, NODE_COMPONENT
 from tools.rehearsal.state import StackState
@@ -324,7 +325,7 @@ class Rehearsal:
         if resource.type == REMOTE_COMMAND:
             return self._remote(step, node)
         if resource.type == LOCAL_COMMAND:
-            return self._local(step)
+            return self._local(step, node)
         op = "delete" if step.op in (Op.DELETE, Op.DELETE_REPLACED) else "create"
         if step.op is Op.UPDATE:
             op = "update"
@@ -348,12 +349,14 @@ class Rehearsal:
             self.cluster.set_node_devices(node, self.devices.vfs(node))
         return _finish(step, result, text)
 
-    def _local(self, step: Step) -> str:
+    def _local(self, step: Step, node: str | None) -> str:
         text = command_text(step.op, step.resource.inputs)
         if not text:
             return ""
         env = {**os.environ, **self.cluster.env()}
         env.update({k: str(v) for k, v in (step.resource.inputs.get("environment") or {}).items()})
+        if node in self.agilio_nodes and step_of(step.resource.name, node) in SSH_RETURN_STEPS:
+            text, env = self._at_emulated_node(node, text, env)
         try:
             done = subprocess.run(
                 ["/bin/sh", "-c", text],
@@ -369,6 +372,27 @@ class Rehearsal:
                 step.id, f"still running after {self.local_timeout:g} s (rehearsal bound)"
             ) from None
         return _finish(step, CommandResult(done.stdout, done.stderr, done.returncode), text)
+
+    def _at_emulated_node(
+        self, node: str, text: str, env: dict[str, str]
+    ) -> tuple[str, dict[str, str]]:
+        """An ssh-return probe as it runs here: aimed at the emulated node's SSH port (never at
+        the stack's own address, which is not on this machine), and given the driver step's
+        stdout of this run (pulumi resolves `environment` from the driver's output; the plan
+        under mocks has no real one)."""
+        target = self.remote.fleet.nodes[node].connection()
+        lines = []
+        for line in text.split("\n"):
+            if line.startswith("HOST="):
+                line = f"HOST={shlex.quote(target.host)}"
+            elif line.startswith("PORT="):
+                line = f"PORT={int(target.port)}"
+            lines.append(line)
+        driver = f"{node}-driver"
+        with self._lock:
+            outputs = [r.output for r in self._records if r.name == driver and r.ok]
+        env["AGILIO_DRIVER_FACTS"] = outputs[-1] if outputs else ""
+        return "\n".join(lines), env
 
     # --- disruption sampling ---
 
