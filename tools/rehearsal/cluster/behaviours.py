@@ -627,10 +627,27 @@ def disruption_budgets(state: State) -> None:
 # --- what is disrupted -----------------------------------------------------------------------
 
 
+def ovs_pods_by_node(state: State) -> dict[str, list[dict[str, Any]]]:
+    key, value = OVS_POD_LABEL
+    ovs: dict[str, list[dict[str, Any]]] = {}
+    for pod in state.list("pods"):
+        if labels(pod).get(key) == value:
+            ovs.setdefault(pod["spec"].get("nodeName", ""), []).append(pod)
+    return ovs
+
+
+def datapath_up(state: State) -> set[str]:
+    """Nodes whose ovs-ovn has run Ready at some point: only there can a restart disrupt a
+    datapath (the first start of Kube-OVN on a node takes nothing down)."""
+    return set(state.data["settings"].get("datapath_up", []))
+
+
 def disrupted_nodes(state: State) -> set[str]:
-    """Nodes cordoned, or whose ovs-ovn (the datapath) is not running Ready: no Ready pod of
-    it, or a pod of it starting (a new ovs-ovn beside the old restarts the datapath)."""
+    """Nodes cordoned, or whose ovs-ovn (the datapath, once it ran) is not running Ready: no
+    Ready pod of it, or a pod of it starting (a new ovs-ovn beside the old restarts the
+    datapath)."""
     found = set()
+    ran = datapath_up(state)
     key, value = OVS_POD_LABEL
     ovs: dict[str, list[dict[str, Any]]] = {}
     has_ovs_ds = any(
@@ -647,7 +664,8 @@ def disrupted_nodes(state: State) -> set[str]:
             continue
         pods = [p for p in ovs.get(name, []) if not terminating(p)]
         if (
-            has_ovs_ds
+            name in ran
+            and has_ovs_ds
             and any(
                 should_run(ds, node)
                 for ds in state.list("daemonsets.apps")
@@ -660,7 +678,13 @@ def disrupted_nodes(state: State) -> set[str]:
 
 
 def record(state: State) -> None:
-    """Append the disrupted set to the history when it changes."""
+    """Append the disrupted set to the history when it changes (after noting the nodes whose
+    datapath now runs)."""
+    ran = datapath_up(state)
+    for node, pods in ovs_pods_by_node(state).items():
+        if any(pod_ready(p) and not terminating(p) for p in pods):
+            ran.add(node)
+    state.data["settings"]["datapath_up"] = sorted(ran)
     now = sorted(disrupted_nodes(state))
     history = state.data["history"]
     if not history or history[-1]["nodes"] != now:
