@@ -67,7 +67,8 @@ case "$command" in
     ensure_venv .venv requirements-dev.txt
     # The Kubernetes security scanner has its own venv: its many pins must not move ours.
     ensure_venv .venv-scan requirements-scan.txt
-    exec .venv/bin/python -m pytest "$@"
+    # TEST_WORKERS=0 runs the suite in one process (pytest-xdist's -n 0).
+    exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" "$@"
     ;;
   *)
     echo "usage: ./dev.sh plan [--stack NAME] [--out DIR] [--baseline DIR] | ./dev.sh test [pytest args]" >&2
