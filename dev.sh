@@ -68,7 +68,7 @@ case "$command" in
     # The Kubernetes security scanner has its own venv: its many pins must not move ours.
     ensure_venv .venv-scan requirements-scan.txt
     # TEST_WORKERS=0 runs the suite in one process (pytest-xdist's -n 0).
-    exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" "$@"
+    exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" "$@"
     ;;
   *)
     echo "usage: ./dev.sh plan [--stack NAME] [--out DIR] [--baseline DIR] | ./dev.sh test [pytest args]" >&2

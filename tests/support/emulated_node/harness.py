@@ -169,7 +169,7 @@ class EmulatedNode:
         if leftovers:
             raise NodeError(f"processes left in the node's namespace (killed): {leftovers}")
 
-    def _let_sessions_end(self, seconds: float = 3) -> None:
+    def _let_sessions_end(self, seconds: float = 10) -> None:
         """sshd's per-connection processes of connections the client closed just now end on
         their own once the close reaches them (OpenSSH: the monitor exits on the session's
         EOF); give them that moment before counting leftovers."""
