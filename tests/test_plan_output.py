@@ -264,3 +264,12 @@ def test_nodes_out_at_once_stays_one_readable_line_at_scale() -> None:
     assert line.startswith("Nodes out at once: 10 at most"), line
     assert "w0, w1" in line and "and 25 more groups (engine.json lists every wave)" in line, line
     assert len(line) < 700, len(line)
+
+
+def test_a_first_rollout_names_no_step_as_an_update(first: tuple[Path, str]) -> None:
+    # A first rollout creates every step: none of them is "an update", and the marker steps
+    # that act only on destroy (uncordon-after-undo, drain-before-undo, ssh-return-after-undo)
+    # say what they do then.
+    _, printed = first
+    assert "an update of a step" not in printed
+    assert "ssh-return-after-undo: nothing runs now (it waits for the SSH port" in printed

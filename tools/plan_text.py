@@ -182,6 +182,7 @@ UNDOES = {
 MARKERS = {
     "uncordon-after-undo": "nothing runs now (it uncordons after an undo)",
     "drain-before-undo": "nothing runs now (it drains before an undo)",
+    "ssh-return-after-undo": "nothing runs now (it waits for the SSH port after a firmware undo)",
 }
 _RELOADING = (Op.CREATE, Op.UPDATE, Op.REPLACE, Op.CREATE_REPLACEMENT)
 _TIMEOUT = re.compile(r"^TIMEOUT_SECONDS=(\d+)$", re.MULTILINE)
