@@ -107,9 +107,14 @@ def test_dependencies_run_first_and_independent_chains_at_once(tmp_path: Path) -
     assert [r.name for r in outcome.state.resources] == ["a", "b", "c"]
 
 
-def test_a_failed_step_stops_new_steps_and_keeps_the_old_outputs() -> None:
-    a = command("a", "exit 3")
-    slow = command("slow", "sleep 0.3")
+def test_a_failed_step_stops_new_steps_and_keeps_the_old_outputs(tmp_path: Path) -> None:
+    # `a` fails only once `slow` is running, so `slow` is a step already running at the failure
+    # (the order is made, not left to the scheduler; the wait is bounded at 10 s).
+    started = tmp_path / "slow-started"
+    a = command(
+        "a", f"for _ in $(seq 1000); do [ -e {started} ] && exit 3; sleep 0.01; done; exit 4"
+    )
+    slow = command("slow", f"touch {started}; sleep 0.3")
     after = command("after", "true", deps=["a"])
     after_slow = command("after-slow", "true", deps=["slow"])
     gone = command("gone", "true", delete="true")
