@@ -15,7 +15,7 @@ from typing import Any
 from unittest import mock
 
 from components.cluster import vf_registration
-from components.names import AGILIO_NODE_LABEL
+from components.names import AGILIO_NODE_LABEL, AGILIO_NODE_LABEL_VALUE
 from components.node import agilio_node
 from tools.engine import EnginePlan, ProgramRun, Resource
 from tools.engine.mock_driver import (
@@ -30,7 +30,6 @@ from tools.rehearsal.fleet import Fleet
 from tools.rehearsal.remote import FleetRemote
 from tools.rehearsal.state import StackState
 
-AGILIO_LABEL = AGILIO_NODE_LABEL
 # How long a rehearsal's ssh-return probe waits for an emulated node's port to go away.
 REHEARSAL_GONE_SECONDS = 4
 
@@ -275,16 +274,16 @@ def _node_problems(
     if (node.get("spec") or {}).get("unschedulable"):
         problems.append(f"{name}: still cordoned")
     if in_config:
-        if labels.get(AGILIO_LABEL) != "true":
-            problems.append(f"{name}: no {AGILIO_LABEL}=true label")
+        if labels.get(AGILIO_NODE_LABEL) != AGILIO_NODE_LABEL_VALUE:
+            problems.append(f"{name}: no {AGILIO_NODE_LABEL}={AGILIO_NODE_LABEL_VALUE} label")
         allocatable = (node.get("status") or {}).get("allocatable") or {}
         if str(allocatable.get(resource, "0")) != str(want):
             problems.append(
                 f"{name}: allocatable {resource}={allocatable.get(resource)}, want {want}"
             )
         return problems
-    if AGILIO_LABEL in labels:
-        problems.append(f"{name}: left the config but keeps the {AGILIO_LABEL} label")
+    if AGILIO_NODE_LABEL in labels:
+        problems.append(f"{name}: left the config but keeps the {AGILIO_NODE_LABEL} label")
     leftovers = sorted(k for k in annotations if k.startswith("pulumi.com/"))
     if leftovers:
         problems.append(f"{name}: pulumi annotations left behind: {', '.join(leftovers)}")
