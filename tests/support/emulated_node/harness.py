@@ -103,6 +103,9 @@ class EmulatedNode:
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.namespace: str | None = None
+        # An open handle on the namespace keeps it, and so its number, from being freed and
+        # handed to a namespace made later (by another test's node) while we still kill by it.
+        self._namespace_handle: int | None = None
 
     # --- start and stop ---
 
@@ -128,8 +131,12 @@ class EmulatedNode:
         )
         log.close()
         self._wait_ready()
-        self.namespace = os.readlink(f"/proc/{self.process.pid}/ns/mnt")
+        self._hold_namespace(self.process.pid)
         return self
+
+    def _hold_namespace(self, pid: int) -> None:
+        self._namespace_handle = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        self.namespace = os.readlink(f"/proc/{pid}/ns/mnt")
 
     def _wait_ready(self) -> None:
         assert self.process is not None
@@ -165,6 +172,7 @@ class EmulatedNode:
                 self.process.wait()
         self._let_sessions_end()
         leftovers = self._kill_namespace()
+        self._release_namespace()
         shutil.rmtree(self.paths.root, ignore_errors=True)
         if leftovers:
             raise NodeError(f"processes left in the node's namespace (killed): {leftovers}")
@@ -186,6 +194,12 @@ class EmulatedNode:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and namespace_pids(self.namespace):
             time.sleep(0.05)
+
+    def _release_namespace(self) -> None:
+        if self._namespace_handle is not None:
+            os.close(self._namespace_handle)
+            self._namespace_handle = None
+        self.namespace = None
 
     def _kill_namespace(self) -> list[str]:
         if self.namespace is None:
