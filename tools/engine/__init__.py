@@ -64,6 +64,8 @@ from tools.engine.step_generator import (
     PROVIDER_RULES,
     Diff,
     ProviderRule,
+    TargetError,
+    Targets,
     calculate_dependent_replacements,
     changed_fields,
     decide_delete,
@@ -72,6 +74,8 @@ from tools.engine.step_generator import (
     plan_engine,
     provider_rule,
     replace_or_update,
+    target_dependents,
+    targets_by_name,
 )
 
 __all__ = [
@@ -97,6 +101,8 @@ __all__ = [
     "ResourceJSON",
     "Rollout",
     "Step",
+    "TargetError",
+    "Targets",
     "Timing",
     "Wave",
     "all_steps",
@@ -128,6 +134,8 @@ __all__ = [
     "stack_config",
     "start_order",
     "step_predecessors",
+    "target_dependents",
+    "targets_by_name",
     "unit_duration",
     "worst_case_disrupted",
 ]

@@ -14,6 +14,19 @@ one table (`PROVIDER_RULES`) that names the function each fact comes from.
   node's steps are undone and re-applied step by step, not the whole node first.
   Create-before-replace creates the new one now; the old one is deleted with the deletes at the
   end ("Planner decided to delete ... due to replacement" in `GenerateDeletes`).
+- **Targets** (`pulumi up --target`, `pulumi destroy --target`; `Targets`): a resource is
+  in the operation when its URN is a target, or, with `--target-dependents`, when something it
+  depends on is (`isTargetedForUpdate`); providers and the root stack always are
+  (`isImplicitlyTargetedResource` in `generateSteps`). An existing resource left out is "same"
+  with its OLD state (`NewUntargetedSameStep(old, old.Copy())`: its new inputs are not even
+  diffed); a new one left out is not created and not recorded (`NewSkippedCreateStep`), and a
+  step that depends on such a skipped create fails the update ("depends on ... which was not
+  specified in --target list", `validateSteps`; the model refuses before any step, pulumi when it
+  reaches that registration). Deletes are limited to the targets and their dependents
+  (`GenerateDeletes` -> `determineAllowedResourcesToDeleteFromTargets` ->
+  `getTargetDependents`, transitively, children included); a dependent that is not itself a
+  target fails the operation unless `--target-dependents` ("will be destroyed but was not
+  specified in --target list", diag 2014).
 - **Delete of a retained resource** (`retainOnDelete`) is still a step, but calls no provider
   (`DeleteStep.Apply`); so is a delete of a resource `deletedWith` another one being deleted.
 
@@ -29,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tools.engine.graph import register_waits_for
+from tools.engine.graph import dependencies, register_waits_for
 from tools.engine.resources import Resource, ResourceJSON, as_resource, as_resources
 from tools.engine.step import Decision, EnginePlan, Op, Step
 from tools.engine.step_executor import schedule_deletes
@@ -260,10 +273,41 @@ def decide_delete(old: Resource | ResourceJSON, deleted: set[str]) -> Decision:
     return Decision(Op.DELETE, **base, because="decided to delete")
 
 
+@dataclass(frozen=True)
+class Targets:
+    """`--target` URNs (pulumi `deploy.Options.Targets`) and `--target-dependents`."""
+
+    urns: frozenset[str]
+    dependents: bool = False
+
+
+_IMPLICITLY_TARGETED = ("pulumi:providers:", "pulumi:pulumi:Stack")
+
+
+def _targeted(resource: Resource, targets: Targets | None, actual: set[str]) -> bool:
+    """`isIncludedInOperation` / `isTargetedForUpdate` for one registration, in program order
+    (`actual`: the resources targeted so far, `targetsActual`)."""
+    if targets is None or resource.type.startswith(_IMPLICITLY_TARGETED):
+        return True
+    if resource.urn in targets.urns:
+        return True
+    return targets.dependents and bool(dependencies(resource) & actual)
+
+
+def _untargeted(resource: Resource, before: Resource | None) -> Decision:
+    base = {"urn": resource.urn, "name": resource.name, "type": resource.type}
+    if before is None:
+        return Decision(Op.SAME, **base, because="not in the --target list: create skipped")
+    return Decision(Op.SAME, **base, because="not in the --target list: same, its old state kept")
+
+
 def plan_engine(
-    old: Sequence[Resource | ResourceJSON], new: Sequence[Resource | ResourceJSON]
+    old: Sequence[Resource | ResourceJSON],
+    new: Sequence[Resource | ResourceJSON],
+    targets: Targets | None = None,
 ) -> EnginePlan:
-    """The engine's steps going from `old` (the baseline) to `new`; `new=[]` is a destroy."""
+    """The engine's steps going from `old` (the baseline) to `new`; `new=[]` is a destroy.
+    `targets`: `--target` (None: every resource)."""
     old, new = as_resources(old), as_resources(new)
     old_by_urn = {r.urn: r for r in old}
     new_urns = {r.urn for r in new}
@@ -273,8 +317,25 @@ def plan_engine(
     replaced: set[str] = set()
     pending_deletes: set[str] = set()  # deleted early by a delete-before-replace chain
     condemned: list[Step] = []  # deleted in the delete phase
+    targeted: set[str] = set()
+    skipped_creates: set[str] = set()
     for resource in new:
         before = old_by_urn.get(resource.urn)
+        if not _targeted(resource, targets, targeted):
+            decisions.append(_untargeted(resource, before))
+            if before is None:
+                skipped_creates.add(resource.urn)
+                chains[resource.urn] = []
+            else:
+                chains[resource.urn] = [Step(Op.SAME, before)]
+            continue
+        targeted.add(resource.urn)
+        if dependencies(resource) & skipped_creates and targets is not None:
+            skipped = sorted(dependencies(resource) & skipped_creates)
+            errors.append(
+                f"Resource {resource.urn!r} depends on {skipped[0]!r} which was not specified "
+                "in --target list (untargeted create)"
+            )
         if before is None:
             decisions.append(_created(resource))
             chains[resource.urn] = [Step(Op.CREATE, resource)]
@@ -285,6 +346,17 @@ def plan_engine(
             decision, before, resource, old, replaced, pending_deletes, condemned, errors
         )
     gone = [r for r in old if r.urn not in new_urns]
+    if targets is not None:
+        allowed = target_dependents(targets, old)
+        for resource in gone:
+            dependent = resource.urn in allowed and resource.urn not in targets.urns
+            if dependent and not targets.dependents:
+                errors.append(
+                    f"Resource {resource.urn!r} will be destroyed but was not specified in "
+                    "--target list. Either include resource in --target list or pass "
+                    "--target-dependents to proceed."
+                )
+        gone = [r for r in gone if r.urn in allowed]
     gone_urns = {r.urn for r in gone}
     for resource in gone:
         decision = decide_delete(resource, gone_urns)
@@ -294,6 +366,46 @@ def plan_engine(
             errors.append(_protected(resource.urn, "deleted"))
     waits_for = {r.urn: sorted(register_waits_for(r) & new_urns - {r.urn}) for r in new}
     return EnginePlan(decisions, chains, waits_for, schedule_deletes(condemned, old), errors)
+
+
+class TargetError(ValueError):
+    """A --target that names no resource, or more than one."""
+
+
+def targets_by_name(
+    names: Sequence[str], resources: Sequence[Resource], dependents: bool
+) -> Targets | None:
+    """`--target` values as the engine's URN targets: pulumi takes URNs; a tool here also
+    takes a resource's name when one resource has it (None: no targets, everything)."""
+    if not names:
+        return None
+    by_name: dict[str, set[str]] = {}
+    for resource in resources:
+        by_name.setdefault(resource.name, set()).add(resource.urn)
+        by_name.setdefault(resource.urn, set()).add(resource.urn)
+    urns: set[str] = set()
+    for name in names:
+        found = by_name.get(name)
+        if not found:
+            raise TargetError(f"--target {name!r}: no resource of that name or URN in the stack")
+        if len(found) > 1:
+            raise TargetError(f"--target {name!r} names {len(found)} resources: give its URN")
+        urns |= found
+    return Targets(frozenset(urns), dependents)
+
+
+def target_dependents(targets: Targets, old: Sequence[Resource]) -> set[str]:
+    """`getTargetDependents`: the targets and, transitively, every old resource that depends on
+    one of them or is its child (what a targeted delete may delete)."""
+    found = {r.urn for r in old if r.urn in targets.urns}
+    grew = True
+    while grew:
+        grew = False
+        for resource in old:
+            if resource.urn not in found and dependencies(resource) & found:
+                found.add(resource.urn)
+                grew = True
+    return found
 
 
 def _created(resource: Resource) -> Decision:
