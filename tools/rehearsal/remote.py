@@ -21,6 +21,9 @@ class FleetRemote:
 
     def run_on(self, node: str, connection: Mapping[str, Any], command: str) -> CommandResult:
         target = self.fleet.nodes[node].connection()
+        if not isinstance(connection, Mapping):
+            # A plan's resources.json (a --baseline) shows the connection as "[secret]".
+            connection = {}
         target = dataclasses.replace(
             target,
             user=str(connection.get("user") or target.user),
