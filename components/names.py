@@ -26,6 +26,10 @@ LOCAL_COMMAND = "command:local:Command"
 PREFLIGHT_STEP = "preflight"
 HARDWARE_STEPS = ("firmware", "driver", "vfs")
 STEPS = (PREFLIGHT_STEP, "reload-wait", *HARDWARE_STEPS)
+# Records the drain's lease on the node, right after the drain (components/node/lease.py).
+DRAINED_STEP = "drained"
+# Every step over SSH of a node, in chain order.
+ON_NODE_STEPS = (PREFLIGHT_STEP, DRAINED_STEP, "reload-wait", *HARDWARE_STEPS)
 # The kubectl steps around them, on the operator's machine, in chain order.
 KUBECTL_STEPS = (
     "uncordon-after-undo",

@@ -17,11 +17,12 @@ from pulumi.runtime import mocks as pulumi_mocks
 from components.config.paths import SHELL_PASSWD_HOME, passwd_home
 from components.names import AGILIO_NODE_TYPE as TYPE
 from components.names import (
+    DRAINED_STEP,
     HARDWARE_STEPS,
+    ON_NODE_STEPS,
     PREFLIGHT_TYPE,
     SSH_RETURN_AFTER_UNDO_STEP,
     SSH_RETURN_STEP,
-    STEPS,
 )
 from components.names import LOCAL_COMMAND as LOCAL
 from components.names import REMOTE_COMMAND as REMOTE
@@ -32,10 +33,20 @@ from components.node.agilio_node import (
     dial_budget_seconds,
     parse_facts,
 )
+from components.node.lease import command_digest, drain_lease, print_lease_command
 from tools.engine.mock_driver import EchoMocks, ProgramRun, Registration, run_stack
+from tools.rehearsal.outputs import PLACEHOLDER, LeaseMocks
 
 # The node's chain from reload-wait to vfs: the remote steps with the SSH-return probes.
-CHAIN = ("reload-wait", SSH_RETURN_AFTER_UNDO_STEP, "firmware", "driver", SSH_RETURN_STEP, "vfs")
+CHAIN = (
+    DRAINED_STEP,
+    "reload-wait",
+    SSH_RETURN_AFTER_UNDO_STEP,
+    "firmware",
+    "driver",
+    SSH_RETURN_STEP,
+    "vfs",
+)
 
 
 def nodes(count: int, **extra: Any) -> list[dict[str, Any]]:
@@ -75,7 +86,7 @@ def test_each_node_has_its_steps_in_runbook_order() -> None:
     assert sorted(r.name for r in result.by_type(TYPE)) == ["w1", "w2"]
     for node in ("w1", "w2"):
         steps = node_commands(result, node, REMOTE)
-        assert [r.name for r in steps] == [f"{node}-{s}" for s in STEPS]
+        assert [r.name for r in steps] == [f"{node}-{s}" for s in ON_NODE_STEPS]
         # Each waits for the one before (the SSH-return probes between them); the preflight
         # through the gate.
         chain = [step(result, node, name) for name in CHAIN]
@@ -84,6 +95,7 @@ def test_each_node_has_its_steps_in_runbook_order() -> None:
         first = step(result, node, "uncordon-after-undo")
         assert result.by_name("preflight-gate").urn in first.depends_on
         assert names(step(result, node, "drain").depends_on) == {f"{node}-uncordon-after-undo"}
+        assert names(step(result, node, DRAINED_STEP).depends_on) == {f"{node}-drain"}
 
 
 def test_ssh_return_probes_sit_after_the_steps_that_may_reload() -> None:
@@ -166,10 +178,10 @@ def test_drain_brackets_the_hardware_steps_with_the_stack_kubeconfig() -> None:
     assert (drain.type, uncordon.type) == (LOCAL, LOCAL)
     assert drain.inputs["create"] == (
         "kubectl --kubeconfig /etc/agilio/kubeconfig --context lab drain w1 "
-        "--ignore-daemonsets --delete-emptydir-data --timeout=600s"
+        "--ignore-daemonsets --delete-emptydir-data --timeout=600s && " + print_lease_command("w1")
     )
     assert uncordon.inputs["create"].endswith("uncordon w1")
-    assert names(step(result, "w1", "reload-wait").depends_on) == {"w1-drain"}
+    assert names(step(result, "w1", "reload-wait").depends_on) == {"w1-drained"}
     assert names(step(result, "w1", "firmware").depends_on) == {"w1-ssh-return-after-undo"}
     undo_drain = step(result, "w1", "drain-before-undo")
     restart = step(result, "w1", "device-plugin-restart")
@@ -341,10 +353,12 @@ def test_an_update_of_a_kubectl_step_runs_nothing() -> None:
 
 
 def test_every_command_leaves_its_previous_output_out_of_the_environment() -> None:
-    # sshd without AcceptEnv refuses the variables pulumi-command would otherwise send.
+    # sshd without AcceptEnv refuses the variables pulumi-command would otherwise send. The
+    # drain (local) is the exception: its update prints its previous lease line again.
     result = run({"nodes": nodes(1)})
     for command in [*result.by_type(REMOTE), *result.by_type(LOCAL)]:
-        assert command.inputs["addPreviousOutputInEnv"] is False, command.name
+        wanted = command.name == "w1-drain"
+        assert command.inputs["addPreviousOutputInEnv"] is wanted, command.name
 
 
 def digest(result: ProgramRun, node: str = "w1") -> str:
@@ -404,3 +418,65 @@ def test_the_dial_budget_outlasts_a_pf_reload() -> None:
         pytest.approx(176.333, abs=1e-3),
     )
     assert dial_budget_seconds(limit=2, per_dial=0) == (pytest.approx(0.25), pytest.approx(0.25))
+
+
+# --- the drain lease (components/node/lease.py) ---------------------------------------------------
+
+
+def test_drained_carries_the_drains_token_and_the_hardware_digests() -> None:
+    result = run_stack("dev", {"agilio-offload:nodes": nodes(1)}, mocks=LeaseMocks())
+    drained = step(result, "w1", DRAINED_STEP)
+    assert drained.type == REMOTE and names(drained.depends_on) == {"w1-drain"}
+    create = drained.inputs["create"]
+    assert f"\nLEASE={PLACEHOLDER}\n" in create and "\nACTION=apply\n" in create
+    for name in HARDWARE_STEPS:
+        hardware = step(result, "w1", name).inputs["create"]
+        (line,) = [x for x in hardware.split("\n") if x.startswith("LEASE_DIGEST=")]
+        digest = line.removeprefix("LEASE_DIGEST=")
+        # The digest is the apply command's, rendered without its own line.
+        assert command_digest(hardware.replace(f"\n{line}", "")) == digest
+        assert f"\n{name.upper()}_DIGEST={digest}\n" in create
+        assert "\nLEASE_DIGEST=" not in step(result, "w1", name).inputs["delete"]
+    # Its undo removes the lease and waits for no drain.
+    assert (
+        "\nACTION=undo\n" in drained.inputs["delete"] and "\nLEASE=" not in drained.inputs["delete"]
+    )
+
+
+def test_the_drain_prints_a_fresh_lease_and_its_update_prints_the_old_one_again() -> None:
+    result = run({"nodes": nodes(1), "rollout": {"drain": False}})
+    drain = step(result, "w1", "drain")
+    env = {**os.environ, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    first = subprocess.run(
+        ["/bin/sh", "-c", drain.inputs["create"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    second = subprocess.run(
+        ["/bin/sh", "-c", drain.inputs["create"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    token = drain_lease("w1", first.stdout)
+    assert len(token) == 32 and token != drain_lease("w1", second.stdout)
+    again = subprocess.run(
+        ["/bin/sh", "-c", drain.inputs["update"]],
+        capture_output=True,
+        text=True,
+        env={**env, "PULUMI_COMMAND_STDOUT": first.stdout},
+        check=True,
+    )
+    assert drain_lease("w1", again.stdout) == token
+    # No previous stdout (pulumi-command sets the variable only when there was one): no lease.
+    bare = subprocess.run(
+        ["/bin/sh", "-c", drain.inputs["update"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert drain_lease("w1", bare.stdout) == ""

@@ -15,6 +15,7 @@ from components.names import REMOTE_COMMAND
 from tests.support.json_values import all_strings
 from tests.support.stack_config import dev_config, problems_of, set_path, ssh_public_key
 from tools.engine.mock_driver import STACK_TYPE, run_stack
+from tools.rehearsal.outputs import LeaseMocks
 
 
 def test_dev_stack_is_valid_and_defaults_are_the_runbook_values() -> None:
@@ -502,7 +503,9 @@ def test_no_accepted_config_carries_a_newline_into_scripts_manifests_or_outputs(
     except ConfigError:
         return  # refused: nothing registered (the property test above this one)
     assert not any(c in text for c in "\n\r\x00"), f"{field} accepted {text!r}"
-    run = run_stack("dev", {f"agilio-offload:{key}": value for key, value in raw.items()})
+    overrides = {f"agilio-offload:{key}": value for key, value in raw.items()}
+    # LeaseMocks: the drain prints a lease, so `drained`'s command is known and checked too.
+    run = run_stack("dev", overrides, mocks=LeaseMocks())
     assert run.error is None, run.error
     for resource in run.resources:
         create = resource.inputs.get("create")

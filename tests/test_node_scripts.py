@@ -28,6 +28,7 @@ from tests.support.node_steps import (
     offloading,
     reloads,
     run_step,
+    snapshot,
     undo_all,
 )
 
@@ -99,13 +100,13 @@ def test_fresh_node_all_steps(node: EmulatedNode) -> None:
 
 def test_second_run_changes_nothing(node: EmulatedNode) -> None:
     apply_all(node)
-    before, calls_before = node.snapshot(), len(node.calls())
+    before, calls_before = snapshot(node), len(node.calls())
 
     again = apply_all(node)
 
     assert {step: facts["changed"] for step, facts in again.items()} == dict.fromkeys(STEPS, False)
     assert again["driver"]["reloadStarted"] is False
-    assert node.snapshot() == before
+    assert snapshot(node) == before
     new_calls = node.calls()[calls_before:]
     assert {c["tool"] for c in new_calls} <= {"ethtool", "systemctl", "udevadm", "devlink", "ip"}
     assert {c["argv"][0] for c in new_calls if c["tool"] == "ethtool"} == {"-W", "-w", "-k"}
@@ -198,25 +199,25 @@ FAILURES = {
 def test_preflight_failure_is_clear_and_changes_nothing(start_node: StartNode, case: str) -> None:
     spec, message = FAILURES[case]
     node = start_node(**spec)
-    before = node.snapshot()
+    before = snapshot(node)
 
     run = run_step(node, "preflight")
 
     assert run.result.returncode == 1
     assert run.error == f"agilio-offload: node {NODE}: {message}"
-    assert node.snapshot() == before
+    assert snapshot(node) == before
     if case in ("missing PF", "missing firmware", "unreadable assembly"):
         firmware = run_step(node, "firmware")
         assert firmware.error == f"agilio-offload: node {NODE}: " + message.replace(
             "preflight:", "firmware:"
         )
-        assert node.snapshot() == before
+        assert snapshot(node) == before
 
 
 def test_vfs_above_totalvfs_is_clear_and_changes_nothing(start_node: StartNode) -> None:
     node = start_node(total_vfs=8)
     apply_all(node, VFS=4)
-    before, writes = node.snapshot(), numvfs_writes(node)
+    before, writes = snapshot(node), numvfs_writes(node)
 
     run = run_step(node, "vfs", VFS=9)
 
@@ -224,7 +225,7 @@ def test_vfs_above_totalvfs_is_clear_and_changes_nothing(start_node: StartNode) 
         f"agilio-offload: node {NODE}: vfs: PF ens1np0 sriov_totalvfs is 8, need >= 9"
         " (the VF count asked for)"
     )
-    assert node.snapshot() == before
+    assert snapshot(node) == before
     assert numvfs_writes(node) == writes
 
 

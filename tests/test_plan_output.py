@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.names import STEPS
+from components.names import ON_NODE_STEPS
 from tests.support.plan_runs import run_plan, write_stack
 from tools import access_summary, plan_text
 from tools.engine import Rollout, Wave
@@ -226,7 +226,7 @@ def test_node_scripts_are_one_library_and_one_short_file_per_node(
         assert rebuilt == expected
         assert len((out / "nodes" / "params" / f"{node}.sh").read_text().splitlines()) < 120
     scripts = sorted(p.name for p in (out / "nodes" / "scripts").iterdir())
-    assert scripts == [f"{i:02d}-{s}.sh" for i, s in enumerate(STEPS, start=1)], scripts
+    assert scripts == [f"{i:02d}-{s}.sh" for i, s in enumerate(ON_NODE_STEPS, start=1)], scripts
 
 
 def test_a_host_change_says_why_the_node_re_runs(

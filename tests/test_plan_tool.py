@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.names import REMOTE_COMMAND, STEPS
+from components.names import ON_NODE_STEPS, REMOTE_COMMAND
 from tests.support.plan_runs import run_plan, write_stack
 from tools import plan
 from tools.engine.mock_driver import REPO_ROOT, STACK_TYPE, run_program, stack_config, stack_file
@@ -41,10 +41,10 @@ def test_plan_writes_every_file(dev_plan: Path) -> None:
         document = yaml.safe_load(manifest.read_text())
         assert document["apiVersion"] and document["kind"], manifest.name
     scripts = sorted(p.name for p in (dev_plan / "nodes" / "scripts").glob("*.sh"))
-    assert scripts == [f"{i:02d}-{step}.sh" for i, step in enumerate(STEPS, start=1)]
+    assert scripts == [f"{i:02d}-{step}.sh" for i, step in enumerate(ON_NODE_STEPS, start=1)]
     for node in DEV_NODES:
         text = (dev_plan / "nodes" / "params" / f"{node}.sh").read_text()
-        for number, step in enumerate(STEPS, start=1):
+        for number, step in enumerate(ON_NODE_STEPS, start=1):
             assert f"## {number:02d}-{step}: nodes/scripts/{number:02d}-{step}.sh" in text
         assert f"NODE={node}\n" in text
 
@@ -122,6 +122,7 @@ def test_baseline_diff_of_one_nodes_vf_count(dev_plan: Path, tmp_path: Path) -> 
     assert set(by_name) == {
         "lab-worker-2-preflight",
         "lab-worker-2-drain",
+        "lab-worker-2-drained",  # the lease names the new vfs command's digest
         "lab-worker-2-vfs",
         "lab-worker-2-device-plugin-restart",
         "lab-worker-2-uncordon",
@@ -134,6 +135,25 @@ def test_baseline_diff_of_one_nodes_vf_count(dev_plan: Path, tmp_path: Path) -> 
     # The VF count, and the digest of the hardware steps' commands that it changes.
     assert by_name["lab-worker-2-drain"]["fields"] == ["triggers[3]", "triggers[4]"]
     assert [c["hardwareStep"] for c in changes if c["hardwareStep"]] == ["vfs"]
+
+
+def test_a_targeted_hardware_step_is_flagged_as_refused_on_the_node(
+    dev_plan: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nodes = dev_value("nodes")
+    nodes[1]["vfs"] = 6
+    stack = str(write_stack(tmp_path, {"nodes": nodes}))
+    baseline = ["--stack-file", stack, "--baseline", str(dev_plan)]
+    assert run_plan(tmp_path / "t", *baseline, "--target", "lab-worker-2-vfs") == 0
+    printed = capsys.readouterr()
+    assert "0 create, 1 update, 0 replace" in printed.out
+    assert "plan: REFUSED ON THE NODE: lab-worker-2-vfs runs but lab-worker-2-drain does not" in (
+        printed.err
+    )
+    assert run_plan(tmp_path / "u", *baseline) == 0
+    assert "REFUSED ON THE NODE" not in capsys.readouterr().err
+    assert run_plan(tmp_path / "v", *baseline, "--target", "no-such-step") == 2
+    assert "--target 'no-such-step': no resource" in capsys.readouterr().err
 
 
 def test_baseline_diff_of_the_firmware_app(dev_plan: Path, tmp_path: Path) -> None:
@@ -201,7 +221,7 @@ def test_the_prod_stack_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     outputs = json.loads((tmp_path / "outputs.json").read_text())
     assert outputs["networkAttachment"] == "kube-system/offload"
     params = sorted((tmp_path / "nodes" / "params").glob("*.sh"))
-    assert len(params) == 6 and all("## 05-vfs: " in p.read_text() for p in params)
+    assert len(params) == 6 and all("## 06-vfs: " in p.read_text() for p in params)
     assert "6 nodes" in capsys.readouterr().out
 
 

@@ -71,7 +71,14 @@ class Stage:
         self.state = StackState()
         self.figures: list[dict[str, Any]] = []
 
-    def up(self, overrides: dict[str, Any], *, destroy: bool = False, label: str = "") -> Result:
+    def up(
+        self,
+        overrides: dict[str, Any],
+        *,
+        destroy: bool = False,
+        label: str = "",
+        targets: tuple[str, ...] = (),
+    ) -> Result:
         result = rehearse(
             stack=STACK,
             old=self.state,
@@ -81,6 +88,7 @@ class Stage:
             destroy=destroy,
             waits=WAITS,
             echo=lambda _line: None,
+            targets=targets,
         )
         self.state = result.outcome.state
         found = {"run": label, **figures(result)}
@@ -221,3 +229,34 @@ def test_a_failed_delete_phase_then_another_removal(day2: Stage) -> None:
 def test_destroy(day2: Stage) -> None:
     day2.good(BASE, destroy=True, label="destroy")
     assert day2.state.resources == []
+
+
+def test_targeted_vfs_change_refuses_without_a_fresh_drain(fleet: Fleet) -> None:
+    """`pulumi up --target w2-vfs` after a VF count change: the drain and `drained` are not
+    targeted, so they keep their old state (the engine's untargeted "same") and nothing drains
+    w2; its vfs step refuses on the node before it changes anything. A full `up` then works."""
+    fleet.reset()
+    two = config(nodes=nodes("w1", "w2"))
+    with tempfile.TemporaryDirectory(prefix="rehearsal-") as directory:
+        stage = Stage(fleet, Path(directory), two)
+        stage.good(two, label="first rollout (2 nodes)")
+        changed = config(nodes=nodes("w1", "w2", w2={"vfs": 8}))
+
+        refused = stage.up(changed, targets=("w2-vfs",), label="up --target w2-vfs")
+
+        assert not refused.finished
+        assert (refused.outcome.failed_step or "").endswith("::w2-vfs"), refused.outcome
+        assert "is for another vfs command, need a fresh drain of w2" in refused.outcome.failure
+        assert "--target" in refused.outcome.failure
+        assert [s.name for s in refused.outcome.provider_steps] == ["w2-vfs"]
+        assert fleet.numvfs("w2") == 4
+        assert refused.end_state == [
+            "w2: 4 VFs on the card, config says 8",
+            "w2: allocatable corigine.com/agilio_sriov=4, want 8",
+        ]
+        for name in ("w1", "w2"):
+            assert not (stage.cluster.node(name).get("spec") or {}).get("unschedulable")
+
+        stage.good(changed, label="then a full up")
+        assert fleet.numvfs("w2") == 8
+        stage.settled(changed)

@@ -10,6 +10,7 @@ import pytest
 from components.cluster.vf_registration import render_kubectl_script, wait_params
 from components.config import SriovConfig
 from components.names import STEPS
+from components.node.lease import DRAINED_STEP
 from components.scripts import render_operator_script, render_script, sourced_parts
 from tests.support.shellcheck import run_shellcheck
 
@@ -31,7 +32,10 @@ PARTS = (
     "lib-reload",
     "lib-initramfs",
     "lib-sriov",
+    "lib-lease",
 )
+# The node steps' scripts: the steps, and `drained` (the drain lease, after the drain).
+NODE_STEPS = (*STEPS, DRAINED_STEP)
 _DISABLED = re.compile(r"^\s*# shellcheck disable=([A-Z0-9,]+)", re.MULTILINE)
 COMMON = {"NODE": "worker-1", "PF": "ens1np0", "APP": "flower", "ASSY": "scan"}
 STEP_PARAMS: dict[str, dict[str, str | int]] = {
@@ -40,11 +44,17 @@ STEP_PARAMS: dict[str, dict[str, str | int]] = {
     "firmware": {"ACTION": "apply"},
     "driver": {"ACTION": "apply", "PF_WAIT_SECONDS": 300},
     "vfs": {"VFS": 4, "ACTION": "apply", "PF_WAIT_SECONDS": 300},
+    DRAINED_STEP: {
+        "LEASE": "0" * 32,
+        "FIRMWARE_DIGEST": "1" * 64,
+        "DRIVER_DIGEST": "2" * 64,
+        "VFS_DIGEST": "3" * 64,
+    },
 }
 
 
 def test_there_are_node_scripts() -> None:
-    assert {path.stem for path in SCRIPTS} == {*STEPS, *PARTS}
+    assert {path.stem for path in SCRIPTS} == {*NODE_STEPS, *PARTS}
 
 
 def disabled_checks(step: str) -> set[str]:
@@ -63,7 +73,7 @@ def test_script_file_passes_shellcheck(script: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("step", NODE_STEPS)
 def test_script_file_is_strict_bash(step: str) -> None:
     lines = SCRIPTS_DIR.joinpath(f"{step}.sh").read_text().splitlines()
     assert lines[0] == "#!/usr/bin/env bash"
@@ -78,7 +88,7 @@ def test_part_file_is_bash_and_sources_no_part(part: str) -> None:
     assert not sourced_parts(text), "a part sources no part: the script lists it"
 
 
-@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("step", NODE_STEPS)
 def test_rendered_script_passes_shellcheck(step: str, tmp_path: Path) -> None:
     rendered = render_script(step, {**COMMON, **STEP_PARAMS[step]})
     assert not sourced_parts(rendered), "a part was not inlined"

@@ -33,6 +33,7 @@ import yaml
 from components.config import ConfigError, RolloutConfig
 from components.names import (
     AGILIO_NODE_TYPE,
+    DRAINED_STEP,
     HARDWARE_STEPS,
     LOCAL_COMMAND,
     PREFLIGHT_STEP,
@@ -50,13 +51,15 @@ from tools.engine import (
     Resource,
     ResourceJSON,
     Rollout,
+    TargetError,
+    Targets,
     analyse,
     as_resources,
     changed_fields,
+    targets_by_name,
 )
 from tools.engine.mock_driver import (
     ORGANIZATION,
-    EchoMocks,
     ProgramRun,
     project_name,
     run_program,
@@ -73,6 +76,7 @@ from tools.plan_text import (
     shown,
     value_changes,
 )
+from tools.rehearsal.outputs import LeaseMocks
 
 EXIT_OVER_BOUND = 3
 
@@ -119,6 +123,8 @@ def _mark(step: NodeStep | None) -> str:
         return ""
     if step.hardware:
         return f"[hardware step {step.node}/{step.step}]"
+    if step.step == DRAINED_STEP:
+        return f"[on node {step.node}, drain lease]"
     return f"[on node {step.node}, read-only]" if step.on_node else f"[kubectl, {step.node}]"
 
 
@@ -699,7 +705,9 @@ def plan(
     """
     config, secret_keys = stack_config(stack, stack_path=stack_path)
     own_stack = f"{ORGANIZATION}/{project_name()}/{stack}"
-    mocks = EchoMocks({own_stack: last_outputs} if last_outputs else None)
+    # The drain prints the placeholder lease: `drained`'s command is the real script with
+    # LEASE=<32 zeros> (the token exists once the drain ran), and a rehearsal can replay it.
+    mocks = LeaseMocks({own_stack: last_outputs} if last_outputs else None)
     return run_program(config, stack=stack, secret_keys=secret_keys, preview=True, mocks=mocks)
 
 
@@ -719,6 +727,15 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="with --baseline: plan `pulumi destroy` of the baseline's resources",
     )
     parser.add_argument("--quiet", action="store_true", help="print the summary, not the tree")
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        help="plan `pulumi up --target` (a resource name or URN; repeatable)",
+    )
+    parser.add_argument(
+        "--target-dependents", action="store_true", help="with --target: pulumi's flag"
+    )
     return parser.parse_args(argv)
 
 
@@ -779,10 +796,18 @@ def _report_engine(
     bound: int,
     first: bool = False,
     reasons: Mapping[str, str] | None = None,
+    targets: Targets | None = None,
 ) -> tuple[int, str]:
     """Print what the engine will do; (exit code, engine.json text)."""
-    rollout = analyse(old, new, bound)
+    rollout = analyse(old, new, bound, targets)
     print(render_engine(rollout, first, reasons))
+    for name, node in hardware_without_drain(rollout.plan.decisions):
+        print(
+            f"plan: REFUSED ON THE NODE: {name} runs but {node}-drain does not (pulumi up "
+            f"--target?): the node's drain lease refuses it; run without --target, or add "
+            f"--target {node}-drain --target-dependents",
+            file=sys.stderr,
+        )
     text = json.dumps(engine_json(rollout), indent=2)
     if rollout.over_bound:
         waves = rollout.waves_over_bound()
@@ -796,6 +821,24 @@ def _report_engine(
     return 0, text
 
 
+def hardware_without_drain(decisions: Sequence[Decision]) -> list[tuple[str, str]]:
+    """(step, node) of each hardware step that applies while its node's drain does not run
+    (left out by --target): the step refuses on the node (components/node/lease.py)."""
+    ops = {d.name: d.op for d in decisions}
+    found = []
+    for decision in decisions:
+        for step in HARDWARE_STEPS:
+            node = node_of_step(decision.name, step)
+            runs = decision.op in (Op.CREATE, Op.UPDATE, Op.REPLACE)
+            if (
+                node is not None
+                and runs
+                and ops.get(f"{node}-drain") not in (Op.CREATE, Op.REPLACE)
+            ):
+                found.append((decision.name, node))
+    return found
+
+
 def _destroy(args: argparse.Namespace, baseline: list[Resource] | None, out: Path) -> int:
     if baseline is None:
         print(
@@ -803,7 +846,14 @@ def _destroy(args: argparse.Namespace, baseline: list[Resource] | None, out: Pat
         )
         return 2
     print(f"pulumi destroy of the {len(baseline)} resources in {args.baseline}:")
-    code, text = _report_engine(baseline, [], max_unavailable(args.stack, args.stack_file))
+    try:
+        targets = targets_by_name(args.target, baseline, args.target_dependents)
+    except TargetError as err:
+        print(f"plan: {err}", file=sys.stderr)
+        return 2
+    code, text = _report_engine(
+        baseline, [], max_unavailable(args.stack, args.stack_file), targets=targets
+    )
     write_files(out, {"engine.json": text})
     print(f"Plan written to {out}/")
     return code
@@ -878,12 +928,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(access_summary.render_trust_changes(trust))
             extra[access_summary.TRUST_FILE] = json.dumps([t.as_json() for t in trust], indent=2)
     reasons = {c.urn: c.reason() for c in changes or [] if c.values}
+    try:
+        targets = targets_by_name(
+            args.target, [*resources, *(baseline or [])], args.target_dependents
+        )
+    except TargetError as err:
+        print(f"plan: {err}", file=sys.stderr)
+        return 2
     code, extra["engine.json"] = _report_engine(
         baseline or [],
         resources,
         max_unavailable(args.stack, args.stack_file),
         baseline is None,
         reasons,
+        targets,
     )
     write_plan(out, resources, run.outputs, extra)
     print(f"Plan written to {out}/")

@@ -167,6 +167,7 @@ RUNS = {
     "firmware": "firmware link",
     "driver": "nfp reload (if due)",
     "drain": "drain (cordon, evict its pods)",
+    "drained": "record the drain's lease on the node",
     "device-plugin-restart": "restart the device plugin pod",
     "uncordon": "uncordon",
 }
@@ -174,6 +175,7 @@ UNDOES = {
     "uncordon-after-undo": "uncordon (after the undo)",
     "drain-before-undo": "drain (cordon, evict its pods) before the undo",
     "reload-wait": "wait for the undo's nfp reload",
+    "drained": "remove the drain lease from the node",
     "firmware": "undo firmware (link back, nfp reload)",
     "driver": "undo driver (nfp reload if due)",
     "vfs": "undo vfs (VFs to 0)",

@@ -6,6 +6,9 @@ one emulated Agilio node per stack node, kubectl scripts and Kubernetes resource
 simulated cluster. Prints each step as it runs, then: finished or failed (which step, why), the
 most Agilio nodes cordoned or disrupted at any instant, and the end state against the config.
 
+`--target` rehearses `pulumi up --target` (or `destroy --target`): what is left out keeps its
+old state, as the engine keeps it.
+
 A change is rehearsed from the state an earlier rehearsal left (`--from-rehearsal`, the JSON it
 wrote), or from an earlier plan (`--baseline`, `python -m tools.plan`'s output directory): the
 baseline is first rolled out on fresh nodes and cluster (quietly), then the change runs.
@@ -21,6 +24,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from tools.engine import TargetError
 from tools.rehearsal.driver import (
     Waits,
     contexts_of,
@@ -47,6 +51,15 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write the JSON report (with the state) here")
     parser.add_argument(
         "--parallel", type=int, default=8, help="pulumi's --parallel (default 8: 4 x 2 CPUs)"
+    )
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        help="rehearse `pulumi up --target` (a resource name or URN; repeatable)",
+    )
+    parser.add_argument(
+        "--target-dependents", action="store_true", help="with --target: pulumi's flag"
     )
     return parser.parse_args(argv)
 
@@ -76,15 +89,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not first.finished:
                 print(f"the baseline itself does not roll out: {summary(first)}", file=sys.stderr)
                 return 2
-        result = rehearse(
-            stack=args.stack,
-            old=baseline,
-            cluster=cluster,
-            fleet=fleet,
-            destroy=args.destroy,
-            parallel=args.parallel,
-            stack_path=args.stack_file,
-        )
+            # The checkpoint that rollout left: what the nodes really recorded (their leases).
+            baseline = first.outcome.state
+        try:
+            result = rehearse(
+                stack=args.stack,
+                old=baseline,
+                cluster=cluster,
+                fleet=fleet,
+                destroy=args.destroy,
+                parallel=args.parallel,
+                stack_path=args.stack_file,
+                targets=tuple(args.target),
+                target_dependents=args.target_dependents,
+            )
+        except TargetError as err:
+            print(f"rehearse: {err}", file=sys.stderr)
+            return 2
         print(summary(result))
         if args.json:
             write_json(result, args.json)

@@ -4,10 +4,13 @@ Each step is a `remote.Command` running a script from `scripts/` with its parame
 quoted prelude, or kubectl on the operator's machine; the steps run in runbook order, each
 depending on the one before:
 
-    uncordon-after-undo -> drain -> reload-wait (read-only) -> ssh-return-after-undo
+    uncordon-after-undo -> drain -> drained -> reload-wait (read-only) -> ssh-return-after-undo
     -> firmware -> driver -> ssh-return -> vfs -> drain-before-undo -> device-plugin-restart
     -> vfs-advertised (read-only) -> uncordon
 
+`drain` prints a fresh lease token; `drained` records it on the node, and the hardware steps
+refuse to change the node without a fresh one (lease.py, scripts/lib-lease.sh), so `pulumi up
+--target <node>-vfs` cannot skip the drain.
 `uncordon-after-undo` and `drain-before-undo` do nothing on create; they are the node's undo
 brackets (Pulumi deletes dependents first): drain before the hardware undo, uncordon after it.
 `ssh-return` (after the driver step) and `ssh-return-after-undo` (its delete, after the firmware
@@ -44,6 +47,15 @@ from components.names import (
     SSH_RETURN_AFTER_UNDO_STEP,
     SSH_RETURN_STEP,
     step_name,
+)
+from components.node.lease import (
+    DIGEST_PARAM,
+    DRAINED_STEP,
+    LEASE_PARAM,
+    command_digest,
+    drain_lease,
+    print_lease_command,
+    reprint_lease_command,
 )
 from components.scripts import (
     ParamValue,
@@ -189,10 +201,12 @@ def connection_fingerprint(node: ResolvedNode) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class StepCommands:
-    """What a node step runs: on create (and update), and on delete (None: nothing to undo)."""
+    """What a node step runs: on create (and update), and on delete (None: nothing to undo).
+    `digest`: the apply command's digest that the drain lease names (hardware steps only)."""
 
-    create: str
+    create: pulumi.Input[str]
     delete: str | None
+    digest: str = ""
 
 
 class NodeStepFactory:
@@ -208,14 +222,23 @@ class NodeStepFactory:
         node = self.node
         return {"NODE": node.name, "PF": node.pf, "APP": node.app, "ASSY": node.assy, **extra}
 
-    def commands(self, step: str, params: dict[str, ParamValue], *, undo: bool) -> StepCommands:
+    def commands(
+        self, step: str, params: dict[str, ParamValue], *, undo: bool, lease: bool = False
+    ) -> StepCommands:
+        """`lease`: a hardware step, whose apply names its own digest (rendered without it)
+        for the drain lease check."""
+
         def command(action: dict[str, ParamValue]) -> str:
             script = render_script(step, self.params({**params, **action}))
             return remote_command(script, sudo=self.node.sudo)
 
+        create = command({"ACTION": "apply"} if undo else {})
+        digest = ""
+        if lease:
+            digest = command_digest(create)
+            create = command({"ACTION": "apply", DIGEST_PARAM: digest})
         return StepCommands(
-            create=command({"ACTION": "apply"} if undo else {}),
-            delete=command({"ACTION": "undo"}) if undo else None,
+            create=create, delete=command({"ACTION": "undo"}) if undo else None, digest=digest
         )
 
     def remote_step(
@@ -253,6 +276,7 @@ class NodeStepFactory:
         delete: str | None = None,
         triggers: Sequence[pulumi.Input[object]] | None = None,
         environment: dict[str, pulumi.Input[str]] | None = None,
+        update: str | None = None,
     ) -> local.Command:
         """A kubectl step on the operator's machine. An update (an input changed without a
         trigger: kubeconfig, context, `rollout.drain`) runs nothing; only a trigger change
@@ -260,11 +284,12 @@ class NodeStepFactory:
         return local.Command(
             step_name(self.node.name, step),
             create=create,
-            update=echo_command(f"{self.node.name} {step}: updated, nothing to run"),
+            update=update or echo_command(f"{self.node.name} {step}: updated, nothing to run"),
             delete=delete,
             triggers=list(triggers) if triggers is not None else None,
             environment=environment,
-            add_previous_output_in_env=False,
+            # A step with its own update may read its previous stdout (the drain's lease).
+            add_previous_output_in_env=update is not None,
             opts=pulumi.ResourceOptions(parent=self.parent, depends_on=list(after)),
         )
 
@@ -292,6 +317,7 @@ class AgilioNode(pulumi.ComponentResource):
 
     uncordon_after_undo: local.Command
     drain: local.Command
+    drained: remote.Command
     reload_wait: remote.Command
     ssh_return_after_undo: local.Command
     firmware: remote.Command
@@ -318,22 +344,31 @@ class AgilioNode(pulumi.ComponentResource):
         steps = NodeStepFactory(args.node, args.access, parent=self)
         wait = {"PF_WAIT_SECONDS": PF_WAIT_SECONDS}
         hardware = {
-            "firmware": steps.commands("firmware", {}, undo=True),
+            "firmware": steps.commands("firmware", {}, undo=True, lease=True),
             # RELOAD=auto: a synchronous reload when SSH does not cross the card, else detached
             # (scripts/driver.sh decides from the node's route to the SSH peer).
-            "driver": steps.commands("driver", {"RELOAD": "auto", **wait}, undo=True),
-            "vfs": steps.commands("vfs", {"VFS": args.node.vfs, **wait}, undo=True),
+            "driver": steps.commands("driver", {"RELOAD": "auto", **wait}, undo=True, lease=True),
+            "vfs": steps.commands("vfs", {"VFS": args.node.vfs, **wait}, undo=True, lease=True),
         }
         triggers = self._kubectl_triggers(hardware)
 
         self.uncordon_after_undo = self._uncordon_after_undo(steps, after=args.after)
         self.drain = steps.local_step(
-            "drain", self._drain_command(), after=[self.uncordon_after_undo], triggers=triggers
+            "drain",
+            f"{self._drain_command()} && {print_lease_command(self.node_name)}",
+            after=[self.uncordon_after_undo],
+            triggers=triggers,
+            update=reprint_lease_command(self.node_name),
+        )
+        # Records the drain's token on the node: its command carries it, so it runs again
+        # exactly when the drain does. Its undo, after the hardware undo, removes the lease.
+        self.drained = steps.remote_step(
+            DRAINED_STEP, self._drained_commands(steps, hardware), after=[self.drain]
         )
         # Read-only; its undo holds a destroy until the reload that the firmware undo started
         # is done, so the next node in the lane is undone only then.
         self.reload_wait = steps.remote_step(
-            "reload-wait", steps.commands("reload-wait", wait, undo=True), after=[self.drain]
+            "reload-wait", steps.commands("reload-wait", wait, undo=True), after=[self.drained]
         )
         # Its delete runs after the firmware undo (which may arm a detached reload) and before
         # reload-wait's undo dials the node: it waits for the SSH port to go and come back.
@@ -391,6 +426,25 @@ class AgilioNode(pulumi.ComponentResource):
         for key in REPORTED_FACTS:
             self.facts[key] = reported.apply(lambda facts, key=key: facts[key])
         self.register_outputs({"node": self._node.name, "facts": self.facts})
+
+    def _drained_commands(
+        self, steps: NodeStepFactory, hardware: dict[str, StepCommands]
+    ) -> StepCommands:
+        digests: dict[str, ParamValue] = {
+            f"{step.upper()}_DIGEST": commands.digest for step, commands in hardware.items()
+        }
+        node = self.node_name
+        create = self.drain.stdout.apply(
+            lambda stdout: (
+                steps.commands(
+                    DRAINED_STEP, {LEASE_PARAM: drain_lease(node, stdout), **digests}, undo=True
+                ).create
+            )
+        )
+        # Its undo (the lease files removed) carries no token: it does not wait for the drain.
+        return StepCommands(
+            create=create, delete=steps.commands(DRAINED_STEP, {}, undo=True).delete
+        )
 
     def _ssh_return_command(self, action: str) -> str:
         node = self._node

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from unittest import mock
 
-from components.names import STEPS
+from components.names import HARDWARE_STEPS, STEPS
 from components.node import agilio_node
 from components.node.agilio_node import SshReturnBounds, ssh_return_command
+from components.node.lease import DRAINED_STEP
 from tests.support.emulated_node.harness import EmulatedNode
 from tools.engine.mock_driver import run_stack
+from tools.rehearsal.outputs import LeaseMocks, with_lease
 from tools.rehearsal.ssh import PulumiCommandSSH
 
 # The program's dial settings (agilio_node.connection_args).
@@ -28,7 +31,7 @@ DIAL = {
 NODE = "worker-1"
 PF = "ens1np0"
 # What `pulumi destroy` runs, dependents first (preflight has no undo).
-UNDO_ORDER = ("vfs", "driver", "firmware", "reload-wait")
+UNDO_ORDER = ("vfs", "driver", "firmware", "reload-wait", DRAINED_STEP)
 RELOAD_UNIT = "agilio-offload-nfp-reload.service"
 PERSIST_UNIT = f"agilio-offload-vfs-{PF}.service"
 FLOWER_0097 = "flower/nic_AMDA0097.nffw"
@@ -55,10 +58,11 @@ def program_commands(
             "devices": list(sriov[1] or ("6003",)),
         }
     with mock.patch.object(agilio_node, "PF_WAIT_SECONDS", pf_wait_seconds):
-        run = run_stack("dev", overrides)
+        run = run_stack("dev", overrides, mocks=LeaseMocks())
     assert run.error is None, run.error
     commands = {}
-    for step in STEPS:
+    # `drained` carries the placeholder lease (LeaseMocks): `drained` puts a fresh token there.
+    for step in (DRAINED_STEP, *STEPS):
         inputs = run.by_name(f"{NODE}-{step}").revealed_inputs
         commands[(step, "apply")] = inputs["create"]
         if inputs.get("delete"):
@@ -114,14 +118,39 @@ def run_command(
     return subprocess.CompletedProcess(command, code, got.stdout, stderr)
 
 
+def fresh_token() -> str:
+    """A lease token as the drain step prints it."""
+    return secrets.token_hex(16)
+
+
+def drained(
+    node: EmulatedNode,
+    token: str | None = None,
+    *,
+    client: PulumiCommandSSH | None = None,
+    **params: Any,
+) -> subprocess.CompletedProcess[str]:
+    """The `drained` step with `token` (a fresh one by default) as the drain's lease, for the
+    hardware commands of `params`: what a `pulumi up` whose drain ran records on the node."""
+    command = step_command(DRAINED_STEP, "apply", params)
+    token = fresh_token() if token is None else token
+    return run_command(node, with_lease({"create": command}, token)["create"], client)
+
+
 def run_step(
     node: EmulatedNode,
     step: str,
     action: str = "apply",
     *,
     client: PulumiCommandSSH | None = None,
+    drain: bool = True,
     **params: Any,
 ) -> StepRun:
+    """`step`'s command; a hardware apply after a fresh `drained` unless `drain=False` (as
+    `pulumi up` runs it when its drain ran, and as `--target` would without)."""
+    if drain and action == "apply" and step in HARDWARE_STEPS:
+        lease = drained(node, client=client, **params)
+        assert lease.returncode == 0, f"drained failed: {lease.stderr}"
     result = run_command(node, step_command(step, action, params), client)
     facts: dict[str, Any] = {}
     if result.returncode == 0:
@@ -136,14 +165,28 @@ def run_step(
     return StepRun(step, result, facts)
 
 
+def snapshot(node: EmulatedNode) -> dict[str, Any]:
+    """The node's snapshot without the drain lease files, which every drain renews (what the
+    steps change besides their bookkeeping of the drain)."""
+    found = node.snapshot()
+    written = {k: v for k, v in found["written"].items() if "/drain-lease" not in k}
+    state_dir = "var/lib/agilio-offload"
+    if not any(k.startswith(f"{state_dir}/") for k in written):
+        written.pop(state_dir, None)
+    return {**found, "written": written}
+
+
 def must(run: StepRun) -> StepRun:
     assert run.ok, f"{run.step} failed ({run.result.returncode}): {run.result.stderr}"
     return run
 
 
 def apply_all(node: EmulatedNode, **params: Any) -> dict[str, dict[str, Any]]:
-    """Every step in order, then wait until the node is idle; the facts per step."""
-    facts = {step: must(run_step(node, step, **params)).facts for step in STEPS}
+    """Every step in order after one fresh `drained` (one update's drain), then wait until the
+    node is idle; the facts per step."""
+    lease = drained(node, **params)
+    assert lease.returncode == 0, f"drained failed: {lease.stderr}"
+    facts = {step: must(run_step(node, step, drain=False, **params)).facts for step in STEPS}
     node.wait_idle()
     return facts
 

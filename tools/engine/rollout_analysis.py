@@ -26,13 +26,14 @@ from tools.engine.step_executor import (
     step_predecessors,
     unit_duration,
 )
-from tools.engine.step_generator import plan_engine
+from tools.engine.step_generator import Targets, plan_engine
 
 # --- what a step does to a node -------------------------------------------------------------------
 
 
 # What the remote steps do, from the scripts' own headers (components/node/scripts/*.sh).
 RUNS = {
+    "drained": "record the drain lease",
     "firmware": "firmware link",
     "driver": "nfp reload (if due)",
     "vfs": "VFs (after the reload)",
@@ -42,6 +43,7 @@ UNDOES = {
     "driver": "undo driver (nfp reload if due)",
     "vfs": "undo vfs (VFs to 0)",
     "reload-wait": "wait for the undo's reload",
+    "drained": "remove the drain lease",
 }
 # The operator-side probes (components/node/operator_scripts/ssh-return.sh): (step, deleting)
 # -> what runs; a TCP probe of the node's SSH port, no session, changes nothing.
@@ -292,10 +294,12 @@ def analyse(
     old: Sequence[Resource | ResourceJSON],
     new: Sequence[Resource | ResourceJSON],
     max_unavailable: int,
+    targets: Targets | None = None,
 ) -> Rollout:
-    """Operations, waves and disruption of going from `old` to `new` (`new=[]`: destroy)."""
+    """Operations, waves and disruption of going from `old` to `new` (`new=[]`: destroy);
+    `targets`: `--target` (None: every resource)."""
     old, new = as_resources(old), as_resources(new)
-    plan = plan_engine(old, new)
+    plan = plan_engine(old, new, targets)
     timings = run_engine(plan, unit_duration)
     commands = node_commands(plan, old, new)
     found = disruptions(timings, commands)

@@ -17,16 +17,16 @@ from unittest import mock
 from components.cluster import vf_registration
 from components.names import AGILIO_NODE_LABEL, AGILIO_NODE_LABEL_VALUE
 from components.node import agilio_node
-from tools.engine import EnginePlan, ProgramRun, Resource
+from tools.engine import EnginePlan, ProgramRun, Resource, targets_by_name
 from tools.engine.mock_driver import (
     ORGANIZATION,
-    EchoMocks,
     project_name,
     run_program,
     stack_config,
 )
 from tools.rehearsal.executor import Cluster, Outcome, Rehearsal
 from tools.rehearsal.fleet import Fleet
+from tools.rehearsal.outputs import LeaseMocks
 from tools.rehearsal.remote import FleetRemote
 from tools.rehearsal.state import StackState
 
@@ -111,7 +111,7 @@ def run_stack_program(
     guard reads `last_outputs` through its StackReference to the stack itself."""
     config, secret_keys = stack_config(stack, overrides, stack_path=stack_path)
     own = f"{ORGANIZATION}/{project_name()}/{stack}"
-    mocks = EchoMocks({own: dict(last_outputs)} if last_outputs else None)
+    mocks = LeaseMocks({own: dict(last_outputs)} if last_outputs else None)
     with waits.applied():
         run = run_program(config, stack=stack, secret_keys=secret_keys, preview=True, mocks=mocks)
     prefix = f"{project_name()}:"
@@ -167,10 +167,13 @@ def rehearse(
     echo: Callable[[str], None] = print,
     stack_path: Path | None = None,
     replay: StackState | None = None,
+    targets: Sequence[str] = (),
+    target_dependents: bool = False,
 ) -> Result:
     """Rehearse `pulumi up` (or `pulumi destroy`) of `stack` from `old` on `fleet` and
     `cluster`, which must already hold what the stack found there. `replay`: roll out that
-    state's resources instead of the program's (a baseline to start a change from)."""
+    state's resources instead of the program's (a baseline to start a change from).
+    `targets`: `--target` (resource names or URNs; empty: every resource)."""
     program = run_stack_program(stack, overrides, old.outputs, waits, stack_path)
     if program.run.error is not None and not destroy and replay is None:
         # `pulumi up` stops before any step: the engine deletes nothing after a failed program.
@@ -193,9 +196,10 @@ def rehearse(
         parallel=parallel,
         echo=echo,
     )
+    wanted = targets_by_name(targets, [*new_resources, *old.resources], target_dependents)
     try:
         new = None if destroy else new_resources
-        outcome = rehearsal.run(old, new, outputs)
+        outcome = rehearsal.run(old, new, outputs, wanted)
     finally:
         remote.close()
     expected = {} if destroy else program.expected_vfs()

@@ -24,11 +24,14 @@ A step runs as its provider runs it:
   `local/commandOutputs.go`: the default interpreter on Linux) with the simulated cluster's
   environment (its `kubectl` front-end first on PATH);
 - Kubernetes resources (and the helm Release): `SimCluster.apply_resource`.
+A node's `drained` step gets the token its drain printed in this run (`outputs.py`: the program
+ran under mocks, where the drain had printed nothing yet); the state keeps the command it ran.
 After each remote step the node's VF facts go to the cluster (`set_node_devices`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import subprocess
@@ -40,8 +43,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from components.names import LOCAL_COMMAND, REMOTE_COMMAND, SSH_RETURN_STEPS, step_of
-from tools.engine import EnginePlan, Op, Resource, Step, command_text, plan_engine
+from components.node.lease import DRAINED_STEP, drain_lease
+from tools.engine import EnginePlan, Op, Resource, Step, Targets, command_text, plan_engine
 from tools.engine.rollout_analysis import HARDWARE_STEPS, NODE_COMPONENT
+from tools.rehearsal.outputs import PLACEHOLDER, lease_of, resolve_before_diff, with_lease
 from tools.rehearsal.state import StackState
 
 PROVIDER_PREFIX = "pulumi:providers:"
@@ -141,6 +146,7 @@ class Rehearsal:
     _t0: float = 0.0
     _history_start: int = 0
     _parents: dict[str, str] = field(default_factory=dict, init=False)
+    _drain_stdout: dict[str, str] = field(default_factory=dict, init=False)
 
     # --- the whole run ---
 
@@ -149,10 +155,14 @@ class Rehearsal:
         old: StackState,
         new: Sequence[Resource] | None,
         outputs: Mapping[str, Any] | None = None,
+        targets: Targets | None = None,
     ) -> Outcome:
-        """`new=None` is `pulumi destroy`. `outputs`: what the program registers at its end."""
+        """`new=None` is `pulumi destroy`. `outputs`: what the program registers at its end.
+        `targets`: `--target` (None: everything)."""
         new_resources = list(new or [])
-        plan = plan_engine(old.resources, new_resources)
+        plan = plan_engine(old.resources, new_resources, targets)
+        new_resources = resolve_before_diff(plan, old.resources, new_resources)
+        plan = plan_engine(old.resources, new_resources, targets)
         self._t0 = time.monotonic()
         self._parents = _node_parents([*old.resources, *new_resources])
         self._history_start = len(self._cluster_history())
@@ -246,9 +256,9 @@ class Rehearsal:
         for step in chain:
             if self._cancelled.is_set():
                 raise StepFailedError(step.id, "cancelled")
-            self._execute(step, phase="register", wave=None)
+            ran = self._execute(step, phase="register", wave=None)
             if step.op in (Op.CREATE, Op.UPDATE, Op.CREATE_REPLACEMENT, Op.SAME):
-                result = step.resource
+                result = ran
         return result
 
     # --- delete phase ---
@@ -281,9 +291,11 @@ class Rehearsal:
 
     # --- one step ---
 
-    def _execute(self, step: Step, phase: str, wave: int | None) -> None:
+    def _execute(self, step: Step, phase: str, wave: int | None) -> Resource:
+        """Run one step; the resource as it ran (a `drained` step with its real token)."""
+        node = self._node_of(step.resource)
+        step = self._with_drain_lease(step, node)
         resource = step.resource
-        node = self._node_of(resource)
         record = StepRecord(
             id=step.id,
             op=str(step.op),
@@ -299,7 +311,7 @@ class Rehearsal:
             record.end = record.start
             with self._lock:
                 self._records.append(record)
-            return
+            return resource
         hardware = node is not None and step_of(resource.name, node) in HARDWARE_STEPS
         if hardware and resource.type == REMOTE_COMMAND:
             self._hardware(node, +1)
@@ -319,6 +331,22 @@ class Rehearsal:
         if not record.ok:
             self._cancelled.set()
             raise StepFailedError(step.id, record.error)
+        return resource
+
+    def _with_drain_lease(self, step: Step, node: str | None) -> Step:
+        """A `drained` step whose token is still the placeholder gets the one its node's drain
+        printed in this run ("" when it printed none: the step then refuses)."""
+        resource = step.resource
+        if node is None or step.op in (Op.DELETE, Op.DELETE_REPLACED):
+            return step
+        if step_of(resource.name, node) != DRAINED_STEP:
+            return step
+        if lease_of(resource.inputs) != PLACEHOLDER:
+            return step
+        with self._lock:
+            token = drain_lease(node, self._drain_stdout.get(node, ""))
+        inputs = with_lease(resource.inputs, token)
+        return Step(step.op, dataclasses.replace(resource, inputs=inputs), step.retained)
 
     def _call_provider(self, step: Step, node: str | None) -> str:
         resource = step.resource
@@ -371,6 +399,9 @@ class Rehearsal:
             raise StepFailedError(
                 step.id, f"still running after {self.local_timeout:g} s (rehearsal bound)"
             ) from None
+        if node is not None and step_of(step.resource.name, node) == "drain":
+            with self._lock:
+                self._drain_stdout[node] = done.stdout
         return _finish(step, CommandResult(done.stdout, done.stderr, done.returncode), text)
 
     def _at_emulated_node(

@@ -12,6 +12,8 @@
 #                    unless the session reaches the node through the Agilio card)
 #   PF_WAIT_SECONDS  the reload unit's time limit (RuntimeMaxSec); sync: this step waits as long,
 #                    detached: the vfs step does
+#   LEASE_DIGEST     (apply) this command's digest, as the drain lease names it: apply refuses
+#                    without a fresh drain of the node in this update (lib-lease.sh)
 #
 # The reload (`rmmod nfp && modprobe nfp`, then the proof: the PF's PCI function bound to nfp and,
 # for the flower apps, `devlink dev eswitch show` saying switchdev; only then the marker goes)
@@ -38,6 +40,7 @@ STEP=driver
 . "${BASH_SOURCE[0]%/*}/lib-writes.sh"
 . "${BASH_SOURCE[0]%/*}/lib-firmware-link.sh"
 . "${BASH_SOURCE[0]%/*}/lib-state.sh"
+. "${BASH_SOURCE[0]%/*}/lib-lease.sh"
 . "${BASH_SOURCE[0]%/*}/lib-reload-mode.sh"
 . "${BASH_SOURCE[0]%/*}/lib-eswitch.sh"
 . "${BASH_SOURCE[0]%/*}/lib-reload-wait.sh"
@@ -47,6 +50,7 @@ case "$ACTION" in
   apply | undo) ;;
   *) die "ACTION is '$ACTION', need apply or undo" ;;
 esac
+[[ $ACTION == undo ]] || lease_require "${LEASE_DIGEST:-}"
 at_least "$PF_WAIT_SECONDS" 1 ||
   die "PF_WAIT_SECONDS is '$PF_WAIT_SECONDS', need a whole number of seconds > 0"
 
@@ -81,4 +85,5 @@ fact_bool reloadArmed "$armed"
 fact_str sshEgress "$SSH_EGRESS"
 fact_str unit "$AGILIO_RELOAD_UNIT.service"
 fact_str firmware "$firmware"
+[[ $ACTION == undo ]] || lease_complete
 print_facts

@@ -8,6 +8,8 @@
 #   APP     firmware application directory under /lib/firmware/netronome: flower | flower-next
 #   ASSY    the card's assembly ID (AMDAnnnn), or "scan" to read it from the card's debug dump
 #   ACTION  apply | undo
+#   LEASE_DIGEST     (apply) this command's digest, as the drain lease names it: apply refuses
+#                    without a fresh drain of the node in this update (lib-lease.sh)
 #
 # apply: /lib/firmware/netronome/pci-<pciaddr>.nffw -> <APP>/nic_<ASSY>.nffw (AMDA0081 cards use
 #   the AMDA0097 image: the link points straight at it, nothing is written into the vendor's
@@ -40,6 +42,7 @@ STEP=firmware
 . "${BASH_SOURCE[0]%/*}/lib-firmware-link.sh"
 . "${BASH_SOURCE[0]%/*}/lib-firmware-select.sh"
 . "${BASH_SOURCE[0]%/*}/lib-state.sh"
+. "${BASH_SOURCE[0]%/*}/lib-lease.sh"
 . "${BASH_SOURCE[0]%/*}/lib-reload-mode.sh"
 . "${BASH_SOURCE[0]%/*}/lib-eswitch.sh"
 . "${BASH_SOURCE[0]%/*}/lib-reload-wait.sh"
@@ -200,7 +203,11 @@ undo() {
 }
 
 case "$ACTION" in
-  apply) apply ;;
+  apply)
+    lease_require "${LEASE_DIGEST:-}"
+    apply
+    lease_complete
+    ;;
   undo) undo ;;
   *) die "ACTION is '$ACTION', need apply or undo" ;;
 esac

@@ -10,6 +10,8 @@
 #   ACTION           apply | undo
 #   PF_WAIT_SECONDS  how long to wait for an nfp reload to finish and the PF to be back, and
 #                    (again) for the VF netdevs and their representors to appear
+#   LEASE_DIGEST     (apply) this command's digest, as the drain lease names it: apply refuses
+#                    without a fresh drain of the node in this update (lib-lease.sh)
 #
 # apply: wait for a pending or running nfp reload (a detached one: this is the step after it) and
 #   for the PF; check sriov_totalvfs >= VFS under the firmware now loaded and
@@ -34,6 +36,7 @@ STEP=vfs
 . "${BASH_SOURCE[0]%/*}/lib-writes.sh"
 . "${BASH_SOURCE[0]%/*}/lib-firmware-link.sh"
 . "${BASH_SOURCE[0]%/*}/lib-state.sh"
+. "${BASH_SOURCE[0]%/*}/lib-lease.sh"
 . "${BASH_SOURCE[0]%/*}/lib-eswitch.sh"
 . "${BASH_SOURCE[0]%/*}/lib-reload-wait.sh"
 . "${BASH_SOURCE[0]%/*}/lib-sriov.sh"
@@ -209,7 +212,11 @@ undo() {
 }
 
 case "$ACTION" in
-  apply) apply ;;
+  apply)
+    lease_require "${LEASE_DIGEST:-}"
+    apply
+    lease_complete
+    ;;
   undo) undo ;;
   *) die "ACTION is '$ACTION', need apply or undo" ;;
 esac
