@@ -149,8 +149,15 @@ def test_device_plugin_image_upgrade(day2: Stage) -> None:
 
 def test_kube_ovn_chart_upgrade(day2: Stage) -> None:
     upgraded = config(kubeOvn={**BASE["agilio-offload:kubeOvn"], "chartVersion": "v1.16.3"})
+    start = len(day2.cluster.disruption_history())
     result = day2.good(upgraded, label="Kube-OVN chart upgrade")
     assert "kube-ovn-release" in [s.name for s in result.outcome.provider_steps]
+    # ovs-ovn (maxSurge 1) restarts every Agilio node's datapath, one node at a time, and the
+    # plan tool says the same figure for the change.
+    restarted = [e["nodes"] for e in day2.cluster.disruption_history()[start:] if e["nodes"]]
+    assert {n for nodes in restarted for n in nodes} >= set(WORKERS), restarted
+    assert result.outcome.peak_disrupted == 1, result.outcome.disrupted_timeline
+    assert result.planned_peak == 1
     day2.settled(upgraded)
     BASE["agilio-offload:kubeOvn"] = upgraded["agilio-offload:kubeOvn"]
 

@@ -17,6 +17,7 @@ from components.cluster.vf_registration import wait_vfs_advertised_command
 from components.config import KubernetesConfig, SriovConfig
 from components.names import AGILIO_NODE_LABEL, DEFAULT_RESOURCE
 from tests.support.kubernetes_program import run
+from tools.engine import datapath_restarts
 from tools.engine.resources import Resource
 from tools.rehearsal.cluster import SimCluster, jsonpath, selectors
 from tools.rehearsal.cluster.apply import ApplyError
@@ -444,6 +445,68 @@ def test_a_chart_upgrade_rolls_ovs_ovn_one_node_at_a_time_with_a_surge(tmp_path:
     # maxSurge 1, maxUnavailable 0: every node's datapath restarts, one node at a time.
     assert sorted(n for nodes in disrupted for n in nodes) == sorted(["lab-control-1", *WORKERS])
     assert max(len(nodes) for nodes in disrupted) == 1
+
+
+PROGRAM_VALUES: dict[str, Any] = {
+    "namespace": "kube-system",
+    "masterNodes": ["192.0.2.10"],
+    "features": {"enableHardwareOffload": True, "enableLoadbalancer": False},
+    "agent": {"interface": "", "mirroring": {"enabled": False}},
+}
+
+
+def release_of(version: str, values: dict[str, Any]) -> Resource:
+    return Resource(
+        urn="urn:pulumi:dev::agilio-offload::kubernetes:helm.sh/v3:Release::kube-ovn-release",
+        type="kubernetes:helm.sh/v3:Release",
+        name="kube-ovn-release",
+        inputs={
+            "chart": "kube-ovn-v2",
+            "name": "kube-ovn",
+            "namespace": "kube-system",
+            "version": version,
+            "values": values,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"ovsOvn": {"resources": {"limits": {"cpu": "3"}}}},
+        {"ovsOvn": {"podAnnotations": {"example.com/team": "net"}}},
+        {"networking": {"tunnelType": "vxlan", "networkType": "vxlan"}},
+        {"global": {"images": {"kubeovn": {"tag": "v1.16.2-fix1"}}}},
+        {"image": {"pullPolicy": "Always"}},
+        {"masterNodes": ["192.0.2.10", "192.0.2.9"]},
+        {"controller": {"resources": {"limits": {"cpu": "2"}}}},
+        {"networking": {"enableMetrics": False}},
+    ],
+    ids=lambda v: json.dumps(v, sort_keys=True),
+)
+def test_a_values_upgrade_restarts_ovs_ovn_exactly_when_the_plan_says(
+    tmp_path: Path, values: dict[str, Any]
+) -> None:
+    """The simulated chart's ovs-ovn template reads what the real one does (of the values the
+    stack may set), so the rehearsal and the plan (tools/engine/datapath_restarts.py) agree."""
+    cluster = fresh(tmp_path)
+    before = release_of("v1.16.2", PROGRAM_VALUES)
+    cluster.apply_resource("create", before, None)
+    old = {
+        node: [p["metadata"]["name"] for p in found]
+        for node, found in pods(cluster, "ovs-ovn-").items()
+    }
+    start = len(cluster.disruption_history())
+    after = release_of("v1.16.2", {**PROGRAM_VALUES, **values})
+    cluster.apply_resource("update", after, before)
+    new = {
+        node: [p["metadata"]["name"] for p in found]
+        for node, found in pods(cluster, "ovs-ovn-").items()
+    }
+    planned = datapath_restarts.template_changes(before.inputs, after.inputs)
+    assert (new != old) == bool(planned), (planned, old, new)
+    disrupted = [e["nodes"] for e in cluster.disruption_history()[start:] if e["nodes"]]
+    assert max((len(nodes) for nodes in disrupted), default=0) == (1 if planned else 0)
 
 
 # --- pulumi-kubernetes applies -----------------------------------------------------------------

@@ -70,6 +70,7 @@ from tools.plan_text import (
     ValueChange,
     out_at_once,
     render_order,
+    render_restarts,
     shown,
     value_changes,
 )
@@ -628,7 +629,8 @@ def render_engine(
             f"  {_OP_SYMBOLS[decision.op]:<2} {decision.name:<44} {operation}"
             + (f"  ({why})" if why else "")
         )
-    lines += ["", *render_order(rollout, command), "", *render_disruption(rollout)]
+    lines += ["", *render_order(rollout, command), "", *render_restarts(rollout)]
+    lines += render_disruption(rollout)
     lines += [f"  ERROR: {error}" for error in plan.errors]
     return "\n".join(lines)
 
@@ -676,6 +678,16 @@ def engine_json(rollout: Rollout) -> dict[str, Any]:
             }
             for w in rollout.waves
             if any(s.calls_provider for s in w.steps)
+        ],
+        "datapathRestarts": [
+            {
+                "release": r.release,
+                "why": list(r.why),
+                "nodes": list(r.nodes),
+                "atOnce": r.at_once,
+                "strategy": r.strategy,
+            }
+            for r in rollout.datapath_restarts
         ],
         "maxUnavailable": rollout.max_unavailable,
         "worstCaseNodesOut": rollout.worst_case,

@@ -17,7 +17,7 @@ from unittest import mock
 from components.cluster import vf_registration
 from components.names import AGILIO_NODE_LABEL, AGILIO_NODE_LABEL_VALUE
 from components.node import agilio_node
-from tools.engine import EnginePlan, ProgramRun, Resource
+from tools.engine import EnginePlan, ProgramRun, Resource, analyse
 from tools.engine.mock_driver import (
     ORGANIZATION,
     EchoMocks,
@@ -148,6 +148,9 @@ class Result:
     changes: int  # provider steps run
     waves: int
     extra: dict[str, Any] = field(default_factory=dict)
+    # The plan tool's "Nodes out at once" for the same change (tools.engine.analyse): the most
+    # nodes out in any order the engine may run the steps; None when the program failed.
+    planned_peak: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -200,6 +203,7 @@ def rehearse(
         remote.close()
     expected = {} if destroy else program.expected_vfs()
     bound = int((program.config.get("rollout") or {}).get("maxUnavailable", 1))
+    planned = analyse(old.resources, [] if destroy else new_resources, bound).worst_case
     return Result(
         outcome=outcome,
         end_state=end_state_problems(
@@ -208,6 +212,7 @@ def rehearse(
         max_unavailable=bound,
         changes=len(outcome.provider_steps),
         waves=len(outcome.plan.delete_waves),
+        planned_peak=planned,
     )
 
 
