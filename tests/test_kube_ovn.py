@@ -169,9 +169,23 @@ def test_multus_is_restarted_after_the_release_as_install_sh_does() -> None:
     assert create.startswith("kubectl --context kind-agilio-lab delete pod --namespace kube-system")
     assert "--selector app=multus" in create
     assert "rollout status daemonset/kube-multus-ds --namespace kube-system" in create
-    # Again when Kube-OVN is installed with other values.
-    other = run({"kubeOvn": dev_kube_ovn(values={"networking": {"enableSsl": True}})})
+    # Again when Kube-OVN's CNI config may change: another kube-ovn image.
+    image = {"global": {"images": {"kubeovn": {"tag": "v1.16.2-mirror"}}}}
+    other = run({"kubeOvn": dev_kube_ovn(values=image)})
     assert other.by_name("kube-ovn-multus-restart").inputs["triggers"] != restart.inputs["triggers"]
+
+
+def test_values_that_leave_the_cni_config_restart_no_multus_pod() -> None:
+    """install-cni moves the image's conflist into place (cmd/daemon/cniserver.go `mvCNIConf`):
+    TLS between the OVN daemons or the controller's resources do not change it, and restarting
+    every Multus pod of the cluster for them would take every pod's network setup down at once."""
+    restart = run().by_name("kube-ovn-multus-restart").inputs["triggers"]
+    for values in (
+        {"networking": {"enableSsl": True}},
+        {"controller": {"resources": {"requests": {"cpu": "300m"}}}},
+    ):
+        other = run({"kubeOvn": dev_kube_ovn(values=values)})
+        assert other.by_name("kube-ovn-multus-restart").inputs["triggers"] == restart, values
 
 
 def test_an_existing_multus_is_not_restarted() -> None:

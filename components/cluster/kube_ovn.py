@@ -117,6 +117,25 @@ def values_hash(values: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
+# The values that shape the CNI config Multus copies from Kube-OVN: kube-ovn-cni's install-cni
+# container moves the image's conflist into the CNI config directory (charts/kube-ovn-v2
+# templates/agent/agent-daemonset.yaml `install-cni`, cmd/daemon/cniserver.go `mvCNIConf`), so
+# it follows the image and the `cni` settings, nothing else in the values.
+CNI_CONFIG_VALUE_PATHS = (("global", "registry", "address"), ("global", "images"), ("cni",))
+
+
+def cni_config_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of the release's values that decides Kube-OVN's CNI config file."""
+    picked: dict[str, Any] = {}
+    for path in CNI_CONFIG_VALUE_PATHS:
+        value: Any = values
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if value is not None:
+            picked[".".join(path)] = value
+    return picked
+
+
 class KubeOvnOffload(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: KubeOvnOffloadArgs, opts: pulumi.ResourceOptions | None = None
@@ -163,12 +182,13 @@ class KubeOvnOffload(pulumi.ComponentResource):
             self.multus_restart = restart_multus(
                 f"{name}-multus-restart",
                 args.kubernetes,
-                # Again whenever Kube-OVN is installed anew or with other values. With
-                # `existing` the chart version installs nothing: it restarts no Multus pod.
+                # Again whenever Kube-OVN's CNI config may change: a new install, chart
+                # version or image. Other values leave it as it is: no Multus pod restarts
+                # cluster-wide for them. With `existing` the chart version installs nothing.
                 triggers=[
                     args.install,
                     args.chart_version if helm else "",
-                    values_hash(self.values),
+                    values_hash(cni_config_values(self.values)),
                 ],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
             )
