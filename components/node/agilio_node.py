@@ -593,8 +593,9 @@ class AgilioNode(pulumi.ComponentResource):
         )
         self.last_step = self.uncordon
         # Known in a preview; in `pulumi up` the URN resolves once the engine has run the
-        # uncordon (its RegisterResource answers after the step), so the mark is exported only
-        # when the whole decommission finished; a failed one keeps the last outputs.
+        # uncordon (pulumi `source_eval.go` `(*resmon).RegisterResource` answers only after
+        # `<-step.done`, and fails when the step failed), so the mark is exported only when the
+        # whole decommission finished; a failed one keeps the last outputs.
         decommissioned = self.uncordon.urn.apply(lambda _urn: True)
         self.facts = {"pf": node.pf, DECOMMISSIONED_FACT: decommissioned}
 
