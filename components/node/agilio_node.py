@@ -558,13 +558,13 @@ class AgilioNode(pulumi.ComponentResource):
         triggers: list[pulumi.Input[object]] = [*self._kubectl_triggers(undo), "decommission"]
         noop = self._decommission_noop
 
-        self.uncordon_after_undo = noop(steps, "uncordon-after-undo", after=args.after)
+        self.uncordon_after_undo = noop("uncordon-after-undo", after=args.after)
         self.drain = self._decommission_local(
-            steps, "drain", self._decommission_drain(), [self.uncordon_after_undo], triggers
+            "drain", self._decommission_drain(), [self.uncordon_after_undo], triggers
         )
-        self.drain_before_undo = noop(steps, "drain-before-undo", after=[self.drain])
+        self.drain_before_undo = noop("drain-before-undo", after=[self.drain])
         self.vfs = self._decommission_remote(steps, "vfs", undo["vfs"], [self.drain_before_undo])
-        self.ssh_return = noop(steps, SSH_RETURN_STEP, after=[self.vfs], triggers=triggers)
+        self.ssh_return = noop(SSH_RETURN_STEP, after=[self.vfs], triggers=triggers)
         self.driver = self._decommission_remote(steps, "driver", undo["driver"], [self.ssh_return])
         self.firmware = self._decommission_remote(
             steps, "firmware", undo["firmware"], [self.driver]
@@ -572,24 +572,23 @@ class AgilioNode(pulumi.ComponentResource):
         # The firmware undo may have armed a detached reload: wait, without a session, for the
         # SSH port to go away and come back (passes when it does not go away).
         self.ssh_return_after_undo = self._decommission_local(
-            steps, SSH_RETURN_AFTER_UNDO_STEP, self._ssh_return_command("undo"), [self.firmware]
+            SSH_RETURN_AFTER_UNDO_STEP, self._ssh_return_command("undo"), [self.firmware]
         )
         self.reload_wait = self._decommission_remote(
             steps, "reload-wait", undo["reload-wait"], [self.ssh_return_after_undo]
         )
         # The plugin counts VFs only when it starts: restarted, it advertises none here.
         self.device_plugin_restart = self._decommission_local(
-            steps,
             "device-plugin-restart",
             kubectl_command(args.access.kubernetes, *self._device_plugin_restart_args()),
             [self.reload_wait],
             triggers,
         )
         self.vfs_advertised = noop(
-            steps, "vfs-advertised", after=[self.device_plugin_restart], triggers=triggers
+            "vfs-advertised", after=[self.device_plugin_restart], triggers=triggers
         )
         self.uncordon = self._decommission_local(
-            steps, "uncordon", self._uncordon_command(), [self.vfs_advertised], triggers
+            "uncordon", self._uncordon_command(), [self.vfs_advertised], triggers
         )
         self.last_step = self.uncordon
         # Known in a preview; in `pulumi up` the URN resolves once the engine has run the
@@ -631,7 +630,6 @@ class AgilioNode(pulumi.ComponentResource):
 
     def _decommission_local(
         self,
-        steps: NodeStepFactory,
         step: str,
         create: str,
         after: Sequence[pulumi.Resource],
@@ -651,14 +649,13 @@ class AgilioNode(pulumi.ComponentResource):
 
     def _decommission_noop(
         self,
-        steps: NodeStepFactory,
         step: str,
         *,
         after: Sequence[pulumi.Resource],
         triggers: Sequence[pulumi.Input[object]] | None = None,
     ) -> local.Command:
         message = echo_command(f"{self._node.name} {step}: decommissioned, nothing to run")
-        return self._decommission_local(steps, step, message, after, triggers)
+        return self._decommission_local(step, message, after, triggers)
 
     def _decommission_drain(self) -> str:
         """The drain; when it fails (a PodDisruptionBudget, its timeout) the node is uncordoned
