@@ -36,7 +36,9 @@ sdk_corrections.install()  # before any resource: the SDK's own check is quadrat
 gc_tuning.tune()
 config, ssh_private_key = load_stack_config()
 provider = kubernetes_provider("kubernetes", config.kubernetes)
-tunnel_interfaces = {node.name: node.uplink for node in config.resolved_nodes()}
+# The nodes that keep the offload: a decommissioned node keeps no label, annotation or VFs.
+serving = [node for node in config.resolved_nodes() if not node.decommission]
+tunnel_interfaces = {node.name: node.uplink for node in serving}
 multus_installed = config.multus.install == "stack"
 
 
@@ -85,9 +87,7 @@ sriov = SriovDevicePlugin(
 # The registration check of the first rollout: each node's own wait found no plugin yet.
 vfs_advertised = VfRegistration(
     "vfs-advertised",
-    VfRegistrationArgs(
-        {node.name: node.vfs for node in config.resolved_nodes()}, config.sriov, config.kubernetes
-    ),
+    VfRegistrationArgs({node.name: node.vfs for node in serving}, config.sriov, config.kubernetes),
     pulumi.ResourceOptions(depends_on=[sriov]),
 )
 before_nad: pulumi.Resource = sriov

@@ -20,6 +20,7 @@ from unittest import mock
 import pytest
 
 from components.config import pins
+from components.names import LOCAL_COMMAND, REMOTE_COMMAND
 from tests.support.emulated_node.spec import NodeSpec
 from tools.rehearsal.driver import Result, Waits, open_cluster, rehearse, seed_cluster
 from tools.rehearsal.fleet import Fleet
@@ -102,6 +103,20 @@ class Stage:
         assert [s.name for s in again.outcome.provider_steps] == []
 
 
+def untouched(result: Result, *gone: str) -> None:
+    """A removal of decommissioned nodes: no SSH, no kubectl, no node out; their steps' deletes
+    only print."""
+    assert result.outcome.peak_disrupted == 0, result.outcome.disrupted_timeline
+    steps = [s for s in result.outcome.provider_steps if s.node in gone]
+    assert steps
+    for step in steps:
+        if step.type == REMOTE_COMMAND:
+            assert step.output == "", f"{step.name} ran on its node: {step.output[:200]}"
+        elif step.type == LOCAL_COMMAND:
+            assert step.output.startswith("agilio-offload: "), f"{step.name}: {step.output[:200]}"
+            assert "decommissioned" in step.output, f"{step.name}: {step.output[:200]}"
+
+
 def lift_pdb(cluster: Any, name: str) -> None:
     """The operator deletes the PodDisruptionBudget that blocked the drain."""
     with cluster.store.open() as state:
@@ -170,33 +185,42 @@ def test_add_a_node(day2: Stage) -> None:
 
 
 def test_remove_one_node(day2: Stage) -> None:
-    day2.good(BASE, label="remove one node (w4)")
+    decommissioned = config(nodes=nodes(*WORKERS, "w4", w4={"decommission": True}))
+    day2.good(decommissioned, label="decommission w4")
+    day2.settled(decommissioned)
+    removed = day2.good(BASE, label="then remove w4")
+    untouched(removed, "w4")
     day2.settled(BASE)
 
 
-def test_remove_two_nodes_is_refused_then_one_per_update_works(day2: Stage) -> None:
+def test_remove_two_nodes_is_refused_then_the_documented_path_works(day2: Stage) -> None:
     refused = day2.up(config(nodes=nodes("w1")), label="remove two nodes (refused)")
     assert not refused.finished
     assert refused.outcome.failed_step == "(program)"
-    assert "removes 2 nodes" in refused.outcome.failure
+    assert "node w2 leaves the config without a finished decommission" in refused.outcome.failure
     assert refused.outcome.peak_disrupted == 0
-    day2.good(config(nodes=nodes("w1", "w2")), label="remove w3")
-    day2.good(config(nodes=nodes("w1")), label="remove w2")
+    both = {"decommission": True}
+    decommissioned = config(nodes=nodes(*WORKERS, w2=both, w3=both))
+    day2.good(decommissioned, label="decommission w2 and w3")
+    removed = day2.good(config(nodes=nodes("w1")), label="then remove both")
+    untouched(removed, "w2", "w3")
     day2.settled(config(nodes=nodes("w1")))
     day2.good(BASE, label="add w2, w3 back")
 
 
 def test_pf_change_by_its_documented_path(day2: Stage) -> None:
-    day2.good(config(nodes=nodes("w1", "w2")), label="PF change: remove w3")
+    decommissioned = config(nodes=nodes(*WORKERS, w3={"decommission": True}))
+    day2.good(decommissioned, label="PF change: decommission w3")
     moved = config(nodes=nodes(*WORKERS, w3={"pf": "ens2np0"}))
     day2.fleet.specs["w3"] = NodeSpec(node="w3", pf="ens2np0")
     day2.fleet.reset_node("w3")
-    day2.good(moved, label="PF change: add w3 back on ens2np0")
+    day2.good(moved, label="PF change: w3 on ens2np0")
     day2.settled(moved)
+    back = config(nodes=nodes(*WORKERS, w3={"pf": "ens2np0", "decommission": True}))
+    day2.good(back, label="decommission w3 (ens2np0)")
     day2.fleet.specs.pop("w3")
-    day2.good(config(nodes=nodes("w1", "w2")), label="remove w3 (ens2np0)")
     day2.fleet.reset_node("w3")
-    day2.good(BASE, label="add w3 back")
+    day2.good(BASE, label="w3 back on ens1np0")
 
 
 def test_a_drain_that_fails_on_a_pdb_then_a_rerun(day2: Stage) -> None:
@@ -212,17 +236,31 @@ def test_a_drain_that_fails_on_a_pdb_then_a_rerun(day2: Stage) -> None:
     day2.good(BASE, label="VF count back")
 
 
-def test_a_failed_delete_phase_then_another_removal(day2: Stage) -> None:
+def test_a_failed_decommission_then_another_one_keeps_the_bound(day2: Stage) -> None:
+    """Issue 17's failed delete phase: removing w3 directly (its drain blocked by a PDB) failed
+    in the delete phase with outputs that already lacked w3, and removing w1 next ran w3's
+    remaining undo beside w1's whole undo: 2 nodes out (watched before the decommission path,
+    as a rehearsal of the old program: w1 and w3 out at once). Now a removal needs a finished
+    decommission, and a decommission runs in the node's lane."""
     day2.cluster.add_workload("guarded-too", "w3", pdb_max_unavailable=0)
-    failed = day2.up(config(nodes=nodes("w1", "w2")), label="remove w3, drain blocked")
+    refused = day2.up(config(nodes=nodes("w1", "w2")), label="remove w3 directly (refused)")
+    assert "node w3 leaves the config without a finished decommission" in refused.outcome.failure
+    w3_out = config(nodes=nodes(*WORKERS, w3={"decommission": True}))
+    failed = day2.up(w3_out, label="decommission w3, drain blocked")
     assert not failed.finished
+    assert "w3-drain" in (failed.outcome.failed_step or "")
     assert failed.outcome.peak_disrupted <= 1
+    # The failed drain gave the node back, and the outputs do not mark w3 decommissioned.
+    assert "w3" not in day2.cluster.disrupted_nodes()
+    again = day2.up(config(nodes=nodes("w1", "w2")), label="then remove w3 (refused)")
+    assert "node w3 leaves the config without a finished decommission" in again.outcome.failure
     lift_pdb(day2.cluster, "guarded-too")
-    then = day2.up(config(nodes=nodes("w1")), label="then remove w2")
-    assert then.outcome.peak_disrupted <= 1, then.outcome.disrupted_timeline
-    assert then.finished, then.outcome.failure
-    assert then.end_state == []
-    day2.good(BASE, label="add w2, w3 back")
+    out = {"decommission": True}
+    both = config(nodes=nodes(*WORKERS, w1=out, w3=out))
+    day2.good(both, label="decommission w1, re-run w3's")
+    removed = day2.good(config(nodes=nodes("w2")), label="then remove w1 and w3")
+    untouched(removed, "w1", "w3")
+    day2.good(BASE, label="add w1, w3 back")
 
 
 def test_destroy(day2: Stage) -> None:

@@ -748,3 +748,15 @@ def test_bad_options_are_usage_errors(argv: list[str], capsys: pytest.CaptureFix
     assert raised.value.code == 2
     err = capsys.readouterr().err
     assert "must be" in unwrapped(err) or "not allowed with argument" in unwrapped(err)
+
+
+def test_outputs_leave_out_a_decommissioned_node(tmp_path: Path) -> None:
+    """A decommissioned node's entry is only its mark (components/node/agilio_node.py): it is
+    no offload node any more, so nothing is expected of it."""
+    from tools.verify import read_outputs
+
+    path = write_outputs(tmp_path, {"node-a": 4})
+    document = json.loads(path.read_text())
+    document["nodes"]["node-b"] = {"pf": "ens1np0", "decommissioned": True}
+    path.write_text(json.dumps(document))
+    assert read_outputs(path) == (VF, {"node-a": 4})

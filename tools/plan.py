@@ -68,6 +68,7 @@ from tools.plan_text import (
     DIGEST,
     TRIGGER_VALUE,
     ValueChange,
+    decommissioning_nodes,
     out_at_once,
     render_order,
     render_restarts,
@@ -639,6 +640,12 @@ def render_disruption(rollout: Rollout) -> list[str]:
     bound = rollout.max_unavailable
     left = [d.node for d in rollout.disruptions if d.end == NEVER]
     lines = [out_at_once(rollout)]
+    decommissioned = decommissioning_nodes(rollout)
+    if decommissioned:
+        lines.append(
+            f"  decommissioned in their lanes (drain, undo, uncordon), each free to leave "
+            f"agilio-offload:nodes once this update finished: {', '.join(decommissioned)}"
+        )
     if left:
         lines.append(f"  left drained (cordoned) when the run ends: {', '.join(left)}")
     if rollout.over_bound:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tools.engine import NodeCommand, Op, Rollout, Step, Wave, command_text
+from tools.engine.rollout_analysis import runs_undo
 from tools.wording import shown
 
 # --- the parameters of a rendered script ----------------------------------------------------------
@@ -147,18 +148,23 @@ def leaf_changes(old: Any, new: Any, path: str) -> list[tuple[str, Any, Any]]:
     """(path, before, after) of every leaf that differs; a string holding a JSON object or list
     on both sides (a ConfigMap's config.json) is compared inside."""
     old, new = _json_or_value(old), _json_or_value(new)
-    if isinstance(old, dict) and new is None:
-        new = {}  # a mapping added or removed: its leaves, each from or to nothing
-    if isinstance(new, dict) and old is None:
-        old = {}
+    # A field only one side has (e.g. `environment`) is compared item by item with nothing.
+    if old is None and isinstance(new, dict | list):
+        old = type(new)()
+    if new is None and isinstance(old, dict | list):
+        new = type(old)()
     if isinstance(old, dict) and isinstance(new, dict):
         found = []
         for key in sorted(old.keys() | new.keys(), key=str):
             found += leaf_changes(old.get(key), new.get(key), f"{path}.{key}")
         return found
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+    if isinstance(old, list) and isinstance(new, list):
+        # Item by item; an item only one side has is compared with None (a list is no value
+        # a change can hold: the changes are collected in a set).
         found = []
-        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+        for index in range(max(len(old), len(new))):
+            a = old[index] if index < len(old) else None
+            b = new[index] if index < len(new) else None
             found += leaf_changes(a, b, f"{path}[{index}]")
         return found
     return [] if old == new else [(path, old, new)]
@@ -191,6 +197,7 @@ UNDOES = {
     "firmware": "undo firmware (link back, nfp reload)",
     "driver": "undo driver (nfp reload if due)",
     "vfs": "undo vfs (VFs to 0)",
+    "ssh-return-after-undo": "wait for the SSH port after the undo's reload (TCP probe)",
 }
 # The steps whose `create` only echoes: they act on destroy (their `delete`).
 MARKERS = {
@@ -212,6 +219,21 @@ def reloading_nodes(rollout: Rollout) -> set[str]:
     }
 
 
+def decommissioning_nodes(rollout: Rollout) -> list[str]:
+    """The nodes whose hardware undo runs as forward steps in this rollout (`decommission:
+    true`), not as deletes."""
+    return sorted(
+        {
+            c.node
+            for wave in rollout.waves
+            for c, step in commands_with_steps(wave)
+            if c.step in ("firmware", "driver", "vfs")
+            and step.op not in (Op.DELETE, Op.DELETE_REPLACED)
+            and runs_undo(command_text(step.op, step.resource.inputs))
+        }
+    )
+
+
 def commands_with_steps(wave: Wave) -> list[tuple[NodeCommand, Step]]:
     """Each node command of a wave with the engine step that runs it."""
     by_name = {s.name: s for s in wave.steps}
@@ -229,8 +251,13 @@ def step_label(command: NodeCommand, step: Step, reloading: set[str]) -> str:
         return f"{command.step}: the replaced step is deleted (nothing runs)"
     if command.what == "nothing" or step.retained:
         return f"{command.step} (nothing runs)"
-    deleting = step.op in (Op.DELETE, Op.DELETE_REPLACED)
     text = command_text(step.op, step.resource.inputs)
+    # A decommission runs the undo as an update (or a create): labelled as the undo it runs.
+    deleting = step.op in (Op.DELETE, Op.DELETE_REPLACED) or runs_undo(text)
+    if deleting and text.startswith("echo ") and step.op is not Op.DELETE_REPLACED:
+        return f"{command.step}: nothing runs (its delete only prints)"
+    if deleting and text.startswith("echo "):
+        return f"{command.step}: the replaced step is deleted (its delete only prints)"
     if deleting:
         return UNDOES.get(command.step, f"undo {command.step}")
     if command.step in MARKERS and step.op is not Op.UPDATE:

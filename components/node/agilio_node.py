@@ -40,6 +40,7 @@ from components.config.models import KubernetesConfig, ResolvedNode, SriovConfig
 from components.config.paths import expand_home
 from components.names import (
     AGILIO_NODE_TYPE,
+    DECOMMISSIONED_FACT,
     DEVICE_PLUGIN_POD_SELECTOR,
     SSH_RETURN_AFTER_UNDO_STEP,
     SSH_RETURN_STEP,
@@ -316,6 +317,14 @@ class AgilioNode(pulumi.ComponentResource):
         self._node = args.node
         self._access = args.access
         steps = NodeStepFactory(args.node, args.access, parent=self)
+        if args.node.decommission:
+            self._decommission(steps, args)
+        else:
+            self._roll_out(steps, args)
+        self.register_outputs({"node": self._node.name, "facts": self.facts})
+
+    def _roll_out(self, steps: NodeStepFactory, args: AgilioNodeArgs) -> None:
+        """The node's rollout: its steps in runbook order (the module's docstring)."""
         wait = {"PF_WAIT_SECONDS": PF_WAIT_SECONDS}
         hardware = {
             "firmware": steps.commands("firmware", {}, undo=True),
@@ -390,7 +399,6 @@ class AgilioNode(pulumi.ComponentResource):
         self.facts = {"pf": self._node.pf}
         for key in REPORTED_FACTS:
             self.facts[key] = reported.apply(lambda facts, key=key: facts[key])
-        self.register_outputs({"node": self._node.name, "facts": self.facts})
 
     def _ssh_return_command(self, action: str) -> str:
         node = self._node
@@ -517,6 +525,147 @@ class AgilioNode(pulumi.ComponentResource):
         else:
             delete = echo_command(off)
         return steps.local_step(step, echo_command(done), after=after, delete=delete)
+
+    # --- the decommission chain (`nodes[].decommission: true`) ---
+
+    def _decommission(self, steps: NodeStepFactory, args: AgilioNodeArgs) -> None:
+        """The node's undo as forward steps, in its lane, within `rollout.maxUnavailable`:
+
+            uncordon-after-undo (no-op) -> drain -> drain-before-undo (no-op) -> vfs undo
+            -> ssh-return (no-op) -> driver undo -> firmware undo -> ssh-return-after-undo
+            (the probe, ACTION=undo) -> reload-wait undo -> device-plugin-restart
+            -> vfs-advertised (no-op) -> uncordon
+
+        The same resources as the rollout's steps, so a decommission updates or replaces them
+        and creates none. The engine's choice (tools/engine, pulumi-command's rules): a remote
+        step keeps its triggers ([pf]), so its new `create` (the undo) runs as an update
+        (remote/commandController.go `Update`: `news.Update`, else `news.Create`); the kubectl
+        steps with triggers get new ones, so they are replaced create-first and their old
+        delete (none) runs at the end; the brackets (no triggers) are updated. Every delete
+        is made inert: None on the remote steps (`Delete` returns before dialing when
+        `props.Delete == nil`), a print on the local ones. So once the decommission finished,
+        the node leaves `nodes` (or gets a new PF) without any command touching it."""
+        node = self._node
+        wait = {"PF_WAIT_SECONDS": PF_WAIT_SECONDS}
+        undo = {
+            "vfs": self._undo_only(steps, "vfs", {"VFS": node.vfs, **wait}),
+            "driver": self._undo_only(steps, "driver", {"RELOAD": "auto", **wait}),
+            "firmware": self._undo_only(steps, "firmware", {}),
+            "reload-wait": self._undo_only(steps, "reload-wait", wait),
+        }
+        # Not the rollout's triggers: going back to `decommission: false` replaces these steps
+        # again, so the node is drained before its apply and uncordoned after.
+        triggers: list[pulumi.Input[object]] = [*self._kubectl_triggers(undo), "decommission"]
+        noop = self._decommission_noop
+
+        self.uncordon_after_undo = noop("uncordon-after-undo", after=args.after)
+        self.drain = self._decommission_local(
+            "drain", self._decommission_drain(), [self.uncordon_after_undo], triggers
+        )
+        self.drain_before_undo = noop("drain-before-undo", after=[self.drain])
+        self.vfs = self._decommission_remote(steps, "vfs", undo["vfs"], [self.drain_before_undo])
+        self.ssh_return = noop(SSH_RETURN_STEP, after=[self.vfs], triggers=triggers)
+        self.driver = self._decommission_remote(steps, "driver", undo["driver"], [self.ssh_return])
+        self.firmware = self._decommission_remote(
+            steps, "firmware", undo["firmware"], [self.driver]
+        )
+        # The firmware undo may have armed a detached reload: wait, without a session, for the
+        # SSH port to go away and come back (passes when it does not go away).
+        self.ssh_return_after_undo = self._decommission_local(
+            SSH_RETURN_AFTER_UNDO_STEP, self._ssh_return_command("undo"), [self.firmware]
+        )
+        self.reload_wait = self._decommission_remote(
+            steps, "reload-wait", undo["reload-wait"], [self.ssh_return_after_undo]
+        )
+        # The plugin counts VFs only when it starts: restarted, it advertises none here.
+        self.device_plugin_restart = self._decommission_local(
+            "device-plugin-restart",
+            kubectl_command(args.access.kubernetes, *self._device_plugin_restart_args()),
+            [self.reload_wait],
+            triggers,
+        )
+        self.vfs_advertised = noop(
+            "vfs-advertised", after=[self.device_plugin_restart], triggers=triggers
+        )
+        self.uncordon = self._decommission_local(
+            "uncordon", self._uncordon_command(), [self.vfs_advertised], triggers
+        )
+        self.last_step = self.uncordon
+        # Known in a preview; in `pulumi up` the URN resolves once the engine has run the
+        # uncordon (pulumi `source_eval.go` `(*resmon).RegisterResource` answers only after
+        # `<-step.done`, and fails when the step failed), so the mark is exported only when the
+        # whole decommission finished; a failed one keeps the last outputs.
+        decommissioned = self.uncordon.urn.apply(lambda _urn: True)
+        self.facts = {"pf": node.pf, DECOMMISSIONED_FACT: decommissioned}
+
+    def _undo_only(
+        self, steps: NodeStepFactory, step: str, params: dict[str, ParamValue]
+    ) -> StepCommands:
+        """`step`'s undo (ACTION=undo, the text its delete runs in the rollout) as its create;
+        nothing on delete."""
+        script = render_script(step, steps.params({**params, "ACTION": "undo"}))
+        return StepCommands(create=remote_command(script, sudo=self._node.sudo), delete=None)
+
+    def _decommission_remote(
+        self,
+        steps: NodeStepFactory,
+        step: str,
+        commands: StepCommands,
+        after: Sequence[pulumi.Resource],
+    ) -> remote.Command:
+        """As `NodeStepFactory.remote_step`, with the rollout's triggers ([pf]) although the
+        delete is None: the change from the rollout's step is an update (runs the undo), and a
+        later PF change replaces it delete-first with an inert delete."""
+        return remote.Command(
+            step_name(self._node.name, step),
+            connection=steps.connection,
+            create=commands.create,
+            delete=commands.delete,
+            triggers=[self._node.pf],
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=list(after), delete_before_replace=True
+            ),
+        )
+
+    def _decommission_local(
+        self,
+        step: str,
+        create: str,
+        after: Sequence[pulumi.Resource],
+        triggers: Sequence[pulumi.Input[object]] | None = None,
+    ) -> local.Command:
+        """A kubectl step (or probe) whose create also runs on update (no `update`), and whose
+        delete only prints."""
+        name = self._node.name
+        return local.Command(
+            step_name(name, step),
+            create=create,
+            delete=echo_command(f"{name} {step}: decommissioned, nothing to undo"),
+            triggers=list(triggers) if triggers is not None else None,
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
+        )
+
+    def _decommission_noop(
+        self,
+        step: str,
+        *,
+        after: Sequence[pulumi.Resource],
+        triggers: Sequence[pulumi.Input[object]] | None = None,
+    ) -> local.Command:
+        message = echo_command(f"{self._node.name} {step}: decommissioned, nothing to run")
+        return self._decommission_local(step, message, after, triggers)
+
+    def _decommission_drain(self) -> str:
+        """The drain; when it fails (a PodDisruptionBudget, its timeout) the node is uncordoned
+        again before the step fails: nothing of it is undone yet, so a failed decommission
+        leaves the node in service, not out beside the next node of a re-run."""
+        if not self._access.drain:
+            return self._drain_command()
+        drain = self._drain_command()
+        uncordon = self._uncordon_command()
+        return f"{drain} || {{ {uncordon}; exit 1; }}"
 
     @staticmethod
     def _facts(stdouts: list[str]) -> dict[str, object]:

@@ -10,7 +10,9 @@ no node waits for the slowest node of a batch (a rolling window, not barriers). 
 stops new work everywhere (the engine starts no new step after a failure).
 
 `pulumi destroy` deletes dependents first: node i is undone before node i-k, one node per lane at
-a time, so the bound holds in reverse too. Removing nodes is bounded by the change guard.
+a time, so the bound holds in reverse too. A node leaves the config only once decommissioned
+(`nodes[].decommission: true`: its undo runs at its place in its lane, as forward steps; the
+change guard refuses any other removal), so its removal then runs no command.
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ def roll_out_nodes(
         before = lane_predecessor(index, lanes)
         if before is not None:
             after.append(nodes[before].last_step)
-        own_marks = marks(node.name, [preflight.gate]) if marks else ()
+        # A decommissioned node keeps none: its label goes (the device plugin leaves it) at
+        # the end of the update that decommissions it.
+        own_marks = marks(node.name, [preflight.gate]) if marks and not node.decommission else ()
         nodes.append(
             AgilioNode(node.name, AgilioNodeArgs(node, access, after=after, marks=own_marks))
         )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -88,16 +89,26 @@ def node_of(
     return max(matches, key=len) if matches else None
 
 
+_UNDO_PARAM = re.compile(r"^ACTION=undo$", re.MULTILINE)
+
+
+def runs_undo(text: str) -> bool:
+    """Whether a rendered node script (or probe) runs its undo: `ACTION=undo` in its prelude
+    (components/scripts.py `render_prelude`). A decommission runs the undo as a create or an
+    update (components/node/agilio_node.py `_decommission`), not only a delete."""
+    return bool(_UNDO_PARAM.search(text))
+
+
 def node_command(step: Step, node: str) -> NodeCommand:
     """What `step` runs on (or for) `node`: the command text it executes decides."""
     resource = step.resource
     name = step_of(resource.name, node)
-    deleting = step.op in (Op.DELETE, Op.DELETE_REPLACED)
     text = command_text(step.op, resource.inputs)
+    deleting = step.op in (Op.DELETE, Op.DELETE_REPLACED) or runs_undo(text)
     if not text or step.retained:
         return NodeCommand(node, name, "nothing", Effect.OTHER)
     if resource.type == LOCAL_COMMAND:
-        if (name, deleting) in SSH_RETURN_WAITS:
+        if (name, deleting) in SSH_RETURN_WAITS and not text.startswith("echo "):
             return NodeCommand(node, name, SSH_RETURN_WAITS[(name, deleting)], Effect.OTHER)
         verbs = _kubectl_verbs(text.split())
         if verbs[:1] == ["drain"]:

@@ -96,8 +96,12 @@ class StackRun:
         return list(self.config.get("nodes") or [])
 
     def expected_vfs(self) -> dict[str, int]:
+        """The nodes that keep the offload, with their VF counts: a decommissioned node is
+        expected as one out of the config (0 VFs, no label, schedulable)."""
         default = int(self.config.get("vfs") or 0)
-        return {n["name"]: int(n.get("vfs", default)) for n in self.nodes()}
+        return {
+            n["name"]: int(n.get("vfs", default)) for n in self.nodes() if not n.get("decommission")
+        }
 
 
 def run_stack_program(
