@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.rehearsal.cluster import apply, behaviours, jsonpath, selectors
+from tools.rehearsal.cluster import behaviours, jsonpath, selectors
 from tools.rehearsal.cluster.store import APIError, State, Store, key_of, namespaced
 
 VALUE_FLAGS = {
@@ -354,6 +354,9 @@ def delete_objects(state: State, call: Call, resource: str, printed: str) -> Non
                 continue
             raise KubectlError(f'Error from server (NotFound): {resource} "{name}" not found')
         state.remove(resource, namespace, name)
+        # Imported here: the front-end runs once per kubectl call, and only this verb needs it.
+        from tools.rehearsal.cluster import apply
+
         apply.collect_garbage(state, live)
         where = f" from {namespace} namespace" if namespace else ""
         call.out.append(f'{printed} "{name}" deleted{where}\n')
