@@ -1,6 +1,6 @@
-"""ClusterPreflight: under mocks (what it is given, what waits for it) and its script against a
-stand-in kubectl (tests/support/cluster_standin.py) answering as an install.sh cluster, a fresh
-cluster and a chart-installed cluster."""
+"""ClusterPreflight: under mocks (what it is given, what waits for it) and its script against the
+simulated cluster's kubectl, seeded (tests/support/cluster_standin.py) as an install.sh cluster, a
+fresh cluster and a chart-installed cluster."""
 
 from __future__ import annotations
 
