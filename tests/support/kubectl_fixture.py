@@ -89,37 +89,28 @@ class StandIn:
 def seed(state_dir: Path, scenario: dict[str, Any]) -> SimCluster:
     cluster = SimCluster(state_dir, contexts=(scenario.get("context", "lab"),))
     cluster.stop_controllers()
-    timelines = {}
-    for name, spec in scenario.get("nodes", {}).items():
-        cluster.add_node(name, labels=spec["labels"])
-        registered = (cluster.node(name) or {})["status"]
-        timelines[name] = [
-            [after, with_resources(registered, status)]
-            for after, status in spec["status_after_reads"]
-        ]
+    timelines = {
+        name: add_node(cluster, name, spec) for name, spec in scenario.get("nodes", {}).items()
+    }
     pods = {p["metadata"]["name"]: p for p in scenario.get("pods", [])}
     # OVS answers of the pods the scenario has, by node (the simulated cluster's OVS is a node's).
     answers = {name: ovs for name, ovs in scenario.get("exec", {}).items() if name in pods}
+    nodes = {name: pods[name]["spec"]["nodeName"] for name in answers}
     with cluster.store.open() as state:
-        for name, timeline in timelines.items():
-            first = [status for after, status in timeline if after <= 0]
-            if first:
-                node = state.must_get("nodes", "", name)
-                state.write({**node, "status": first[-1]}, "kubelet", subresource="status")
         for pod in pods.values():
             add_pod(state, pod, answers.get(pod["metadata"]["name"], {}).get("container"))
         for daemon_set in scenario.get("daemonsets", []):
             state.create(copy.deepcopy(daemon_set), "pulumi-kubernetes")
         samples = {
-            pods[pod_name]["spec"]["nodeName"]: ovs["flows"]
-            for pod_name, ovs in answers.items()
+            nodes[name]: ovs["flows"]
+            for name, ovs in answers.items()
             if isinstance(ovs.get("flows"), list)
         }
         state.data["standin"] = {"status_after_reads": timelines, "flow_samples": samples}
-    for pod_name, ovs in answers.items():
+    for name, ovs in answers.items():
         flows = ovs.get("flows")
         cluster.set_ovs(
-            pods[pod_name]["spec"]["nodeName"],
+            nodes[name],
             hw_offload=ovs.get("hw_offload"),
             flows=flows if isinstance(flows, dict) else None,
             dpctl_show=ovs.get("dpctl_show"),
@@ -128,6 +119,22 @@ def seed(state_dir: Path, scenario: dict[str, Any]) -> SimCluster:
     if scenario.get("unreachable"):
         cluster.set_unreachable()
     return cluster
+
+
+def add_node(cluster: SimCluster, name: str, spec: dict[str, Any]) -> list[list[Any]]:
+    """A node registered as kubelet does, with the status of read 0 of its timeline; the
+    timeline's statuses, each the registered status with its extended resources."""
+    cluster.add_node(name, labels=spec["labels"])
+    with cluster.store.open() as state:
+        node = state.must_get("nodes", "", name)
+        timeline = [
+            [after, with_resources(node["status"], status)]
+            for after, status in spec["status_after_reads"]
+        ]
+        first = [status for after, status in timeline if after <= 0]
+        if first:
+            state.write({**node, "status": first[-1]}, "kubelet", subresource="status")
+    return timeline
 
 
 def with_resources(registered: dict[str, Any], advertised: dict[str, Any]) -> dict[str, Any]:
