@@ -244,6 +244,41 @@ def test_get_answers_in_kubectls_formats(tmp_path: Path) -> None:
     assert document["metadata"]["managedFields"][0]["manager"] == "kubelet"
 
 
+def test_a_denied_read_is_kube_apiservers_forbidden(tmp_path: Path) -> None:
+    """apiserver responsewriters `forbiddenMessage` inside apimachinery `errors.NewForbidden`:
+    the resource with its group, get or list, the namespace or the cluster scope."""
+    cluster = fresh(tmp_path)
+    cluster.deny("deployments.apps", "kube-ovn-controller")
+    cluster.deny("nodes")
+    get = ("get", "deployment", "kube-ovn-controller", "-n", "kube-system", "--ignore-not-found")
+    assert cluster.kubectl(*get) == (
+        "",
+        'Error from server (Forbidden): deployments.apps "kube-ovn-controller" is forbidden: '
+        'User "sim" cannot get resource "deployments" in API group "apps" in the namespace '
+        '"kube-system"\n',
+        1,
+    )
+    assert cluster.kubectl("get", "deployment", "other", "-n", "kube-system")[1].startswith(
+        'Error from server (NotFound): deployments.apps "other"'
+    )
+    assert cluster.kubectl("get", "nodes", "-o", "name")[1:] == (
+        'Error from server (Forbidden): nodes is forbidden: User "sim" cannot list resource '
+        '"nodes" in API group "" at the cluster scope\n',
+        1,
+    )
+
+
+def test_stopped_controllers_leave_the_objects_as_seeded(tmp_path: Path) -> None:
+    cluster = fresh(tmp_path)
+    cluster.stop_controllers()
+    cluster.kubectl("cordon", "lab-worker-1")
+    cluster.reconcile()
+    node = cluster.node("lab-worker-1")
+    # No node lifecycle controller: the cordon is not followed by its taint.
+    assert node is not None and node["spec"]["unschedulable"] is True
+    assert "taints" not in node["spec"]
+
+
 def test_the_front_end_subprocess_shares_the_store(tmp_path: Path) -> None:
     cluster = fresh(tmp_path)
     answer = subprocess.run(

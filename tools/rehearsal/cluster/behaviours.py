@@ -702,7 +702,10 @@ BEHAVIOURS: list[Callable[[State], None]] = [
 
 
 def tick(state: State) -> bool:
-    """One second of the cluster: every behaviour once; True when anything changed."""
+    """One second of the cluster: every behaviour once; True when anything changed. With the
+    controllers stopped (`SimCluster.stop_controllers`) nothing runs: kube-apiserver alone."""
+    if state.data["settings"].get("controllers_stopped"):
+        return False
     before = json.dumps(state.data["objects"], sort_keys=True)
     plugins_before = json.dumps(state.data.get("plugins", {}), sort_keys=True)
     for behaviour in BEHAVIOURS:

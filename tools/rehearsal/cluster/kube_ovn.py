@@ -217,18 +217,19 @@ def chart_objects(
 
 
 def install_sh_objects(
-    version: str, hw_offload: bool, enable_lb: bool, mirror: bool
+    version: str, hw_offload: bool, enable_lb: bool, mirror: bool, iface: str = ""
 ) -> list[dict[str, Any]]:
     """dist/images/install.sh of VERSION (read at v1.16.2): the same DaemonSets, applied with
     `kubectl apply`; its ovs-ovn manifest has `updateStrategy: RollingUpdate, maxSurge: 1,
-    maxUnavailable: 0` and the pod labels app/component/type only."""
+    maxUnavailable: 0` and the pod labels app/component/type only; `IFACE` becomes
+    cni-server's `--iface`."""
     objects = chart_objects(
         "",
         SYSTEM,
         version,
         {
             "features": {"enableHardwareOffload": hw_offload, "enableLoadbalancer": enable_lb},
-            "agent": {"mirroring": {"enabled": mirror}},
+            "agent": {"mirroring": {"enabled": mirror}, "interface": iface},
         },
         None,
     )

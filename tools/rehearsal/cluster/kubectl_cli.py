@@ -16,11 +16,12 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.rehearsal.cluster import apply, behaviours, jsonpath, selectors
+from tools.rehearsal.cluster import behaviours, jsonpath, selectors
 from tools.rehearsal.cluster.store import APIError, State, Store, key_of, namespaced
 
 VALUE_FLAGS = {
@@ -224,11 +225,33 @@ def select(state: State, call: Call, resource: str) -> list[dict[str, Any]]:
     ]
 
 
+def check_access(state: State, call: Call, resource: str) -> None:
+    """A denial set by `SimCluster.deny`, as kube-apiserver words it: apiserver
+    `responsewriters.forbiddenMessage` ("User U cannot VERB resource R in API group G in the
+    namespace N" / "at the cluster scope") inside apimachinery `errors.NewForbidden`
+    ("R.G \"NAME\" is forbidden: ..."; without a name for a list)."""
+    name = call.words[2] if len(call.words) == 3 else ""
+    for denied, denied_name in state.data["settings"].get("forbidden", []):
+        if denied != resource or denied_name not in ("*", name):
+            continue
+        plural, _dot, group = resource.partition(".")
+        verb = "get" if name else "list"
+        scope = "at the cluster scope"
+        if namespaced(resource) and not call.flags.get("all_namespaces"):
+            scope = f'in the namespace "{call.namespace()}"'
+        subject = f'{resource} "{name}"' if name else resource
+        raise KubectlError(
+            f'Error from server (Forbidden): {subject} is forbidden: User "sim" cannot {verb} '
+            f'resource "{plural}" in API group "{group}" {scope}'
+        )
+
+
 def get(state: State, call: Call) -> None:
     """get.go `RunGet`: one object by name (NotFound unless --ignore-not-found) or a List."""
     if len(call.words) not in (2, 3):
         raise unsupported(call.words)
     resource, printed = kind_of(call.words[1])
+    check_access(state, call, resource)
     output = call.flags.get("output")
     if len(call.words) == 3:
         namespace = call.namespace() if namespaced(resource) else ""
@@ -331,6 +354,9 @@ def delete_objects(state: State, call: Call, resource: str, printed: str) -> Non
                 continue
             raise KubectlError(f'Error from server (NotFound): {resource} "{name}" not found')
         state.remove(resource, namespace, name)
+        # Imported here: the front-end runs once per kubectl call, and only this verb needs it.
+        from tools.rehearsal.cluster import apply
+
         apply.collect_garbage(state, live)
         where = f" from {namespace} namespace" if namespace else ""
         call.out.append(f'{printed} "{name}" deleted{where}\n')
@@ -790,8 +816,11 @@ def dispatch(state: State, call: Call) -> None:
         raise unsupported(call.words)
 
 
-def run(state_dir: Path, args: list[str]) -> tuple[str, str, int]:
-    """One kubectl call against the cluster in `state_dir`: (stdout, stderr, exit code)."""
+def run(
+    state_dir: Path, args: list[str], before: Callable[[State, Call], None] | None = None
+) -> tuple[str, str, int]:
+    """One kubectl call against the cluster in `state_dir`: (stdout, stderr, exit code).
+    `before` (a test stand-in's hook) sees the parsed call and the state first, in the lock."""
     store = Store(state_dir)
     with store.open() as state:
         started = state.clock
@@ -803,6 +832,8 @@ def run(state_dir: Path, args: list[str]) -> tuple[str, str, int]:
         code = 0
         try:
             call = parse(args)
+            if before is not None:
+                before(state, call)
             check_context(state, call)
             dispatch(state, call)
         except KubectlError as failed:
