@@ -4,6 +4,7 @@ upstream function it follows does."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -17,7 +18,7 @@ from components.cluster.vf_registration import wait_vfs_advertised_command
 from components.config import KubernetesConfig, SriovConfig
 from components.names import AGILIO_NODE_LABEL, DEFAULT_RESOURCE
 from tests.support.kubernetes_program import run
-from tools.engine.resources import Resource
+from tools.engine.resources import Options, Resource
 from tools.rehearsal.cluster import SimCluster, jsonpath, selectors
 from tools.rehearsal.cluster.apply import ApplyError
 from tools.rehearsal.cluster.ssa import ConflictError
@@ -461,17 +462,22 @@ def test_node_patches_apply_with_their_manager_and_relinquish_on_delete(tmp_path
     assert "f:pulumi.com/patchFieldManager" in json.dumps(
         managers["agilio-offload-tunnel-interface"]["fieldsV1"]
     )
-    # The tunnel annotation is kept on destroy (retainOnDelete): deleting it forgets it.
-    assert tunnel.options.retain_on_delete
+    # Every node patch is retained (issue 17: a relinquish creates a Node deleted by hand):
+    # deleting it forgets it; the fields stay.
+    label = resources["lab-worker-1-agilio-label"]
+    assert tunnel.options.retain_on_delete and label.options.retain_on_delete
     cluster.apply_resource("delete", None, tunnel)
-    cluster.apply_resource("delete", None, resources["lab-worker-1-agilio-label"])
+    cluster.apply_resource("delete", None, label)
     node = cluster.node("lab-worker-1") or {}
-    annotations = node["metadata"].get("annotations", {})
-    assert annotations["ovn.kubernetes.io/tunnel_interface"] == "ens1np0"
+    assert node["metadata"]["annotations"]["ovn.kubernetes.io/tunnel_interface"] == "ens1np0"
+    assert node["metadata"]["labels"][AGILIO_NODE_LABEL] == "true"
+    # A patch not retained is relinquished (ssa/actions.go `Relinquish`): its label goes;
+    # patchForce stays, the tunnel patch's manager still owns it.
+    relinquished = dataclasses.replace(label, options=Options())
+    cluster.apply_resource("delete", None, relinquished)
+    node = cluster.node("lab-worker-1") or {}
     assert AGILIO_NODE_LABEL not in node["metadata"]["labels"]
-    # patchForce stays: the tunnel patch's manager still owns it (issue 17: the annotations
-    # outlive destroy).
-    assert annotations["pulumi.com/patchForce"] == "true"
+    assert node["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
 
 
 def test_a_conflict_needs_force_and_a_patch_of_a_missing_node_creates_it(tmp_path: Path) -> None:
@@ -613,3 +619,142 @@ def test_drain_refusals_and_force_as_the_shared_recordings_show(tmp_path: Path) 
         assert cluster.kubectl("annotate", "node", "lab-worker-2", "a=b", "--overwrite")[0] == (
             "node/lab-worker-2 annotated\n"
         )
+
+
+# --- a Node deleted by hand (issue 17: no phantom Node) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        # Recorded (shared k8s recordings, e_drain): drain, cordon, uncordon of a missing node.
+        ("drain", "ghost", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=30s"),
+        ("cordon", "ghost"),
+        ("uncordon", "ghost"),
+        # kubectl label.go `RunLabel` / annotate.go `RunAnnotate`: the resource builder GETs the
+        # object first (`Latest()`), so a missing one is the server's NotFound.
+        ("label", "node", "ghost", f"{AGILIO_NODE_LABEL}-"),
+        ("annotate", "node", "ghost", "pulumi.com/patchForce-"),
+    ],
+)
+def test_kubectl_on_a_missing_node_is_not_found_and_creates_none(
+    tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    cluster = fresh(tmp_path)
+    assert cluster.kubectl(*argv) == (
+        "",
+        'Error from server (NotFound): nodes "ghost" not found\n',
+        1,
+    )
+    assert cluster.kubectl("get", "node", "ghost", "--ignore-not-found", "-o", "name") == (
+        "",
+        "",
+        0,
+    )
+    assert cluster.node("ghost") is None
+
+
+def test_label_says_what_it_changed(tmp_path: Path) -> None:
+    """label.go `updateDataChangeMsg`; a label to remove that is not there is named first."""
+    cluster = fresh(tmp_path)
+    label = f"{AGILIO_NODE_LABEL}=true"
+    assert cluster.kubectl("label", "node", "lab-worker-1", label)[0] == (
+        "node/lab-worker-1 labeled\n"
+    )
+    assert cluster.kubectl("label", "node", "lab-worker-1", label)[0] == (
+        "node/lab-worker-1 not labeled\n"
+    )
+    assert cluster.kubectl("label", "node", "lab-worker-1", f"{AGILIO_NODE_LABEL}-")[0] == (
+        "node/lab-worker-1 unlabeled\n"
+    )
+    assert cluster.kubectl("label", "node", "lab-worker-1", f"{AGILIO_NODE_LABEL}-") == (
+        f'label "{AGILIO_NODE_LABEL}" not found.\nnode/lab-worker-1 not labeled\n',
+        "",
+        0,
+    )
+    # Recorded (shared k8s recordings, d_ssa_conflict).
+    cluster.kubectl("label", "node", "lab-worker-1", label)
+    assert cluster.kubectl("label", "node", "lab-worker-1", f"{AGILIO_NODE_LABEL}=maybe") == (
+        "",
+        f"error: '{AGILIO_NODE_LABEL}' already has a value (true), and --overwrite is false\n",
+        1,
+    )
+
+
+def _sh(cluster: SimCluster, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["/bin/sh", "-c", command],
+        env=cluster.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_node_mark_cleanups_take_the_label_off_only_an_existing_node(tmp_path: Path) -> None:
+    """The label and tunnel patches are retained (their delete, a relinquish, would create a
+    Node deleted by hand); the cleanup steps' deletes take the label and the `pulumi.com/*`
+    annotations off with kubectl, which never creates a Node."""
+    cluster = SimCluster(tmp_path / "cluster", contexts=("kind-agilio-lab",))
+    cluster.add_node("lab-control-1", control_plane=True)
+    for name in WORKERS:
+        cluster.add_node(name)
+    apply_plan(cluster)
+    program = run()
+    label_cleanup = program.by_name("agilio-label-cleanup-lab-worker-1").inputs["delete"]
+    tunnel_cleanup = program.by_name("pulumi-annotations-cleanup-lab-worker-1").inputs["delete"]
+    for command in (label_cleanup, tunnel_cleanup):
+        done = _sh(cluster, command)
+        assert done.returncode == 0, done.stderr
+    meta = (cluster.node("lab-worker-1") or {})["metadata"]
+    assert AGILIO_NODE_LABEL not in meta["labels"]
+    assert not [k for k in meta["annotations"] if k.startswith("pulumi.com/")]
+    assert meta["annotations"]["ovn.kubernetes.io/tunnel_interface"] == "ens1np0"
+    # Removed fields leave their Apply owners too: nothing of the patches is owned any more.
+    owned = json.dumps([e for e in meta["managedFields"] if e["operation"] == "Apply"])
+    assert AGILIO_NODE_LABEL not in owned and "pulumi.com" not in owned
+    # Again (a re-run after a failure): nothing left to take off, still a pass.
+    assert _sh(cluster, label_cleanup).returncode == 0
+    # The Node deleted by hand: it says so, passes, and creates no Node.
+    cluster.kubectl("delete", "node", "lab-worker-1")
+    gone = _sh(cluster, label_cleanup)
+    assert (gone.returncode, gone.stderr) == (0, "")
+    assert gone.stdout == (
+        "agilio-offload: no Node lab-worker-1 in the cluster: nothing to take off it\n"
+    )
+    assert cluster.node("lab-worker-1") is None
+    # A cluster it cannot read is no missing Node: the step fails.
+    cluster.set_unreachable()
+    failed = _sh(cluster, label_cleanup)
+    assert failed.returncode == 1 and "was refused" in failed.stderr
+
+
+def test_the_undo_brackets_act_on_an_existing_node_and_pass_a_deleted_one(tmp_path: Path) -> None:
+    """drain-before-undo and uncordon-after-undo (their deletes): kubectl on the Node as ever;
+    on a Node deleted by hand, kubectl's NotFound (recorded, e_drain) would fail the removal:
+    the step says there is nothing to drain and passes; an unreadable cluster still fails."""
+    cluster = SimCluster(tmp_path / "cluster", contexts=("kind-agilio-lab",))
+    for name in WORKERS:
+        cluster.add_node(name)
+    program = run()
+    drain = program.by_name("lab-worker-1-drain-before-undo").inputs["delete"]
+    uncordon = program.by_name("lab-worker-1-uncordon-after-undo").inputs["delete"]
+    drained = _sh(cluster, drain)
+    assert drained.returncode == 0, drained.stderr
+    assert drained.stdout.splitlines()[-1] == "node/lab-worker-1 drained"
+    assert (cluster.node("lab-worker-1") or {})["spec"]["unschedulable"] is True
+    assert _sh(cluster, uncordon).stdout == "node/lab-worker-1 uncordoned\n"
+    cluster.add_workload("guarded", "lab-worker-1", pdb_max_unavailable=0)
+    blocked = _sh(cluster, drain.replace("--timeout=600s", "--timeout=5s"))
+    assert blocked.returncode == 1 and "disruption budget" in blocked.stderr
+    cluster.kubectl("delete", "node", "lab-worker-1")
+    for command, verb in ((drain, "drain before"), (uncordon, "uncordon after")):
+        gone = _sh(cluster, command)
+        assert (gone.returncode, gone.stderr) == (0, ""), gone.stderr
+        assert gone.stdout == (
+            f"agilio-offload: no Node lab-worker-1 in the cluster: nothing to {verb} its undo\n"
+        )
+    assert cluster.node("lab-worker-1") is None
+    cluster.set_unreachable()
+    assert _sh(cluster, drain).returncode == 1
