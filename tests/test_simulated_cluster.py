@@ -72,6 +72,11 @@ def normalise(text: str) -> str:
     return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME", text)
 
 
+def hint_cause(text: str) -> str:
+    """A registration wait's stderr with its hint cut after the cause's first clause."""
+    return re.sub(r"(likely cause: [^:\n]*)[^\n]*", r"\1 ...", text)
+
+
 def replay_act(cluster: SimCluster, act: list[Any]) -> None:
     kind, *args = act
     if kind == "kubectl":
@@ -150,6 +155,12 @@ def test_the_simulated_cluster_answers_as_the_real_api_server(tmp_path: Path, fi
         if "ssa" in step:  # the server's message: kubectl's first line
             expected_err = expected_err.split("\n", 1)[0] + "\n" if expected_err else ""
         answer = (normalise(out), normalise(err), code)
+        if "script" in step:
+            # The hint's words are the script's own, not the server's: its first clause (which
+            # cause) is compared.
+            answer = (answer[0], hint_cause(answer[1]), code)
+            step = {**step, "stderr": hint_cause(step["stderr"])}
+            expected_err = step["stderr"]
         if step.get("argv", [""])[0] == "get":
             # A list is in name order; normalised names lose it.
             answer = ("".join(sorted(answer[0].splitlines(True))), *answer[1:])
@@ -375,11 +386,62 @@ def test_the_added_node_waits_for_a_plugin_that_needs_its_label(tmp_path: Path) 
 
     failed = wait()
     assert failed.returncode == 1
-    assert "likely cause: no device plugin pod on lab-worker-2" in failed.stderr
+    assert (
+        "likely cause: no device plugin pod on lab-worker-2: the node lacks the label "
+        f"{AGILIO_NODE_LABEL}=true the DaemonSet kube-system/kube-sriov-device-plugin selects"
+    ) in failed.stderr
     cluster.apply_resource("create", resources["lab-worker-2-agilio-label"], None)
     passed = wait()
     assert passed.returncode == 0, passed.stderr
     assert json.loads(passed.stdout.splitlines()[-1])["capacity"] == 4
+
+
+def _wait_vfs(cluster: SimCluster, node: str) -> subprocess.CompletedProcess[str]:
+    command = wait_vfs_advertised_command(
+        LAB, node, SriovConfig(), 4, timeout_seconds=1, interval_seconds=0.05
+    )
+    return _sh(cluster, command)
+
+
+def _taint(cluster: SimCluster, node: str, taint: dict[str, str]) -> None:
+    with cluster.store.open() as state:
+        live = state.must_get("nodes", "", node)
+        live["spec"]["taints"] = [*live["spec"].get("taints", []), taint]
+        state.write(live, "kubectl-taint")
+
+
+def test_the_hint_names_the_taint_that_keeps_the_plugin_off_and_not_the_cordon(
+    tmp_path: Path,
+) -> None:
+    """The DaemonSet controller's own tolerations (cordon among them) never keep the plugin
+    pod off (recorded, f_daemonset_cordon_vfs: it starts on a cordoned, labelled node); any
+    other NoSchedule/NoExecute taint does, and the hint names it."""
+    cluster = fresh(tmp_path)
+    cluster.kubectl("cordon", "lab-worker-1")
+    _taint(cluster, "lab-worker-1", {"key": "example.com/maintenance", "effect": "NoSchedule"})
+    _taint(cluster, "lab-worker-1", {"key": "example.com/soft", "effect": "PreferNoSchedule"})
+    apply_plan(cluster)
+    assert set(pods(cluster, "kube-sriov-device-plugin-")) == {"lab-worker-2"}
+    failed = _wait_vfs(cluster, "lab-worker-1")
+    assert failed.returncode == 1
+    (cause,) = [line for line in failed.stderr.splitlines() if "likely cause" in line]
+    assert cause.startswith(
+        "  likely cause: no device plugin pod on lab-worker-1: the node has the taint(s) "
+        "example.com/maintenance:NoSchedule, which the DaemonSet "
+        "kube-system/kube-sriov-device-plugin does not tolerate (its controller adds "
+        "tolerations only for the not-ready and unreachable NoExecute taints and the disk-, "
+        "memory- and pid-pressure, unschedulable (cordon) and network-unavailable NoSchedule"
+    ), cause
+    # A node that is not Ready: not-ready/unreachable NoExecute is tolerated, NoSchedule not.
+    cluster.set_node_ready("lab-worker-2", False)
+    cluster.kubectl("delete", "pod", "-n", "kube-system", "-l", "name=sriov-device-plugin")
+    with cluster.store.open() as state:  # the kubelet that stopped never finishes it
+        for pod in state.list("pods", "kube-system"):
+            if pod["metadata"]["name"].startswith("kube-sriov-device-plugin-"):
+                state.remove("pods", "kube-system", pod["metadata"]["name"])
+    cluster.reconcile()
+    cause = _wait_vfs(cluster, "lab-worker-2").stderr
+    assert "the node has the taint(s) node.kubernetes.io/unreachable:NoSchedule, which" in cause
 
 
 def test_the_plugin_counts_vfs_when_it_starts_and_allocatable_drops_when_it_stops(
