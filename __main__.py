@@ -71,7 +71,7 @@ def node_marks(node: str, after: Sequence[pulumi.Resource]) -> list[pulumi.Resou
         NodeMarksArgs(node, tunnel_interfaces.get(node), config.kubernetes),
         on_cluster(list(after)),
     )
-    return marks[node].patches
+    return marks[node].before_registration
 
 
 nodes = roll_out_nodes(config, ssh_private_key, checks=[cluster_preflight.check], marks=node_marks)

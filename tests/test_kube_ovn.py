@@ -199,14 +199,20 @@ def test_an_existing_multus_is_not_restarted() -> None:
 def test_destroy_keeps_the_master_label_and_the_tunnel_annotations() -> None:
     result = run()
     # The tunnel annotations sit under each node's NodeMarks (before its registration wait).
+    # Every node patch is retained (issue 17: its delete would re-create a deleted Node)...
     kept = {r.name for r in result.by_type(NODE_PATCH) if r.options["retainOnDelete"]}
-    assert kept == {
+    assert kept == {r.name for r in result.by_type(NODE_PATCH)}
+    assert {
         "lab-control-1-kube-ovn-master-label",
         "lab-worker-1-kube-ovn-tunnel-interface",
         "lab-worker-2-kube-ovn-tunnel-interface",
-    }
-    # The device plugin's own label goes with the device plugin.
-    assert not result.by_name("lab-worker-1-agilio-label").options["retainOnDelete"]
+    } < kept
+    # ...and a cleanup takes the device plugin's label off (and only it, of the node's fields:
+    # the tunnel annotation and master label stay for the retained release).
+    cleanup = result.by_name("agilio-label-cleanup-lab-worker-1").inputs["delete"]
+    assert "label node lab-worker-1 agilio-offload/agilio-cx-" in cleanup
+    tunnel = result.by_name("pulumi-annotations-cleanup-lab-worker-1").inputs["delete"]
+    assert "tunnel_interface" not in tunnel and "kube-ovn/role" not in cleanup + tunnel
 
 
 def test_node_patches_win_conflicts_on_fields_the_stack_owns() -> None:

@@ -266,3 +266,36 @@ def test_a_failed_decommission_then_another_one_keeps_the_bound(day2: Stage) -> 
 def test_destroy(day2: Stage) -> None:
     day2.good(BASE, destroy=True, label="destroy")
     assert day2.state.resources == []
+
+
+@pytest.fixture()
+def pair(fleet: Fleet) -> Iterator[Stage]:
+    """A stack of its own with two Agilio nodes (w1, w2), rolled out."""
+    fleet.reset()
+    first = config(nodes=nodes("w1", "w2"))
+    with tempfile.TemporaryDirectory(prefix="rehearsal-") as directory:
+        stage = Stage(fleet, Path(directory), first)
+        stage.good(first, label="first rollout (w1, w2)")
+        yield stage
+
+
+def test_removing_a_node_whose_node_object_is_gone_creates_no_node(pair: Stage) -> None:
+    """The operator deleted w2's Node (`kubectl delete node`, e.g. a decommissioned machine),
+    then removes w2 from the config. Deleting a NodePatch is a server-side apply of the bare
+    Node (pulumi-kubernetes ssa/actions.go `Relinquish`), which would create an empty Node w2
+    (issue 17: "no phantom Node"); the drain and uncordon of its undo brackets find no Node."""
+    _out, err, code = pair.cluster.kubectl("delete", "node", "w2")
+    assert code == 0, err
+    removed = config(nodes=nodes("w1"))
+    result = pair.up(removed, label="remove w2 whose Node is gone")
+    outputs = {s.name: s.output for s in result.outcome.steps}
+    assert pair.cluster.node("w2") is None, "a step created a Node w2"
+    assert result.finished, result.outcome.failure
+    assert result.outcome.peak_disrupted <= 1, result.outcome.disrupted_timeline
+    assert result.end_state == [], result.end_state
+    for step, verb in (("drain-before-undo", "drain"), ("uncordon-after-undo", "uncordon")):
+        assert f"no Node w2 in the cluster: nothing to {verb}" in outputs[f"w2-{step}"], outputs
+    # The patches are forgotten (retained); their cleanups found no Node to take fields off.
+    for cleanup in ("agilio-label-cleanup-w2", "pulumi-annotations-cleanup-w2"):
+        assert "no Node w2 in the cluster: nothing to take off it" in outputs[cleanup]
+    pair.settled(removed)

@@ -255,7 +255,9 @@ def _patch_header(resource: Resource, file: str) -> str:
         manager=manager or "pulumi-kubernetes-<8 hex characters, chosen at create>",
         by_hand=manager or f"agilio-offload-{resource.name}",
         file=file,
-        on_destroy="the fields are kept on destroy (retainOnDelete)"
+        on_destroy="pulumi forgets the patch (retainOnDelete: its delete, a server-side "
+        "apply, would create the Node again were it deleted); the fields are kept unless a "
+        "cleanup step of the stack takes them off"
         if retained
         else "pulumi gives the fields up (the patch's manager relinquishes them)",
     )

@@ -143,14 +143,14 @@ class KubeOvnOffload(pulumi.ComponentResource):
         super().__init__(KUBE_OVN_OFFLOAD_TYPE, name, None, opts)
         helm = args.install == "helm"
         # install.sh labels its masters itself; the chart's ovn-central needs the label.
+        # Retained (as every node patch): the retained release's ovn-central keeps selecting
+        # these nodes.
         self.master_labels = [
             label_node(
                 f"{master.name}-kube-ovn-master-label",
                 master.name,
                 {KUBE_OVN_MASTER_LABEL: KUBE_OVN_MASTER_LABEL_VALUE},
                 self,
-                # The retained release's ovn-central keeps selecting these nodes.
-                keep_on_destroy=True,
             )
             for master in (args.master_nodes if helm else ())
         ]
@@ -162,8 +162,7 @@ class KubeOvnOffload(pulumi.ComponentResource):
                     node,
                     {TUNNEL_INTERFACE_ANNOTATION: uplink},
                     self,
-                    # kube-ovn-cni reads it at every start: without it, on the wrong NIC.
-                    keep_on_destroy=True,
+                    # Retained: kube-ovn-cni reads it at every start (else the wrong NIC).
                     field_manager=TUNNEL_FIELD_MANAGER,
                 )
                 for node, uplink in args.tunnel_interfaces.items()

@@ -30,6 +30,8 @@ from components.cluster.provider import SYSTEM_NAMESPACE
 from components.config import pins
 from components.config.models import KubernetesConfig, SriovConfig
 from components.names import (
+    AGILIO_NODE_LABEL,
+    AGILIO_NODE_LABEL_VALUE,
     DEVICE_PLUGIN_DAEMON_SET,
     DEVICE_PLUGIN_POD_SELECTOR,
     VF_REGISTRATION_TYPE,
@@ -89,6 +91,9 @@ def wait_params(
         "VENDORS": ",".join(sriov.vendors),
         "DEVICES": ",".join(sriov.devices),
         "DRIVERS": ",".join(sriov.drivers),
+        "NODE_LABEL": AGILIO_NODE_LABEL,
+        "NODE_LABEL_VALUE": AGILIO_NODE_LABEL_VALUE,
+        "NODE_LABEL_PATH": jsonpath_key(AGILIO_NODE_LABEL),
     }
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_command import local, remote
 
-from components.cluster.kubectl import kubectl_command
+from components.cluster.kubectl import if_node_exists, kubectl_command
 from components.cluster.provider import SYSTEM_NAMESPACE
 from components.cluster.vf_registration import wait_vfs_advertised_command
 from components.config.models import KubernetesConfig, ResolvedNode, SriovConfig, StackConfig
@@ -484,6 +484,7 @@ class AgilioNode(pulumi.ComponentResource):
             kubectl_args=self._drain_args(),
             done=f"{name} is drained before any undo",
             off=f"rollout.drain is off: {name} is not drained before its undo",
+            gone=f"no Node {name} in the cluster: nothing to drain before its undo",
             after=after,
         )
 
@@ -505,6 +506,7 @@ class AgilioNode(pulumi.ComponentResource):
             kubectl_args=("uncordon", name),
             done=f"{name} is uncordoned after any undo",
             off=f"rollout.drain is off: {name} was not cordoned for its undo",
+            gone=f"no Node {name} in the cluster: nothing to uncordon after its undo",
             after=after,
         )
 
@@ -516,12 +518,24 @@ class AgilioNode(pulumi.ComponentResource):
         kubectl_args: Sequence[str],
         done: str,
         off: str,
+        gone: str,
         after: Sequence[pulumi.Resource],
     ) -> local.Command:
         """A step whose create only prints `done` and whose delete runs kubectl (with drain
-        off: prints `off`). No triggers: it is never replaced, only updated."""
+        off: prints `off`). No triggers: it is never replaced, only updated.
+
+        A Node deleted by hand (a machine taken out of the cluster before it leaves the
+        config) has nothing to drain or uncordon (the pod garbage collector deletes the pods
+        bound to a missing Node, podgc `gcOrphaned`): the delete says so (`gone`) and passes,
+        where kubectl would fail with NotFound. A Node that exists is drained as ever."""
         if self._access.drain:
-            delete = kubectl_command(self._access.kubernetes, *kubectl_args)
+            kubernetes = self._access.kubernetes
+            delete = if_node_exists(
+                kubernetes,
+                self._node.name,
+                kubectl_command(kubernetes, *kubectl_args),
+                otherwise=gone,
+            )
         else:
             delete = echo_command(off)
         return steps.local_step(step, echo_command(done), after=after, delete=delete)

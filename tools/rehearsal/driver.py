@@ -255,7 +255,8 @@ def end_state_problems(
 ) -> list[str]:
     """What differs from the config: each configured node offloaded with its VFs, labelled,
     schedulable; each node out of the config (or every node after destroy) back to 0 VFs,
-    unlabelled, schedulable and without `pulumi.com/*` annotations."""
+    unlabelled, schedulable and without `pulumi.com/*` annotations; no Node that kubelet did
+    not register."""
     problems: list[str] = []
     resource = resource or "corigine.com/agilio_sriov"
     snapshot_node = cluster.node
@@ -280,6 +281,10 @@ def _node_problems(
     meta = node.get("metadata") or {}
     labels = meta.get("labels") or {}
     annotations = meta.get("annotations") or {}
+    if not any(entry.get("manager") == "kubelet" for entry in meta.get("managedFields") or []):
+        # kubelet registers its Node (kubelet_node_status.go `registerWithAPIServer`, manager
+        # "kubelet"); one without is a phantom a server-side apply created (issue 17).
+        problems.append(f"{name}: a Node no kubelet registered (a phantom a step created)")
     if (node.get("spec") or {}).get("unschedulable"):
         problems.append(f"{name}: still cordoned")
     if in_config:

@@ -626,7 +626,8 @@ def evict_all(state: State, call: Call, pods: list[dict[str, Any]], timeout: flo
 def annotate(state: State, call: Call, section: str) -> None:
     """annotate.go / label.go `RunAnnotate`/`RunLabel`: `k=v` sets (refused without
     --overwrite when k has another value), `k-` removes; field manager "kubectl-annotate" /
-    "kubectl-label"; prints `<kind>/<name> annotated|labeled`."""
+    "kubectl-label". A missing object is the resource builder's GET answer (NotFound, exit 1):
+    neither ever creates one."""
     if len(call.words) < 4:
         raise unsupported(call.words)
     resource, printed = kind_of(call.words[1])
@@ -637,29 +638,52 @@ def annotate(state: State, call: Call, section: str) -> None:
         raise KubectlError(f'Error from server (NotFound): {resource} "{name}" not found')
     changed = copy.deepcopy(live)
     values = changed["metadata"].setdefault(section, {})
+    added: set[str] = set()
+    removed: set[str] = set()
     for change in call.words[3:]:
         if change.endswith("-") and "=" not in change:
-            values.pop(change[:-1], None)
+            key = change[:-1]
+            if key in values:
+                removed.add(key)
+            elif section == "labels":
+                # label.go `RunLabel`: said before the object's line, still exit 0.
+                call.out.append(f'label "{key}" not found.\n')
+            values.pop(key, None)
             continue
         key, _eq, value = change.partition("=")
         if key in values and values[key] != value and not call.flags.get("overwrite"):
-            what = "annotation" if section == "annotations" else "label"
-            raise KubectlError(
-                f"error: --overwrite is false but found the following declared {what}(s): "
-                f"'{key}' already has a value ({values[key]})"
-            )
+            raise KubectlError(_overwrite_refused(section, key, values[key]))
+        if values.get(key) != value:
+            added.add(key)
         values[key] = value
     if not values:
         del changed["metadata"][section]
-    verb = "annotated" if section == "annotations" else "labeled"
     if changed != live:
         manager = "kubectl-annotate" if section == "annotations" else "kubectl-label"
         state.write(changed, manager)
-    if changed != live or section == "annotations":
+    if section == "annotations":
         # Recorded (v1.36.2): annotate says "annotated" also when nothing changed.
-        call.out.append(f"{printed}/{name} {verb}\n")
-    else:
-        call.out.append(f"{printed}/{name} not {verb}\n")
+        call.out.append(f"{printed}/{name} annotated\n")
+        return
+    # label.go `updateDataChangeMsg`.
+    verb = "not labeled"
+    if added and removed:
+        verb = "modified"
+    elif added:
+        verb = "labeled"
+    elif removed:
+        verb = "unlabeled"
+    call.out.append(f"{printed}/{name} {verb}\n")
+
+
+def _overwrite_refused(section: str, key: str, value: str) -> str:
+    """Recorded (v1.36.2): annotate.go and label.go `validateNoOverwrites` word it apart."""
+    if section == "labels":
+        return f"error: '{key}' already has a value ({value}), and --overwrite is false"
+    return (
+        "error: --overwrite is false but found the following declared annotation(s): "
+        f"'{key}' already has a value ({value})"
+    )
 
 
 # --- rollout status ---------------------------------------------------------------------------
