@@ -49,7 +49,9 @@ def on_cluster(after: list[pulumi.Resource]) -> pulumi.ResourceOptions:
 cluster_preflight = ClusterPreflight(
     "cluster-preflight",
     ClusterPreflightArgs(
-        nodes=[node.name for node in config.nodes],
+        # Only nodes that get patches must exist (a patch of a missing Node creates it); a
+        # decommissioned node gets none, and may be one whose Node was deleted by hand.
+        nodes=[node.name for node in serving],
         master_nodes=[master.name for master in config.kube_ovn.master_nodes],
         tunnel_interfaces=tunnel_interfaces,
         kube_ovn_install=config.kube_ovn.install,

@@ -602,7 +602,7 @@ class AgilioNode(pulumi.ComponentResource):
             "vfs-advertised", after=[self.device_plugin_restart], triggers=triggers
         )
         self.uncordon = self._decommission_local(
-            "uncordon", self._uncordon_command(), [self.vfs_advertised], triggers
+            "uncordon", self._decommission_uncordon(), [self.vfs_advertised], triggers
         )
         self.last_step = self.uncordon
         # Known in a preview; in `pulumi up` the URN resolves once the engine has run the
@@ -679,7 +679,21 @@ class AgilioNode(pulumi.ComponentResource):
             return self._drain_command()
         drain = self._drain_command()
         uncordon = self._uncordon_command()
-        return f"{drain} || {{ {uncordon}; exit 1; }}"
+        return self._if_node_exists(f"{drain} || {{ {uncordon}; exit 1; }}", "nothing to drain")
+
+    def _decommission_uncordon(self) -> str:
+        if not self._access.drain:
+            return self._uncordon_command()
+        return self._if_node_exists(self._uncordon_command(), "nothing to uncordon")
+
+    def _if_node_exists(self, command: str, otherwise: str) -> str:
+        """A decommission goes on when the Node was deleted by hand (the machine may still be
+        reachable over SSH, and its card still configured): nothing to drain or uncordon."""
+        name = self._node.name
+        kubernetes = self._access.kubernetes
+        return if_node_exists(
+            kubernetes, name, command, otherwise=f"no Node {name} in the cluster: {otherwise}"
+        )
 
     @staticmethod
     def _facts(stdouts: list[str]) -> dict[str, object]:
