@@ -31,10 +31,12 @@ from components.config import load_stack_config
 from components.node import roll_out_nodes
 from components.outputs import export_stack_outputs, stack_outputs
 from components.sdk_fixes import gc_tuning, sdk_corrections
+from components.waits import current_waits
 
 sdk_corrections.install()  # before any resource: the SDK's own check is quadratic in the rollout
 gc_tuning.tune()
 config, ssh_private_key = load_stack_config()
+waits = current_waits()
 provider = kubernetes_provider("kubernetes", config.kubernetes)
 # The nodes that keep the offload: a decommissioned node keeps no label, annotation or VFs.
 serving = [node for node in config.resolved_nodes() if not node.decommission]
@@ -76,7 +78,9 @@ def node_marks(node: str, after: Sequence[pulumi.Resource]) -> list[pulumi.Resou
     return marks[node].before_registration
 
 
-nodes = roll_out_nodes(config, ssh_private_key, checks=[cluster_preflight.check], marks=node_marks)
+nodes = roll_out_nodes(
+    config, ssh_private_key, checks=[cluster_preflight.check], marks=node_marks, waits=waits
+)
 sriov = SriovDevicePlugin(
     "sriov-device-plugin",
     SriovDevicePluginArgs(
@@ -89,7 +93,9 @@ sriov = SriovDevicePlugin(
 # The registration check of the first rollout: each node's own wait found no plugin yet.
 vfs_advertised = VfRegistration(
     "vfs-advertised",
-    VfRegistrationArgs({node.name: node.vfs for node in serving}, config.sriov, config.kubernetes),
+    VfRegistrationArgs(
+        {node.name: node.vfs for node in serving}, config.sriov, config.kubernetes, waits
+    ),
     pulumi.ResourceOptions(depends_on=[sriov]),
 )
 before_nad: pulumi.Resource = sriov

@@ -30,10 +30,10 @@ from components.names import REMOTE_COMMAND as REMOTE
 from components.node.agilio_node import (
     DIAL_ERROR_LIMIT,
     PER_DIAL_TIMEOUT_SECONDS,
-    PF_WAIT_SECONDS,
     dial_budget_seconds,
     parse_facts,
 )
+from components.waits import DEFAULT_WAITS
 from tools.engine.mock_driver import EchoMocks, ProgramRun, Registration, run_stack
 
 # The node's chain from reload-wait to vfs: the remote steps with the SSH-return probes.
@@ -409,7 +409,7 @@ def test_the_dial_budget_outlasts_a_pf_reload() -> None:
     # pulumi-command tries DIAL_ERROR_LIMIT + 1 times (dialWithRetry stops at try + 1 > limit)
     # with retry.Until's waits between tries; PER_DIAL_TIMEOUT bounds each TCP connect only.
     shortest, longest = dial_budget_seconds()
-    assert longest > PF_WAIT_SECONDS, longest
+    assert longest > DEFAULT_WAITS.pf_seconds, longest
     assert shortest == pytest.approx(111.333, abs=1e-3)  # 11.33 s of waits below 5 s, 20 x 5 s
     assert longest == pytest.approx(shortest + (DIAL_ERROR_LIMIT + 1) * PER_DIAL_TIMEOUT_SECONDS)
     assert longest == pytest.approx(576.333, abs=1e-3)

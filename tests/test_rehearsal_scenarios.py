@@ -21,8 +21,9 @@ import pytest
 
 from components.config import pins
 from components.names import LOCAL_COMMAND, REMOTE_COMMAND
+from components.waits import Waits
 from tests.support.emulated_node.spec import NodeSpec
-from tools.rehearsal.driver import Result, Waits, open_cluster, rehearse, seed_cluster
+from tools.rehearsal.driver import Result, open_cluster, rehearse, seed_cluster
 from tools.rehearsal.fleet import Fleet
 from tools.rehearsal.report import figures
 from tools.rehearsal.state import StackState
@@ -45,7 +46,9 @@ BASE: dict[str, Any] = {
     "agilio-offload:kubernetes": {"context": CONTEXT},
 }
 NEW_PLUGIN_IMAGE = "ghcr.io/k8snetworkplumbingwg/sriov-network-device-plugin:v3.9.1"
-WAITS = Waits(vfs_advertised_seconds=8, vfs_advertised_interval=0.2, pf_wait_seconds=20)
+WAITS = Waits(
+    pf_seconds=20, ssh_gone_seconds=4, vfs_advertised_seconds=8, vfs_advertised_interval=0.2
+)
 
 
 def config(**changes: Any) -> dict[str, Any]:

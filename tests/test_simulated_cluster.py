@@ -17,6 +17,7 @@ import pytest
 from components.cluster.vf_registration import wait_vfs_advertised_command
 from components.config import KubernetesConfig, SriovConfig
 from components.names import AGILIO_NODE_LABEL, DEFAULT_RESOURCE
+from components.waits import Waits
 from tests.support.kubernetes_program import run
 from tools.engine import datapath_restarts
 from tools.engine.resources import Options, Resource
@@ -28,6 +29,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "kube-apiserver"
 WORKERS = ("lab-worker-1", "lab-worker-2")
 AGILIO_VF = {"vendor": "19ee", "device": "6003", "driver": "nfp_netvf", "pf": "ens1np0"}
 LAB = KubernetesConfig(context="sim")
+
+QUICK_WAIT = Waits(vfs_advertised_seconds=1, vfs_advertised_interval=0.05)
 
 
 def fresh(tmp_path: Path) -> SimCluster:
@@ -112,8 +115,7 @@ def replay_script(cluster: SimCluster, script: list[Any]) -> tuple[str, str, int
         node,
         SriovConfig(),
         expected,
-        timeout_seconds=3,
-        interval_seconds=0.5,
+        Waits(vfs_advertised_seconds=3, vfs_advertised_interval=0.5),
     )
     answer = subprocess.run(
         ["/bin/sh", "-c", command],
@@ -406,9 +408,7 @@ def test_the_added_node_waits_for_a_plugin_that_needs_its_label(tmp_path: Path) 
     for name in WORKERS:
         cluster.set_node_devices(name, [AGILIO_VF] * 4)
     resources = apply_plan(cluster, skip=("lab-worker-2-agilio-label",))
-    command = wait_vfs_advertised_command(
-        LAB, "lab-worker-2", SriovConfig(), 4, timeout_seconds=1, interval_seconds=0.05
-    )
+    command = wait_vfs_advertised_command(LAB, "lab-worker-2", SriovConfig(), 4, QUICK_WAIT)
 
     def wait() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -433,9 +433,7 @@ def test_the_added_node_waits_for_a_plugin_that_needs_its_label(tmp_path: Path) 
 
 
 def _wait_vfs(cluster: SimCluster, node: str) -> subprocess.CompletedProcess[str]:
-    command = wait_vfs_advertised_command(
-        LAB, node, SriovConfig(), 4, timeout_seconds=1, interval_seconds=0.05
-    )
+    command = wait_vfs_advertised_command(LAB, node, SriovConfig(), 4, QUICK_WAIT)
     return _sh(cluster, command)
 
 

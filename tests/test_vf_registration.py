@@ -35,6 +35,7 @@ from components.names import (
     VF_REGISTRATION_TYPE,
 )
 from components.scripts import render_prelude
+from components.waits import DEFAULT_WAITS, Waits
 from tests.support.kubectl_fixture import (
     AGILIO_LABELS,
     StandIn,
@@ -78,8 +79,7 @@ def wait(
         NODE,
         sriov,
         expected,
-        timeout_seconds=timeout,
-        interval_seconds=0.05,
+        Waits(vfs_advertised_seconds=timeout, vfs_advertised_interval=0.05),
         without_plugin=without_plugin,  # type: ignore[arg-type]
     )
     return subprocess.run(
@@ -100,7 +100,7 @@ def node_reads(kubectl: StandIn) -> int:
 
 def test_parameters_are_a_quoted_prelude_and_kubectl_the_arguments() -> None:
     command = wait_vfs_advertised_command(LAB, NODE, SRIOV, 4)
-    params = wait_params(NODE, SRIOV, 4)
+    params = wait_params(NODE, SRIOV, 4, DEFAULT_WAITS)
     assert render_prelude(params) in command
     assert params["RESOURCE_PATH"] == "corigine\\.com/agilio_sriov"
     assert "RESOURCE_PATH='corigine\\.com/agilio_sriov'" in command
@@ -123,18 +123,25 @@ def test_hostile_values_stay_quoted() -> None:
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [
-        ({"expected": -1}, "0 or more"),
-        ({"timeout_seconds": 0}, "timeout_seconds must be at least 1"),
-        ({"interval_seconds": 0}, "interval_seconds must be more than 0"),
-        ({"without_plugin": "maybe"}, "'pass' or 'fail'"),
-    ],
+    [({"expected": -1}, "0 or more"), ({"without_plugin": "maybe"}, "'pass' or 'fail'")],
 )
 def test_bad_wait_parameters_are_refused(change: dict[str, Any], message: str) -> None:
-    args: dict[str, Any] = {"expected": 4, **change}
-    expected = args.pop("expected")
+    args: dict[str, Any] = {"expected": 4, "without_plugin": "pass", **change}
     with pytest.raises(ValueError, match=message):
-        wait_params(NODE, SRIOV, expected, **args)
+        wait_params(NODE, SRIOV, args["expected"], DEFAULT_WAITS, args["without_plugin"])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"vfs_advertised_seconds": 0}, "vfs_advertised_seconds must be at least 1"),
+        ({"vfs_advertised_interval": 0}, "vfs_advertised_interval must be more than 0"),
+        ({"pf_seconds": 0}, "pf_seconds must be at least 1"),
+    ],
+)
+def test_bad_wait_bounds_are_refused(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Waits(**change)
 
 
 def test_jsonpath_key_escapes_every_dot() -> None:

@@ -52,6 +52,7 @@ from components.scripts import (
     render_operator_script,
     render_script,
 )
+from components.waits import DEFAULT_WAITS, Waits
 
 # What the firmware and vfs steps report in their JSON line, exposed as the node's facts.
 REPORTED_FACTS = ("pciAddress", "totalVfs", "vfs", "firmware")
@@ -63,8 +64,6 @@ DRAIN_TIMEOUT = "600s"
 POD_DELETE_TIMEOUT = "120s"
 DRAIN_OPTIONS = ("--ignore-daemonsets", "--delete-emptydir-data", f"--timeout={DRAIN_TIMEOUT}")
 
-# How long a step waits for the PF to come back after a driver reload.
-PF_WAIT_SECONDS = 300
 # pulumi-command retries only the dial (remote/connection.go `dialWithRetry`): it stops when
 # `try + 1 > dialErrorLimit`, so DIAL_ERROR_LIMIT + 1 tries, each bounded by
 # PER_DIAL_TIMEOUT_SECONDS for the TCP connect only (x/crypto ssh.Dial: `net.DialTimeout(...,
@@ -104,10 +103,14 @@ class SshReturnBounds:
     may take to go away after the reload was armed (its 2 s delay on the node, then rmmod);
     `back`: how long it may then take to come back (as long as a step waits for the PF)."""
 
-    gone: int = 30
-    back: int = PF_WAIT_SECONDS
+    gone: int = DEFAULT_WAITS.ssh_gone_seconds
+    back: int = DEFAULT_WAITS.pf_seconds
     poll: float = 0.5
     probe: float = 2.0
+
+    @classmethod
+    def of(cls, waits: Waits) -> SshReturnBounds:
+        return cls(gone=waits.ssh_gone_seconds, back=waits.pf_seconds)
 
 
 def ssh_return_command(
@@ -286,6 +289,7 @@ class AgilioNodeArgs:
     after: Sequence[pulumi.Resource] = ()
     # What its VF registration wait needs on the Node first (its label and tunnel annotation).
     marks: Sequence[pulumi.Resource] = ()
+    waits: Waits = field(default_factory=Waits)
 
 
 class AgilioNode(pulumi.ComponentResource):
@@ -316,6 +320,7 @@ class AgilioNode(pulumi.ComponentResource):
         self.node_name = args.node.name
         self._node = args.node
         self._access = args.access
+        self._waits = args.waits
         steps = NodeStepFactory(args.node, args.access, parent=self)
         if args.node.decommission:
             self._decommission(steps, args)
@@ -325,7 +330,7 @@ class AgilioNode(pulumi.ComponentResource):
 
     def _roll_out(self, steps: NodeStepFactory, args: AgilioNodeArgs) -> None:
         """The node's rollout: its steps in runbook order (the module's docstring)."""
-        wait = {"PF_WAIT_SECONDS": PF_WAIT_SECONDS}
+        wait = {"PF_WAIT_SECONDS": args.waits.pf_seconds}
         hardware = {
             "firmware": steps.commands("firmware", {}, undo=True),
             # RELOAD=auto: a synchronous reload when SSH does not cross the card, else detached
@@ -381,7 +386,11 @@ class AgilioNode(pulumi.ComponentResource):
         self.vfs_advertised = steps.local_step(
             "vfs-advertised",
             wait_vfs_advertised_command(
-                args.access.kubernetes, args.node.name, args.access.sriov, args.node.vfs
+                args.access.kubernetes,
+                args.node.name,
+                args.access.sriov,
+                args.node.vfs,
+                args.waits,
             ),
             after=[self.device_plugin_restart, *args.marks],
             triggers=triggers,
@@ -402,7 +411,8 @@ class AgilioNode(pulumi.ComponentResource):
 
     def _ssh_return_command(self, action: str) -> str:
         node = self._node
-        return ssh_return_command(node.name, node.host, node.port, action)
+        bounds = SshReturnBounds.of(self._waits)
+        return ssh_return_command(node.name, node.host, node.port, action, bounds)
 
     # --- what re-runs the kubectl steps ---
 
@@ -560,7 +570,7 @@ class AgilioNode(pulumi.ComponentResource):
         `props.Delete == nil`), a print on the local ones. So once the decommission finished,
         the node leaves `nodes` (or gets a new PF) without any command touching it."""
         node = self._node
-        wait = {"PF_WAIT_SECONDS": PF_WAIT_SECONDS}
+        wait = {"PF_WAIT_SECONDS": args.waits.pf_seconds}
         undo = {
             "vfs": self._undo_only(steps, "vfs", {"VFS": node.vfs, **wait}),
             "driver": self._undo_only(steps, "driver", {"RELOAD": "auto", **wait}),

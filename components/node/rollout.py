@@ -25,6 +25,7 @@ from components.config.models import StackConfig
 from components.node.agilio_node import AgilioNode, AgilioNodeArgs, node_access
 from components.node.change_guard import change_verdict
 from components.node.preflight import Preflight, PreflightArgs
+from components.waits import DEFAULT_WAITS, Waits
 
 
 def lane_predecessor(index: int, lanes: int) -> int | None:
@@ -38,6 +39,7 @@ def roll_out_nodes(
     private_key: pulumi.Input[str] | None,
     checks: Sequence[pulumi.Resource] = (),
     marks: Callable[[str, Sequence[pulumi.Resource]], Sequence[pulumi.Resource]] | None = None,
+    waits: Waits = DEFAULT_WAITS,
 ) -> list[AgilioNode]:
     """Every Agilio node in config order, rolled out in `rollout.maxUnavailable` lanes after
     every node's preflight, the cluster `checks` and the change guard have passed.
@@ -64,6 +66,8 @@ def roll_out_nodes(
         # the end of the update that decommissions it.
         own_marks = marks(node.name, [preflight.gate]) if marks and not node.decommission else ()
         nodes.append(
-            AgilioNode(node.name, AgilioNodeArgs(node, access, after=after, marks=own_marks))
+            AgilioNode(
+                node.name, AgilioNodeArgs(node, access, after=after, marks=own_marks, waits=waits)
+            )
         )
     return nodes

@@ -7,16 +7,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
-from components.cluster import vf_registration
 from components.names import AGILIO_NODE_LABEL, AGILIO_NODE_LABEL_VALUE
-from components.node import agilio_node
+from components.waits import Waits, waits_for_run
 from tools.engine import EnginePlan, ProgramRun, Resource, analyse
 from tools.engine.mock_driver import (
     ORGANIZATION,
@@ -30,52 +27,13 @@ from tools.rehearsal.fleet import Fleet
 from tools.rehearsal.remote import FleetRemote
 from tools.rehearsal.state import StackState
 
-# How long a rehearsal's ssh-return probe waits for an emulated node's port to go away.
-REHEARSAL_GONE_SECONDS = 4
-
-
-@dataclass(frozen=True)
-class Waits:
-    """The program's wait bounds, shortened for a rehearsal (the simulated cluster and the
-    emulated nodes answer in well under a second); None keeps the program's own value."""
-
-    vfs_advertised_seconds: int | None = 20
-    vfs_advertised_interval: float | None = 0.2
-    pf_wait_seconds: int | None = 30
-
-    @contextmanager
-    def applied(self) -> Iterator[None]:
-        """The program's own defaults replaced while it runs (they are bound when the functions
-        are defined, so the defaults themselves are patched)."""
-        wait = vf_registration.wait_vfs_advertised_command
-        kwdefaults = dict(wait.__kwdefaults__ or {})
-        if self.vfs_advertised_seconds is not None:
-            kwdefaults["timeout_seconds"] = self.vfs_advertised_seconds
-        if self.vfs_advertised_interval is not None:
-            kwdefaults["interval_seconds"] = self.vfs_advertised_interval
-        check_defaults = vf_registration.VfRegistrationArgs.__init__.__defaults__
-        if self.vfs_advertised_seconds is not None:
-            check_defaults = (self.vfs_advertised_seconds,)
-        with ExitStack() as stack:
-            stack.enter_context(mock.patch.object(wait, "__kwdefaults__", kwdefaults))
-            stack.enter_context(
-                mock.patch.object(
-                    vf_registration.VfRegistrationArgs.__init__, "__defaults__", check_defaults
-                )
-            )
-            if self.pf_wait_seconds is not None:
-                stack.enter_context(
-                    mock.patch.object(agilio_node, "PF_WAIT_SECONDS", self.pf_wait_seconds)
-                )
-            # The ssh-return probe watches the port for `gone` seconds even when no reload went
-            # detached (a destroy's probe cannot know); on an emulated node a detached reload
-            # starts 2 s after it is armed, so a few seconds show it.
-            back = self.pf_wait_seconds or agilio_node.PF_WAIT_SECONDS
-            bounds = agilio_node.SshReturnBounds(gone=REHEARSAL_GONE_SECONDS, back=back)
-            stack.enter_context(
-                mock.patch.object(agilio_node.ssh_return_command, "__defaults__", (bounds,))
-            )
-            yield
+# The program's wait bounds for a rehearsal: the simulated cluster and the emulated nodes answer
+# within a second. The ssh-return probe watches the port for `ssh_gone_seconds` even when no
+# reload went detached (a destroy's probe cannot know); on an emulated node a detached reload
+# starts 2 s after it is armed, so a few seconds show it.
+REHEARSAL_WAITS = Waits(
+    pf_seconds=30, ssh_gone_seconds=4, vfs_advertised_seconds=20, vfs_advertised_interval=0.2
+)
 
 
 @dataclass
@@ -116,7 +74,7 @@ def run_stack_program(
     config, secret_keys = stack_config(stack, overrides, stack_path=stack_path)
     own = f"{ORGANIZATION}/{project_name()}/{stack}"
     mocks = EchoMocks({own: dict(last_outputs)} if last_outputs else None)
-    with waits.applied():
+    with waits_for_run(waits):
         run = run_program(config, stack=stack, secret_keys=secret_keys, preview=True, mocks=mocks)
     prefix = f"{project_name()}:"
     values = {k.removeprefix(prefix): _parse(v) for k, v in config.items()}
@@ -169,7 +127,7 @@ def rehearse(
     fleet: Fleet,
     overrides: Mapping[str, Any] | None = None,
     destroy: bool = False,
-    waits: Waits = Waits(),
+    waits: Waits = REHEARSAL_WAITS,
     parallel: int | None = 8,
     echo: Callable[[str], None] = print,
     stack_path: Path | None = None,
