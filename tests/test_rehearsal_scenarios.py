@@ -28,6 +28,9 @@ from tools.rehearsal.fleet import Fleet
 from tools.rehearsal.report import figures
 from tools.rehearsal.state import StackState
 
+# One stack lives through the scenarios in file order: they must share a worker.
+pytestmark = pytest.mark.xdist_group("rehearsal-scenarios")
+
 STACK = "dev"
 CONTEXT = "kind-agilio-lab"
 WORKERS = ("w1", "w2", "w3")
