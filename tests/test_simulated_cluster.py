@@ -33,6 +33,17 @@ LAB = KubernetesConfig(context="sim")
 QUICK_WAIT = Waits(vfs_advertised_seconds=1, vfs_advertised_interval=0.05)
 
 
+def _sh(cluster: SimCluster, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["/bin/sh", "-c", command],
+        env=cluster.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def fresh(tmp_path: Path) -> SimCluster:
     cluster = SimCluster(tmp_path / "cluster")
     cluster.add_node("lab-control-1", control_plane=True)
@@ -117,14 +128,7 @@ def replay_script(cluster: SimCluster, script: list[Any]) -> tuple[str, str, int
         expected,
         Waits(vfs_advertised_seconds=3, vfs_advertised_interval=0.5),
     )
-    answer = subprocess.run(
-        ["/bin/sh", "-c", command],
-        env=cluster.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    answer = _sh(cluster, command)
     return answer.stdout, answer.stderr, answer.returncode
 
 
@@ -411,14 +415,7 @@ def test_the_added_node_waits_for_a_plugin_that_needs_its_label(tmp_path: Path) 
     command = wait_vfs_advertised_command(LAB, "lab-worker-2", SriovConfig(), 4, QUICK_WAIT)
 
     def wait() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["/bin/sh", "-c", command],
-            env=cluster.env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return _sh(cluster, command)
 
     failed = wait()
     assert failed.returncode == 1
@@ -683,14 +680,7 @@ def test_the_cluster_preflight_and_verify_run_against_it(tmp_path: Path) -> None
     preflight = run().by_name("cluster-preflight-checks").inputs["create"]
 
     def check() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["/bin/sh", "-c", preflight],
-            env=cluster.env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return _sh(cluster, preflight)
 
     assert check().returncode == 0, check().stderr
     cluster.kubectl("annotate", "node", "lab-worker-2", "ovn.kubernetes.io/tunnel_interface=eth9")
@@ -836,17 +826,6 @@ def test_label_says_what_it_changed(tmp_path: Path) -> None:
         "",
         f"error: '{AGILIO_NODE_LABEL}' already has a value (true), and --overwrite is false\n",
         1,
-    )
-
-
-def _sh(cluster: SimCluster, command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["/bin/sh", "-c", command],
-        env=cluster.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
     )
 
 
