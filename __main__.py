@@ -31,12 +31,16 @@ from components.config import load_stack_config
 from components.node import roll_out_nodes
 from components.outputs import export_stack_outputs, stack_outputs
 from components.sdk_fixes import gc_tuning, sdk_corrections
+from components.waits import current_waits
 
 sdk_corrections.install()  # before any resource: the SDK's own check is quadratic in the rollout
 gc_tuning.tune()
 config, ssh_private_key = load_stack_config()
+waits = current_waits()
 provider = kubernetes_provider("kubernetes", config.kubernetes)
-tunnel_interfaces = {node.name: node.uplink for node in config.resolved_nodes()}
+# The nodes that keep the offload: a decommissioned node keeps no label, annotation or VFs.
+serving = [node for node in config.resolved_nodes() if not node.decommission]
+tunnel_interfaces = {node.name: node.uplink for node in serving}
 multus_installed = config.multus.install == "stack"
 
 
@@ -47,7 +51,9 @@ def on_cluster(after: list[pulumi.Resource]) -> pulumi.ResourceOptions:
 cluster_preflight = ClusterPreflight(
     "cluster-preflight",
     ClusterPreflightArgs(
-        nodes=[node.name for node in config.nodes],
+        # Only nodes that get patches must exist (a patch of a missing Node creates it); a
+        # decommissioned node gets none, and may be one whose Node was deleted by hand.
+        nodes=[node.name for node in serving],
         master_nodes=[master.name for master in config.kube_ovn.master_nodes],
         tunnel_interfaces=tunnel_interfaces,
         kube_ovn_install=config.kube_ovn.install,
@@ -69,10 +75,12 @@ def node_marks(node: str, after: Sequence[pulumi.Resource]) -> list[pulumi.Resou
         NodeMarksArgs(node, tunnel_interfaces.get(node), config.kubernetes),
         on_cluster(list(after)),
     )
-    return marks[node].patches
+    return marks[node].before_registration
 
 
-nodes = roll_out_nodes(config, ssh_private_key, checks=[cluster_preflight.check], marks=node_marks)
+nodes = roll_out_nodes(
+    config, ssh_private_key, checks=[cluster_preflight.check], marks=node_marks, waits=waits
+)
 sriov = SriovDevicePlugin(
     "sriov-device-plugin",
     SriovDevicePluginArgs(
@@ -86,7 +94,7 @@ sriov = SriovDevicePlugin(
 vfs_advertised = VfRegistration(
     "vfs-advertised",
     VfRegistrationArgs(
-        {node.name: node.vfs for node in config.resolved_nodes()}, config.sriov, config.kubernetes
+        {node.name: node.vfs for node in serving}, config.sriov, config.kubernetes, waits
     ),
     pulumi.ResourceOptions(depends_on=[sriov]),
 )

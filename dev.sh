@@ -67,8 +67,10 @@ case "$command" in
     ensure_venv .venv requirements-dev.txt
     # The Kubernetes security scanner has its own venv: its many pins must not move ours.
     ensure_venv .venv-scan requirements-scan.txt
-    # TEST_WORKERS=0 runs the suite in one process (pytest-xdist's -n 0).
-    exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" "$@"
+    # TEST_WORKERS=0 runs the suite in one process (pytest-xdist's -n 0). loadgroup keeps the
+    # tests of one xdist_group (the day-2 scenarios, each starting from the state the one
+    # before left) on one worker, in file order.
+    exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist loadgroup "$@"
     ;;
   *)
     echo "usage: ./dev.sh plan [--stack NAME] [--out DIR] [--baseline DIR] | ./dev.sh test [pytest args]" >&2

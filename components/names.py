@@ -46,6 +46,9 @@ SSH_RETURN_STEP = "ssh-return"
 SSH_RETURN_AFTER_UNDO_STEP = "ssh-return-after-undo"
 SSH_RETURN_STEPS = (SSH_RETURN_AFTER_UNDO_STEP, SSH_RETURN_STEP)
 GATE_NAME = "preflight-gate"
+# In the stack's `nodes` output, a node whose decommission finished: `{"pf": ..., DECOMMISSIONED:
+# true}` (the change guard lets only such a node leave the config).
+DECOMMISSIONED_FACT = "decommissioned"
 
 
 def step_name(node: str, step: str) -> str:

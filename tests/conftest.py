@@ -4,7 +4,8 @@ A skipped test counts as a failure here: a test that cannot run in CI must fail 
 pass silently by skipping (README "Tests").
 
 Shared fixtures: `start_node` and `node` (an emulated Agilio node, tests/support/emulated_node/
-plugin.py) and `kubectl` (the stand-in kubectl first on PATH, tests/support/kubectl_fixture.py).
+plugin.py) and `kubectl` (the stand-in kubectl first on PATH, over a simulated cluster,
+tests/support/kubectl_fixture.py).
 """
 
 from __future__ import annotations

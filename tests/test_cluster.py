@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.kubernetes_program import PROVIDER, children_of, named, run
+from tests.support.kubernetes_program import NODE_PATCH, PROVIDER, children_of, named, run
 from tools.engine.mock_driver import ProgramRun, Registration
 
 
@@ -85,4 +85,30 @@ def test_destroy_leaves_the_clusters_network_and_the_nad_crd() -> None:
         "lab-control-1-kube-ovn-master-label",
         "lab-worker-1-kube-ovn-tunnel-interface",
         "lab-worker-2-kube-ovn-tunnel-interface",
+        # No node patch is ever deleted (issue 17: its delete, a relinquish, would create a
+        # Node deleted by hand); a cleanup step takes the label off instead.
+        "lab-worker-1-agilio-label",
+        "lab-worker-2-agilio-label",
     }
+
+
+def test_no_node_patch_is_ever_deleted_and_cleanups_only_patch_an_existing_node() -> None:
+    """Issue 17, no phantom Node: a patch's delete is a server-side apply (ssa/actions.go
+    `Relinquish`) that creates a Node deleted by hand, so every NodePatch is retained; the
+    cleanups that take the label off use kubectl label/annotate (a PATCH of an existing object,
+    NotFound otherwise) after checking the Node is there, and nothing applies."""
+    result = run()
+    patches = result.by_type(NODE_PATCH)
+    assert patches and all(p.options["retainOnDelete"] for p in patches)
+    for node in ("lab-worker-1", "lab-worker-2"):
+        cleanup = result.by_name(f"agilio-label-cleanup-{node}")
+        assert result.by_name(f"{node}-agilio-label").urn in cleanup.depends_on
+        delete = cleanup.inputs["delete"]
+        assert delete.startswith(
+            f"found=$(kubectl --context kind-agilio-lab get node {node} --ignore-not-found "
+            "-o name) || exit $?; "
+        )
+        assert f"label node {node} agilio-offload/agilio-cx-" in delete
+        assert "pulumi.com/patchForce- pulumi.com/patchFieldManager-" in delete
+        assert "apply" not in delete and "create" not in delete
+        assert cleanup.inputs["create"] == "true"

@@ -1,14 +1,10 @@
-"""ClusterPreflight: under mocks (what it is given, what waits for it) and its script against a
-stand-in kubectl (tests/support/cluster_standin.py) answering as an install.sh cluster, a fresh
-cluster and a chart-installed cluster."""
+"""ClusterPreflight: under mocks (what it is given, what waits for it) and its script against the
+simulated cluster's kubectl, seeded (tests/support/cluster_standin.py) as an install.sh cluster, a
+fresh cluster and a chart-installed cluster."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +13,19 @@ import pytest
 from components.cluster.preflight import SCRIPT, TUNNEL_FIELD_MANAGER, load_cluster_script
 from components.names import HARDWARE_STEPS
 from tests.support.cluster_standin import (
+    Outcome,
+    Seed,
+    StandIn,
+    annotated,
     attachment,
     cluster,
+    denied,
     kube_ovn,
-    managed,
     multus,
     node,
-    owning,
+    patched,
     runbook_device_plugin,
+    unreachable,
 )
 from tests.support.kubernetes_program import NODE_PATCH, depends_on_transitively, run
 from tests.support.shellcheck import run_shellcheck
@@ -104,49 +105,10 @@ def test_the_rendered_script_passes_shellcheck(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@dataclass
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-    calls: list[list[str]]
-
-
-class StandIn:
-    """The stand-in kubectl first on PATH; runs the program's own check command with /bin/sh,
-    as pulumi-command's local.Command does."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.bin = tmp_path / "bin"
-        self.bin.mkdir()
-        launcher = self.bin / "kubectl"
-        launcher.write_text(
-            f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
-            "from tests.support.cluster_standin import main\nsys.exit(main(sys.argv[1:]))\n"
-        )
-        launcher.chmod(0o755)
-        self.cluster_file = tmp_path / "cluster.json"
-        self.calls_file = tmp_path / "calls.jsonl"
-
-    def check(self, state: dict[str, Any], overrides: dict[str, Any] | None = None) -> Outcome:
-        self.cluster_file.write_text(json.dumps(state))
-        self.calls_file.write_text("")
-        env = {
-            **os.environ,
-            "PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}",
-            "STANDIN_CLUSTER": str(self.cluster_file),
-            "STANDIN_CALLS": str(self.calls_file),
-        }
-        done = subprocess.run(
-            ["/bin/sh", "-c", params(overrides)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        calls = [json.loads(line) for line in self.calls_file.read_text().splitlines()]
-        return Outcome(done.returncode, done.stdout, done.stderr, calls)
+def check(
+    cluster_kubectl: StandIn, seeds: list[Seed], overrides: dict[str, Any] | None = None
+) -> Outcome:
+    return cluster_kubectl.check(seeds, params(overrides))
 
 
 @pytest.fixture
@@ -154,7 +116,7 @@ def cluster_kubectl(tmp_path: Path) -> StandIn:
     return StandIn(tmp_path)
 
 
-def dev_nodes(**annotations: dict[str, str]) -> list[dict]:
+def dev_nodes(**annotations: dict[str, str]) -> list[Seed]:
     return [node(name, annotations.get(name.replace("-", "_"))) for name in DEV_NODES]
 
 
@@ -166,7 +128,7 @@ def problems(outcome: Outcome) -> list[str]:
 
 
 def test_a_fresh_cluster_passes_with_the_stacks_context(cluster_kubectl: StandIn) -> None:
-    outcome = cluster_kubectl.check(cluster(dev_nodes()))
+    outcome = check(cluster_kubectl, cluster(dev_nodes()))
     assert outcome.code == 0, outcome.stderr
     facts = json.loads(outcome.stdout.splitlines()[-1])
     assert facts == {
@@ -180,15 +142,16 @@ def test_a_fresh_cluster_passes_with_the_stacks_context(cluster_kubectl: StandIn
 
 def test_the_stacks_kubeconfig_reaches_kubectl_with_home_expanded(cluster_kubectl: StandIn) -> None:
     kubernetes = {"kubeconfigPath": "~/.kube/lab", "context": "lab-admin"}
-    outcome = cluster_kubectl.check(cluster(dev_nodes()), {"kubernetes": kubernetes})
+    outcome = check(cluster_kubectl, cluster(dev_nodes()), {"kubernetes": kubernetes})
     assert outcome.code == 0, outcome.stderr
-    expected = ["--kubeconfig", f"{os.environ['HOME']}/.kube/lab", "--context", "lab-admin"]
+    expected = ["--kubeconfig", f"{cluster_kubectl.home}/.kube/lab", "--context", "lab-admin"]
     assert all(call[:4] == expected for call in outcome.calls), outcome.calls
 
 
 def test_a_missing_node_or_master_stops_before_any_change(cluster_kubectl: StandIn) -> None:
     nodes = [node("lab-control-1"), node("lab-worker-1")]
-    outcome = cluster_kubectl.check(
+    outcome = check(
+        cluster_kubectl,
         cluster(nodes),
         {
             "kubeOvn": {
@@ -213,30 +176,23 @@ def test_a_missing_node_or_master_stops_before_any_change(cluster_kubectl: Stand
 
 def test_a_tunnel_interface_set_by_someone_else_is_reported(cluster_kubectl: StandIn) -> None:
     nodes = dev_nodes(lab_worker_2={TUNNEL: "eno1"})
-    outcome = cluster_kubectl.check(cluster(nodes))
+    outcome = check(cluster_kubectl, cluster(nodes))
     assert outcome.code == 1
     (problem, _) = problems(outcome)
     assert "node lab-worker-2: annotation ovn.kubernetes.io/tunnel_interface is 'eno1'" in problem
+    assert "set outside this stack (by kubectl-annotate)" in problem
     assert "set nodes[].uplink: eno1" in problem
     assert "kubectl annotate node lab-worker-2 ovn.kubernetes.io/tunnel_interface-" in problem
 
 
 def test_the_stacks_own_earlier_tunnel_interface_is_no_conflict(cluster_kubectl: StandIn) -> None:
-    nodes = [
-        node("lab-control-1"),
-        node("lab-worker-1"),
-        node("lab-worker-2", {TUNNEL: "ens9np0"}),
-    ]
-    nodes[2]["metadata"]["managedFields"] = [
-        *managed("kubelet"),
-        owning(TUNNEL_FIELD_MANAGER, "pulumi.com/patchForce", TUNNEL, operation="Apply"),
-    ]
-    outcome = cluster_kubectl.check(cluster(nodes))
+    nodes = [*dev_nodes(), patched("lab-worker-2", TUNNEL_FIELD_MANAGER, {TUNNEL: "ens9np0"})]
+    outcome = check(cluster_kubectl, cluster(nodes))
     assert outcome.code == 0, outcome.stderr
 
 
 def test_an_unreachable_cluster_exits_2(cluster_kubectl: StandIn) -> None:
-    outcome = cluster_kubectl.check({"unreachable": True, "objects": []})
+    outcome = check(cluster_kubectl, [unreachable()])
     assert outcome.code == 2
     assert (
         "cannot list the cluster's nodes with kubectl (context kind-agilio-lab)" in outcome.stderr
@@ -251,14 +207,14 @@ def install_sh(**flags: Any) -> dict[str, Any]:
 
 
 def test_install_sh_with_offload_passes_as_existing(cluster_kubectl: StandIn) -> None:
-    outcome = cluster_kubectl.check(install_sh(iface="ens1np0"), BOTH_EXISTING)
+    outcome = check(cluster_kubectl, install_sh(iface="ens1np0"), BOTH_EXISTING)
     assert outcome.code == 0, outcome.stderr
 
 
 def test_install_sh_without_offload_stops_with_the_install_line(cluster_kubectl: StandIn) -> None:
     # install.sh's defaults: HW_OFFLOAD=false, ENABLE_LB=true, ENABLE_MIRROR=false.
     state = install_sh(hw_offload="false", enable_lb="true", iface="ens1np0")
-    outcome = cluster_kubectl.check(state, BOTH_EXISTING)
+    outcome = check(cluster_kubectl, state, BOTH_EXISTING)
     assert outcome.code == 1
     (problem, _) = problems(outcome)
     assert "ovs-ovn HW_OFFLOAD is 'false', needs true" in problem
@@ -273,19 +229,19 @@ def test_install_sh_without_offload_stops_with_the_install_line(cluster_kubectl:
 
 def test_a_later_duplicate_hw_offload_env_wins(cluster_kubectl: StandIn) -> None:
     state = install_sh(extra_env=[{"name": "HW_OFFLOAD", "value": "false"}])
-    outcome = cluster_kubectl.check(state, BOTH_EXISTING)
+    outcome = check(cluster_kubectl, state, BOTH_EXISTING)
     assert outcome.code == 1
     assert "ovs-ovn HW_OFFLOAD is 'false', needs true" in outcome.stderr
 
 
 def test_mirroring_on_is_reported(cluster_kubectl: StandIn) -> None:
-    outcome = cluster_kubectl.check(install_sh(enable_mirror="true"), BOTH_EXISTING)
+    outcome = check(cluster_kubectl, install_sh(enable_mirror="true"), BOTH_EXISTING)
     assert outcome.code == 1
     assert "kube-ovn-cni --enable-mirror is 'true', needs false" in outcome.stderr
 
 
 def test_install_sh_cannot_be_taken_over_by_the_release(cluster_kubectl: StandIn) -> None:
-    outcome = cluster_kubectl.check(install_sh(), {"multus": {"install": "existing"}})
+    outcome = check(cluster_kubectl, install_sh(), {"multus": {"install": "existing"}})
     assert outcome.code == 1
     (problem, _) = problems(outcome)
     assert (
@@ -300,7 +256,7 @@ def test_install_sh_cannot_be_taken_over_by_the_release(cluster_kubectl: StandIn
 def test_a_foreign_multus_and_crd_are_reported_when_the_stack_installs_multus(
     cluster_kubectl: StandIn,
 ) -> None:
-    outcome = cluster_kubectl.check(install_sh(), EXISTING)
+    outcome = check(cluster_kubectl, install_sh(), EXISTING)
     assert outcome.code == 1
     found = problems(outcome)
     expected = (
@@ -317,15 +273,15 @@ def test_a_foreign_multus_and_crd_are_reported_when_the_stack_installs_multus(
 
 def test_the_stacks_own_multus_and_retained_crd_pass(cluster_kubectl: StandIn) -> None:
     state = cluster(dev_nodes(), multus(manager="pulumi-kubernetes-8f3a2c1d"))
-    assert cluster_kubectl.check(state).code == 0
+    assert check(cluster_kubectl, state).code == 0
 
 
 def test_an_existing_multus_must_be_thick_and_have_its_crd(cluster_kubectl: StandIn) -> None:
     thin = cluster(dev_nodes(), kube_ovn(), multus(thick=False))
-    outcome = cluster_kubectl.check(thin, BOTH_EXISTING)
+    outcome = check(cluster_kubectl, thin, BOTH_EXISTING)
     assert outcome.code == 1
     assert "the running Multus is not the thick plugin" in outcome.stderr
-    outcome = cluster_kubectl.check(cluster(dev_nodes(), kube_ovn()), BOTH_EXISTING)
+    outcome = check(cluster_kubectl, cluster(dev_nodes(), kube_ovn()), BOTH_EXISTING)
     assert outcome.code == 1
     found = problems(outcome)
     assert any("no Multus runs (no daemonset labelled app=multus" in p for p in found)
@@ -336,7 +292,7 @@ def test_an_existing_multus_must_be_thick_and_have_its_crd(cluster_kubectl: Stan
 
 
 def test_existing_without_any_kube_ovn_says_how_to_install_it(cluster_kubectl: StandIn) -> None:
-    outcome = cluster_kubectl.check(cluster(dev_nodes(), multus()), BOTH_EXISTING)
+    outcome = check(cluster_kubectl, cluster(dev_nodes(), multus()), BOTH_EXISTING)
     assert outcome.code == 1
     assert "no Kube-OVN runs (daemonset kube-system/ovs-ovn not found)" in outcome.stderr
     # IFACE empty: each node's node-IP NIC; the Agilio nodes' uplinks come by annotation.
@@ -353,14 +309,14 @@ def chart(**flags: Any) -> dict[str, Any]:
 
 
 def test_the_stacks_release_passes_as_helm_and_as_existing(cluster_kubectl: StandIn) -> None:
-    assert cluster_kubectl.check(chart()).code == 0
-    outcome = cluster_kubectl.check(chart(), EXISTING)
+    assert check(cluster_kubectl, chart()).code == 0
+    outcome = check(cluster_kubectl, chart(), EXISTING)
     assert outcome.code == 0, outcome.stderr
     assert json.loads(outcome.stdout.splitlines()[-1])["kubeOvnRelease"] == "kube-ovn"
 
 
 def test_another_release_cannot_be_taken_over(cluster_kubectl: StandIn) -> None:
-    outcome = cluster_kubectl.check(cluster(dev_nodes(), kube_ovn(helm_release="ovn")))
+    outcome = check(cluster_kubectl, cluster(dev_nodes(), kube_ovn(helm_release="ovn")))
     assert outcome.code == 1
     assert "daemonset kube-system/ovs-ovn from Helm release kube-system/ovn" in outcome.stderr
 
@@ -368,7 +324,7 @@ def test_another_release_cannot_be_taken_over(cluster_kubectl: StandIn) -> None:
 def test_a_chart_install_without_offload_gets_the_helm_upgrade_line(
     cluster_kubectl: StandIn,
 ) -> None:
-    outcome = cluster_kubectl.check(chart(hw_offload="false"), EXISTING)
+    outcome = check(cluster_kubectl, chart(hw_offload="false"), EXISTING)
     assert outcome.code == 1
     assert (
         "reinstall it with helm upgrade kube-ovn kubeovn/kube-ovn-v2 --namespace kube-system "
@@ -380,10 +336,9 @@ def test_a_chart_install_without_offload_gets_the_helm_upgrade_line(
 def test_a_release_this_stack_let_go_of_stops_install_helm_with_the_adoption_steps(
     cluster_kubectl: StandIn,
 ) -> None:
-    state = chart()
-    ovs_ovn = next(o for o in state["objects"] if o["metadata"]["name"] == "ovs-ovn")
-    ovs_ovn["metadata"]["annotations"]["agilio-offload/retained-release"] = "kube-system/kube-ovn"
-    outcome = cluster_kubectl.check(state)
+    retained = {"agilio-offload/retained-release": "kube-system/kube-ovn"}
+    state = [*chart(), annotated("daemonset", "ovs-ovn", retained, namespace="kube-system")]
+    outcome = check(cluster_kubectl, state)
     assert outcome.code == 1
     (problem, _) = problems(outcome)
     assert "Helm release kube-system/kube-ovn runs but this stack let go of it" in problem
@@ -395,7 +350,7 @@ def test_a_release_this_stack_let_go_of_stops_install_helm_with_the_adoption_ste
         "agilio-offload/retained-release-)"
     )
     # Kept as it is, it is simply the existing Kube-OVN.
-    assert cluster_kubectl.check(state, EXISTING).code == 0
+    assert check(cluster_kubectl, state, EXISTING).code == 0
 
 
 # --- objects the stack would create, found before any node step (issue 20 item 2) ---
@@ -404,7 +359,7 @@ def test_a_release_this_stack_let_go_of_stops_install_helm_with_the_adoption_ste
 def test_the_runbooks_device_plugin_objects_stop_before_any_node_step(
     cluster_kubectl: StandIn,
 ) -> None:
-    outcome = cluster_kubectl.check(cluster(dev_nodes(), runbook_device_plugin()))
+    outcome = check(cluster_kubectl, cluster(dev_nodes(), runbook_device_plugin()))
     assert outcome.code == 1, outcome.stderr
     (problem, _) = problems(outcome)
     for name in (
@@ -422,12 +377,12 @@ def test_the_runbooks_device_plugin_objects_stop_before_any_node_step(
 
 def test_the_stacks_own_device_plugin_objects_pass(cluster_kubectl: StandIn) -> None:
     state = cluster(dev_nodes(), runbook_device_plugin(manager="pulumi-kubernetes-4f1c2a"))
-    assert cluster_kubectl.check(state).code == 0
+    assert check(cluster_kubectl, state).code == 0
 
 
 def test_a_missing_nad_namespace_stops_with_the_fix(cluster_kubectl: StandIn) -> None:
-    outcome = cluster_kubectl.check(
-        cluster(dev_nodes()), {"nad": {"name": "offload", "namespace": "perff"}}
+    outcome = check(
+        cluster_kubectl, cluster(dev_nodes()), {"nad": {"name": "offload", "namespace": "perff"}}
     )
     assert outcome.code == 1, outcome.stderr
     (problem, _) = problems(outcome)
@@ -442,7 +397,7 @@ def test_a_conflicting_nad_stops_with_the_fix(cluster_kubectl: StandIn) -> None:
         multus(),
         attachment("default", "default", "kubectl-client-side-apply"),
     )
-    outcome = cluster_kubectl.check(state, BOTH_EXISTING)
+    outcome = check(cluster_kubectl, state, BOTH_EXISTING)
     assert outcome.code == 1, outcome.stderr
     (problem, _) = problems(outcome)
     assert "networkattachmentdefinition default/default already exists" in problem
@@ -453,15 +408,14 @@ def test_a_conflicting_nad_stops_with_the_fix(cluster_kubectl: StandIn) -> None:
         multus(),
         attachment("default", "default", "pulumi-kubernetes-77ab01"),
     )
-    assert cluster_kubectl.check(own, BOTH_EXISTING).code == 0
+    assert check(cluster_kubectl, own, BOTH_EXISTING).code == 0
 
 
 def test_an_rbac_denial_inside_a_read_is_check_access_not_a_finding(
     cluster_kubectl: StandIn,
 ) -> None:
-    state = install_sh(iface="ens1np0")
-    state["forbidden"] = [["deployment", "kube-ovn-controller"]]
-    outcome = cluster_kubectl.check(state, BOTH_EXISTING)
+    state = [*install_sh(iface="ens1np0"), denied("deployment", "kube-ovn-controller")]
+    outcome = check(cluster_kubectl, state, BOTH_EXISTING)
     assert outcome.code == 2, outcome.stderr
     assert "check access" in outcome.stderr
     assert "Forbidden" in outcome.stderr
@@ -469,7 +423,7 @@ def test_an_rbac_denial_inside_a_read_is_check_access_not_a_finding(
 
 
 @pytest.mark.parametrize(
-    "denied",
+    "refused",
     [
         ["node", "lab-worker-2"],
         ["daemonset", "ovs-ovn"],
@@ -478,12 +432,14 @@ def test_an_rbac_denial_inside_a_read_is_check_access_not_a_finding(
         ["namespace", "default"],
     ],
 )
-def test_every_read_tells_access_from_findings(cluster_kubectl: StandIn, denied: list[str]) -> None:
-    state = cluster(dev_nodes(lab_worker_2={TUNNEL: "eno1"}))
-    state["forbidden"] = [denied]
-    outcome = cluster_kubectl.check(state)
-    assert outcome.code == 2, (denied, outcome.stderr)
+def test_every_read_tells_access_from_findings(
+    cluster_kubectl: StandIn, refused: list[str]
+) -> None:
+    state = [*cluster(dev_nodes(lab_worker_2={TUNNEL: "eno1"})), denied(*refused)]
+    outcome = check(cluster_kubectl, state)
+    assert outcome.code == 2, (refused, outcome.stderr)
     assert "check access" in outcome.stderr
+    assert "Error from server (Forbidden)" in outcome.stderr
 
 
 def test_a_tunnel_interface_changed_by_hand_is_reported_though_the_stack_patched_the_node(
@@ -491,15 +447,12 @@ def test_a_tunnel_interface_changed_by_hand_is_reported_though_the_stack_patched
 ) -> None:
     """The stack's field manager owns pulumi.com/patchForce on the node, but the annotation
     itself was last written by `kubectl annotate --overwrite` (manager kubectl-annotate)."""
-    worker_2 = node("lab-worker-2", {TUNNEL: "eno1"})
-    worker_2["metadata"]["managedFields"] = [
-        *managed("kubelet"),
-        owning(TUNNEL_FIELD_MANAGER, "pulumi.com/patchForce", operation="Apply"),
-        owning("kubectl-annotate", TUNNEL),
+    nodes = [
+        *dev_nodes(),
+        patched("lab-worker-2", TUNNEL_FIELD_MANAGER, {TUNNEL: "ens1np0"}),
+        annotated("node", "lab-worker-2", {TUNNEL: "eno1"}),
     ]
-    outcome = cluster_kubectl.check(
-        cluster([node("lab-control-1"), node("lab-worker-1"), worker_2])
-    )
+    outcome = check(cluster_kubectl, cluster(nodes))
     assert outcome.code == 1, outcome.stderr
     assert "annotation ovn.kubernetes.io/tunnel_interface is 'eno1'" in outcome.stderr
     assert "kubectl-annotate" in outcome.stderr

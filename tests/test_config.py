@@ -308,6 +308,7 @@ INVALID: dict[str, st.SearchStrategy[Any]] = {
     "kubeOvn.chartVersion": st.sampled_from(["v1.16.2\n", "v1.16.2\x00"]),
     "kubernetes.context": st.sampled_from(["prod\n", "prod\x00", "-----BEGIN RSA"]),
     "ssh.allowUnpinned": st.sampled_from(["true", 1, "yes"]),
+    "nodes[0].decommission": st.sampled_from(["true", 1, "yes", None]),
 }
 
 

@@ -91,15 +91,20 @@ def test_pf_change_replaces_the_node_steps_delete_before_replace(plans: dict) ->
 def test_destroy_forgets_the_retained_release_and_crd_and_undoes_every_node(plans: dict) -> None:
     old, _, rollout = plans["destroy"]
     retained = {d.name for d in rollout.plan.decisions if d.retained}
-    # The release, the CRD, and what the retained Kube-OVN needs: its master label and the
-    # tunnel-interface annotations (deleting a NodePatch gives its fields up).
+    # The release, the CRD, and every node patch (issue 17: deleting one is a server-side
+    # apply that re-creates a Node deleted by hand): what the retained Kube-OVN needs (its
+    # master label and the tunnel-interface annotations) stays, the Agilio label's cleanup
+    # step takes it off.
     nodes = _nodes(old)
     assert retained == {
         "kube-ovn-release",
         "multus-nad-crd",
         "lab-control-1-kube-ovn-master-label",
         *(f"{node}-kube-ovn-tunnel-interface" for node in nodes),
+        *(f"{node}-agilio-label" for node in nodes),
     }
+    deleted = {s.name for w in rollout.plan.delete_waves for s in w}
+    assert {f"agilio-label-cleanup-{node}" for node in nodes} <= deleted
     wave_of = {s.name: i for i, w in enumerate(rollout.plan.delete_waves) for s in w}
     for node in _nodes(old):
         undo = [

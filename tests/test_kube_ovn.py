@@ -169,9 +169,23 @@ def test_multus_is_restarted_after_the_release_as_install_sh_does() -> None:
     assert create.startswith("kubectl --context kind-agilio-lab delete pod --namespace kube-system")
     assert "--selector app=multus" in create
     assert "rollout status daemonset/kube-multus-ds --namespace kube-system" in create
-    # Again when Kube-OVN is installed with other values.
-    other = run({"kubeOvn": dev_kube_ovn(values={"networking": {"enableSsl": True}})})
+    # Again when Kube-OVN's CNI config may change: another kube-ovn image.
+    image = {"global": {"images": {"kubeovn": {"tag": "v1.16.2-mirror"}}}}
+    other = run({"kubeOvn": dev_kube_ovn(values=image)})
     assert other.by_name("kube-ovn-multus-restart").inputs["triggers"] != restart.inputs["triggers"]
+
+
+def test_values_that_leave_the_cni_config_restart_no_multus_pod() -> None:
+    """install-cni moves the image's conflist into place (cmd/daemon/cniserver.go `mvCNIConf`):
+    TLS between the OVN daemons or the controller's resources do not change it, and restarting
+    every Multus pod of the cluster for them would take every pod's network setup down at once."""
+    restart = run().by_name("kube-ovn-multus-restart").inputs["triggers"]
+    for values in (
+        {"networking": {"enableSsl": True}},
+        {"controller": {"resources": {"requests": {"cpu": "300m"}}}},
+    ):
+        other = run({"kubeOvn": dev_kube_ovn(values=values)})
+        assert other.by_name("kube-ovn-multus-restart").inputs["triggers"] == restart, values
 
 
 def test_an_existing_multus_is_not_restarted() -> None:
@@ -185,14 +199,20 @@ def test_an_existing_multus_is_not_restarted() -> None:
 def test_destroy_keeps_the_master_label_and_the_tunnel_annotations() -> None:
     result = run()
     # The tunnel annotations sit under each node's NodeMarks (before its registration wait).
+    # Every node patch is retained (issue 17: its delete would re-create a deleted Node)...
     kept = {r.name for r in result.by_type(NODE_PATCH) if r.options["retainOnDelete"]}
-    assert kept == {
+    assert kept == {r.name for r in result.by_type(NODE_PATCH)}
+    assert {
         "lab-control-1-kube-ovn-master-label",
         "lab-worker-1-kube-ovn-tunnel-interface",
         "lab-worker-2-kube-ovn-tunnel-interface",
-    }
-    # The device plugin's own label goes with the device plugin.
-    assert not result.by_name("lab-worker-1-agilio-label").options["retainOnDelete"]
+    } < kept
+    # ...and a cleanup takes the device plugin's label off (and only it, of the node's fields:
+    # the tunnel annotation and master label stay for the retained release).
+    cleanup = result.by_name("agilio-label-cleanup-lab-worker-1").inputs["delete"]
+    assert "label node lab-worker-1 agilio-offload/agilio-cx-" in cleanup
+    tunnel = result.by_name("pulumi-annotations-cleanup-lab-worker-1").inputs["delete"]
+    assert "tunnel_interface" not in tunnel and "kube-ovn/role" not in cleanup + tunnel
 
 
 def test_node_patches_win_conflicts_on_fields_the_stack_owns() -> None:

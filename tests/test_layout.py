@@ -159,3 +159,21 @@ def test_every_module_imports_in_a_fresh_interpreter_in_any_order(seed: int | No
         check=False,
     )
     assert done.returncode == 0, f"order {order}:\n{done.stderr}"
+
+
+def test_no_merge_conflict_marker_is_committed() -> None:
+    """A merge's conflict markers once reached the docs unseen: every tracked text file is free
+    of them."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    markers = (b"<<<<<<< ", b">>>>>>> ", b"=======\n")
+    found = []
+    for name in filter(None, listed):
+        path = REPO / name.decode()
+        if not path.is_file():
+            continue
+        for number, line in enumerate(path.read_bytes().splitlines(keepends=True), 1):
+            if line.startswith(markers[:2]) or line == markers[2]:
+                found.append(f"{name.decode()}:{number}")
+    assert not found, f"conflict markers: {found}"

@@ -164,11 +164,13 @@ def test_baseline_diff_of_the_firmware_app(dev_plan: Path, tmp_path: Path) -> No
 
 
 def test_baseline_diff_lists_added_and_removed(dev_plan: Path, tmp_path: Path) -> None:
-    nodes = [
-        *dev_value("nodes")[:1],
-        {"name": "lab-worker-3", "host": "192.0.2.13", "pf": "ens1np0"},
-    ]
-    changes = diff_against_dev(dev_plan, tmp_path, {"nodes": nodes})
+    # A node leaves the config once decommissioned (the change guard): that plan is the baseline.
+    first, second = dev_value("nodes")[:2]
+    decommissioned = tmp_path / "decommissioned"
+    stack = write_stack(tmp_path, {"nodes": [first, {**second, "decommission": True}]})
+    assert run_plan(decommissioned, "--stack-file", str(stack), "--baseline", str(dev_plan)) == 0
+    nodes = [first, {"name": "lab-worker-3", "host": "192.0.2.13", "pf": "ens1np0"}]
+    changes = diff_against_dev(decommissioned, tmp_path, {"nodes": nodes})
     kinds = {(c["kind"], c["node"]) for c in changes if c["node"]}
     assert ("add", "lab-worker-3") in kinds
     assert ("remove", "lab-worker-2") in kinds

@@ -164,3 +164,15 @@ def test_a_running_hardware_step_counts_its_node_as_disrupted() -> None:
     outcome = run.run(StackState(), [node, vfs])
     assert outcome.finished, outcome.failure
     assert outcome.peak_disrupted == 1 and outcome.peak_nodes == ["n1"]
+
+
+def test_a_hardware_delete_with_no_command_touches_no_node() -> None:
+    """A decommissioned node's removal: its remote steps have no `delete`, which pulumi-command
+    does not even dial (remote/commandController.go `Delete`); the node is not out."""
+    node = Resource(urn=urn(AGILIO_NODE_TYPE, "n1"), type=AGILIO_NODE_TYPE, name="n1", custom=False)
+    vfs = command("n1-vfs", "undo", kind=REMOTE_COMMAND, parent=node.urn)
+    run, _, remote = rehearsal()
+    outcome = run.run(StackState([node, vfs]), None)
+    assert outcome.finished, outcome.failure
+    assert remote.ran == []
+    assert outcome.peak_disrupted == 0, outcome.disrupted_timeline

@@ -12,6 +12,7 @@ from components.config import SriovConfig
 from components.names import STEPS
 from components.node.lease import DRAINED_STEP
 from components.scripts import render_operator_script, render_script, sourced_parts
+from components.waits import DEFAULT_WAITS
 from tests.support.shellcheck import run_shellcheck
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "components" / "node" / "scripts"
@@ -123,7 +124,7 @@ def test_kubectl_script_file_is_strict_bash_and_passes_shellcheck(script: Path) 
 
 
 def test_rendered_wait_vfs_advertised_passes_shellcheck(tmp_path: Path) -> None:
-    params = wait_params("worker-1", SriovConfig(), 4)
+    params = wait_params("worker-1", SriovConfig(), 4, DEFAULT_WAITS)
     path = tmp_path / "wait-vfs-advertised.sh"
     path.write_text(render_kubectl_script("wait-vfs-advertised", params))
     result = run_shellcheck(str(path))

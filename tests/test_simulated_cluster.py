@@ -4,6 +4,7 @@ upstream function it follows does."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -16,8 +17,10 @@ import pytest
 from components.cluster.vf_registration import wait_vfs_advertised_command
 from components.config import KubernetesConfig, SriovConfig
 from components.names import AGILIO_NODE_LABEL, DEFAULT_RESOURCE
+from components.waits import Waits
 from tests.support.kubernetes_program import run
-from tools.engine.resources import Resource
+from tools.engine import datapath_restarts
+from tools.engine.resources import Options, Resource
 from tools.rehearsal.cluster import SimCluster, jsonpath, selectors
 from tools.rehearsal.cluster.apply import ApplyError
 from tools.rehearsal.cluster.ssa import ConflictError
@@ -26,6 +29,19 @@ FIXTURES = Path(__file__).parent / "fixtures" / "kube-apiserver"
 WORKERS = ("lab-worker-1", "lab-worker-2")
 AGILIO_VF = {"vendor": "19ee", "device": "6003", "driver": "nfp_netvf", "pf": "ens1np0"}
 LAB = KubernetesConfig(context="sim")
+
+QUICK_WAIT = Waits(vfs_advertised_seconds=1, vfs_advertised_interval=0.05)
+
+
+def _sh(cluster: SimCluster, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["/bin/sh", "-c", command],
+        env=cluster.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def fresh(tmp_path: Path) -> SimCluster:
@@ -71,6 +87,11 @@ def normalise(text: str) -> str:
     return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME", text)
 
 
+def hint_cause(text: str) -> str:
+    """A registration wait's stderr with its hint cut after the cause's first clause."""
+    return re.sub(r"(likely cause: [^:\n]*)[^\n]*", r"\1 ...", text)
+
+
 def replay_act(cluster: SimCluster, act: list[Any]) -> None:
     kind, *args = act
     if kind == "kubectl":
@@ -105,17 +126,9 @@ def replay_script(cluster: SimCluster, script: list[Any]) -> tuple[str, str, int
         node,
         SriovConfig(),
         expected,
-        timeout_seconds=3,
-        interval_seconds=0.5,
+        Waits(vfs_advertised_seconds=3, vfs_advertised_interval=0.5),
     )
-    answer = subprocess.run(
-        ["/bin/sh", "-c", command],
-        env=cluster.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    answer = _sh(cluster, command)
     return answer.stdout, answer.stderr, answer.returncode
 
 
@@ -149,6 +162,12 @@ def test_the_simulated_cluster_answers_as_the_real_api_server(tmp_path: Path, fi
         if "ssa" in step:  # the server's message: kubectl's first line
             expected_err = expected_err.split("\n", 1)[0] + "\n" if expected_err else ""
         answer = (normalise(out), normalise(err), code)
+        if "script" in step:
+            # The hint's words are the script's own, not the server's: its first clause (which
+            # cause) is compared.
+            answer = (answer[0], hint_cause(answer[1]), code)
+            step = {**step, "stderr": hint_cause(step["stderr"])}
+            expected_err = step["stderr"]
         if step.get("argv", [""])[0] == "get":
             # A list is in name order; normalised names lose it.
             answer = ("".join(sorted(answer[0].splitlines(True))), *answer[1:])
@@ -241,6 +260,41 @@ def test_get_answers_in_kubectls_formats(tmp_path: Path) -> None:
     )
     document = json.loads(cluster.kubectl("get", "node", "lab-worker-1", "-o", "json")[0])
     assert document["metadata"]["managedFields"][0]["manager"] == "kubelet"
+
+
+def test_a_denied_read_is_kube_apiservers_forbidden(tmp_path: Path) -> None:
+    """apiserver responsewriters `forbiddenMessage` inside apimachinery `errors.NewForbidden`:
+    the resource with its group, get or list, the namespace or the cluster scope."""
+    cluster = fresh(tmp_path)
+    cluster.deny("deployments.apps", "kube-ovn-controller")
+    cluster.deny("nodes")
+    get = ("get", "deployment", "kube-ovn-controller", "-n", "kube-system", "--ignore-not-found")
+    assert cluster.kubectl(*get) == (
+        "",
+        'Error from server (Forbidden): deployments.apps "kube-ovn-controller" is forbidden: '
+        'User "sim" cannot get resource "deployments" in API group "apps" in the namespace '
+        '"kube-system"\n',
+        1,
+    )
+    assert cluster.kubectl("get", "deployment", "other", "-n", "kube-system")[1].startswith(
+        'Error from server (NotFound): deployments.apps "other"'
+    )
+    assert cluster.kubectl("get", "nodes", "-o", "name")[1:] == (
+        'Error from server (Forbidden): nodes is forbidden: User "sim" cannot list resource '
+        '"nodes" in API group "" at the cluster scope\n',
+        1,
+    )
+
+
+def test_stopped_controllers_leave_the_objects_as_seeded(tmp_path: Path) -> None:
+    cluster = fresh(tmp_path)
+    cluster.stop_controllers()
+    cluster.kubectl("cordon", "lab-worker-1")
+    cluster.reconcile()
+    node = cluster.node("lab-worker-1")
+    # No node lifecycle controller: the cordon is not followed by its taint.
+    assert node is not None and node["spec"]["unschedulable"] is True
+    assert "taints" not in node["spec"]
 
 
 def test_the_front_end_subprocess_shares_the_store(tmp_path: Path) -> None:
@@ -358,27 +412,67 @@ def test_the_added_node_waits_for_a_plugin_that_needs_its_label(tmp_path: Path) 
     for name in WORKERS:
         cluster.set_node_devices(name, [AGILIO_VF] * 4)
     resources = apply_plan(cluster, skip=("lab-worker-2-agilio-label",))
-    command = wait_vfs_advertised_command(
-        LAB, "lab-worker-2", SriovConfig(), 4, timeout_seconds=1, interval_seconds=0.05
-    )
+    command = wait_vfs_advertised_command(LAB, "lab-worker-2", SriovConfig(), 4, QUICK_WAIT)
 
     def wait() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["/bin/sh", "-c", command],
-            env=cluster.env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return _sh(cluster, command)
 
     failed = wait()
     assert failed.returncode == 1
-    assert "likely cause: no device plugin pod on lab-worker-2" in failed.stderr
+    assert (
+        "likely cause: no device plugin pod on lab-worker-2: the node lacks the label "
+        f"{AGILIO_NODE_LABEL}=true the DaemonSet kube-system/kube-sriov-device-plugin selects"
+    ) in failed.stderr
     cluster.apply_resource("create", resources["lab-worker-2-agilio-label"], None)
     passed = wait()
     assert passed.returncode == 0, passed.stderr
     assert json.loads(passed.stdout.splitlines()[-1])["capacity"] == 4
+
+
+def _wait_vfs(cluster: SimCluster, node: str) -> subprocess.CompletedProcess[str]:
+    command = wait_vfs_advertised_command(LAB, node, SriovConfig(), 4, QUICK_WAIT)
+    return _sh(cluster, command)
+
+
+def _taint(cluster: SimCluster, node: str, taint: dict[str, str]) -> None:
+    with cluster.store.open() as state:
+        live = state.must_get("nodes", "", node)
+        live["spec"]["taints"] = [*live["spec"].get("taints", []), taint]
+        state.write(live, "kubectl-taint")
+
+
+def test_the_hint_names_the_taint_that_keeps_the_plugin_off_and_not_the_cordon(
+    tmp_path: Path,
+) -> None:
+    """The DaemonSet controller's own tolerations (cordon among them) never keep the plugin
+    pod off (recorded, f_daemonset_cordon_vfs: it starts on a cordoned, labelled node); any
+    other NoSchedule/NoExecute taint does, and the hint names it."""
+    cluster = fresh(tmp_path)
+    cluster.kubectl("cordon", "lab-worker-1")
+    _taint(cluster, "lab-worker-1", {"key": "example.com/maintenance", "effect": "NoSchedule"})
+    _taint(cluster, "lab-worker-1", {"key": "example.com/soft", "effect": "PreferNoSchedule"})
+    apply_plan(cluster)
+    assert set(pods(cluster, "kube-sriov-device-plugin-")) == {"lab-worker-2"}
+    failed = _wait_vfs(cluster, "lab-worker-1")
+    assert failed.returncode == 1
+    (cause,) = [line for line in failed.stderr.splitlines() if "likely cause" in line]
+    assert cause.startswith(
+        "  likely cause: no device plugin pod on lab-worker-1: the node has the taint(s) "
+        "example.com/maintenance:NoSchedule, which the DaemonSet "
+        "kube-system/kube-sriov-device-plugin does not tolerate (its controller adds "
+        "tolerations only for the not-ready and unreachable NoExecute taints and the disk-, "
+        "memory- and pid-pressure, unschedulable (cordon) and network-unavailable NoSchedule"
+    ), cause
+    # A node that is not Ready: not-ready/unreachable NoExecute is tolerated, NoSchedule not.
+    cluster.set_node_ready("lab-worker-2", False)
+    cluster.kubectl("delete", "pod", "-n", "kube-system", "-l", "name=sriov-device-plugin")
+    with cluster.store.open() as state:  # the kubelet that stopped never finishes it
+        for pod in state.list("pods", "kube-system"):
+            if pod["metadata"]["name"].startswith("kube-sriov-device-plugin-"):
+                state.remove("pods", "kube-system", pod["metadata"]["name"])
+    cluster.reconcile()
+    cause = _wait_vfs(cluster, "lab-worker-2").stderr
+    assert "the node has the taint(s) node.kubernetes.io/unreachable:NoSchedule, which" in cause
 
 
 def test_the_plugin_counts_vfs_when_it_starts_and_allocatable_drops_when_it_stops(
@@ -446,6 +540,68 @@ def test_a_chart_upgrade_rolls_ovs_ovn_one_node_at_a_time_with_a_surge(tmp_path:
     assert max(len(nodes) for nodes in disrupted) == 1
 
 
+PROGRAM_VALUES: dict[str, Any] = {
+    "namespace": "kube-system",
+    "masterNodes": ["192.0.2.10"],
+    "features": {"enableHardwareOffload": True, "enableLoadbalancer": False},
+    "agent": {"interface": "", "mirroring": {"enabled": False}},
+}
+
+
+def release_of(version: str, values: dict[str, Any]) -> Resource:
+    return Resource(
+        urn="urn:pulumi:dev::agilio-offload::kubernetes:helm.sh/v3:Release::kube-ovn-release",
+        type="kubernetes:helm.sh/v3:Release",
+        name="kube-ovn-release",
+        inputs={
+            "chart": "kube-ovn-v2",
+            "name": "kube-ovn",
+            "namespace": "kube-system",
+            "version": version,
+            "values": values,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"ovsOvn": {"resources": {"limits": {"cpu": "3"}}}},
+        {"ovsOvn": {"podAnnotations": {"example.com/team": "net"}}},
+        {"networking": {"tunnelType": "vxlan", "networkType": "vxlan"}},
+        {"global": {"images": {"kubeovn": {"tag": "v1.16.2-fix1"}}}},
+        {"image": {"pullPolicy": "Always"}},
+        {"masterNodes": ["192.0.2.10", "192.0.2.9"]},
+        {"controller": {"resources": {"limits": {"cpu": "2"}}}},
+        {"networking": {"enableMetrics": False}},
+    ],
+    ids=lambda v: json.dumps(v, sort_keys=True),
+)
+def test_a_values_upgrade_restarts_ovs_ovn_exactly_when_the_plan_says(
+    tmp_path: Path, values: dict[str, Any]
+) -> None:
+    """The simulated chart's ovs-ovn template reads what the real one does (of the values the
+    stack may set), so the rehearsal and the plan (tools/engine/datapath_restarts.py) agree."""
+    cluster = fresh(tmp_path)
+    before = release_of("v1.16.2", PROGRAM_VALUES)
+    cluster.apply_resource("create", before, None)
+    old = {
+        node: [p["metadata"]["name"] for p in found]
+        for node, found in pods(cluster, "ovs-ovn-").items()
+    }
+    start = len(cluster.disruption_history())
+    after = release_of("v1.16.2", {**PROGRAM_VALUES, **values})
+    cluster.apply_resource("update", after, before)
+    new = {
+        node: [p["metadata"]["name"] for p in found]
+        for node, found in pods(cluster, "ovs-ovn-").items()
+    }
+    planned = datapath_restarts.template_changes(before.inputs, after.inputs)
+    assert (new != old) == bool(planned), (planned, old, new)
+    disrupted = [e["nodes"] for e in cluster.disruption_history()[start:] if e["nodes"]]
+    assert max((len(nodes) for nodes in disrupted), default=0) == (1 if planned else 0)
+
+
 # --- pulumi-kubernetes applies -----------------------------------------------------------------
 
 
@@ -461,17 +617,22 @@ def test_node_patches_apply_with_their_manager_and_relinquish_on_delete(tmp_path
     assert "f:pulumi.com/patchFieldManager" in json.dumps(
         managers["agilio-offload-tunnel-interface"]["fieldsV1"]
     )
-    # The tunnel annotation is kept on destroy (retainOnDelete): deleting it forgets it.
-    assert tunnel.options.retain_on_delete
+    # Every node patch is retained (issue 17: a relinquish creates a Node deleted by hand):
+    # deleting it forgets it; the fields stay.
+    label = resources["lab-worker-1-agilio-label"]
+    assert tunnel.options.retain_on_delete and label.options.retain_on_delete
     cluster.apply_resource("delete", None, tunnel)
-    cluster.apply_resource("delete", None, resources["lab-worker-1-agilio-label"])
+    cluster.apply_resource("delete", None, label)
     node = cluster.node("lab-worker-1") or {}
-    annotations = node["metadata"].get("annotations", {})
-    assert annotations["ovn.kubernetes.io/tunnel_interface"] == "ens1np0"
+    assert node["metadata"]["annotations"]["ovn.kubernetes.io/tunnel_interface"] == "ens1np0"
+    assert node["metadata"]["labels"][AGILIO_NODE_LABEL] == "true"
+    # A patch not retained is relinquished (ssa/actions.go `Relinquish`): its label goes;
+    # patchForce stays, the tunnel patch's manager still owns it.
+    relinquished = dataclasses.replace(label, options=Options())
+    cluster.apply_resource("delete", None, relinquished)
+    node = cluster.node("lab-worker-1") or {}
     assert AGILIO_NODE_LABEL not in node["metadata"]["labels"]
-    # patchForce stays: the tunnel patch's manager still owns it (issue 17: the annotations
-    # outlive destroy).
-    assert annotations["pulumi.com/patchForce"] == "true"
+    assert node["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
 
 
 def test_a_conflict_needs_force_and_a_patch_of_a_missing_node_creates_it(tmp_path: Path) -> None:
@@ -519,14 +680,7 @@ def test_the_cluster_preflight_and_verify_run_against_it(tmp_path: Path) -> None
     preflight = run().by_name("cluster-preflight-checks").inputs["create"]
 
     def check() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["/bin/sh", "-c", preflight],
-            env=cluster.env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return _sh(cluster, preflight)
 
     assert check().returncode == 0, check().stderr
     cluster.kubectl("annotate", "node", "lab-worker-2", "ovn.kubernetes.io/tunnel_interface=eth9")
@@ -613,3 +767,131 @@ def test_drain_refusals_and_force_as_the_shared_recordings_show(tmp_path: Path) 
         assert cluster.kubectl("annotate", "node", "lab-worker-2", "a=b", "--overwrite")[0] == (
             "node/lab-worker-2 annotated\n"
         )
+
+
+# --- a Node deleted by hand (issue 17: no phantom Node) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        # Recorded (shared k8s recordings, e_drain): drain, cordon, uncordon of a missing node.
+        ("drain", "ghost", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=30s"),
+        ("cordon", "ghost"),
+        ("uncordon", "ghost"),
+        # kubectl label.go `RunLabel` / annotate.go `RunAnnotate`: the resource builder GETs the
+        # object first (`Latest()`), so a missing one is the server's NotFound.
+        ("label", "node", "ghost", f"{AGILIO_NODE_LABEL}-"),
+        ("annotate", "node", "ghost", "pulumi.com/patchForce-"),
+    ],
+)
+def test_kubectl_on_a_missing_node_is_not_found_and_creates_none(
+    tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    cluster = fresh(tmp_path)
+    assert cluster.kubectl(*argv) == (
+        "",
+        'Error from server (NotFound): nodes "ghost" not found\n',
+        1,
+    )
+    assert cluster.kubectl("get", "node", "ghost", "--ignore-not-found", "-o", "name") == (
+        "",
+        "",
+        0,
+    )
+    assert cluster.node("ghost") is None
+
+
+def test_label_says_what_it_changed(tmp_path: Path) -> None:
+    """label.go `updateDataChangeMsg`; a label to remove that is not there is named first."""
+    cluster = fresh(tmp_path)
+    label = f"{AGILIO_NODE_LABEL}=true"
+    assert cluster.kubectl("label", "node", "lab-worker-1", label)[0] == (
+        "node/lab-worker-1 labeled\n"
+    )
+    assert cluster.kubectl("label", "node", "lab-worker-1", label)[0] == (
+        "node/lab-worker-1 not labeled\n"
+    )
+    assert cluster.kubectl("label", "node", "lab-worker-1", f"{AGILIO_NODE_LABEL}-")[0] == (
+        "node/lab-worker-1 unlabeled\n"
+    )
+    assert cluster.kubectl("label", "node", "lab-worker-1", f"{AGILIO_NODE_LABEL}-") == (
+        f'label "{AGILIO_NODE_LABEL}" not found.\nnode/lab-worker-1 not labeled\n',
+        "",
+        0,
+    )
+    # Recorded (shared k8s recordings, d_ssa_conflict).
+    cluster.kubectl("label", "node", "lab-worker-1", label)
+    assert cluster.kubectl("label", "node", "lab-worker-1", f"{AGILIO_NODE_LABEL}=maybe") == (
+        "",
+        f"error: '{AGILIO_NODE_LABEL}' already has a value (true), and --overwrite is false\n",
+        1,
+    )
+
+
+def test_the_node_mark_cleanups_take_the_label_off_only_an_existing_node(tmp_path: Path) -> None:
+    """The label and tunnel patches are retained (their delete, a relinquish, would create a
+    Node deleted by hand); the cleanup steps' deletes take the label and the `pulumi.com/*`
+    annotations off with kubectl, which never creates a Node."""
+    cluster = SimCluster(tmp_path / "cluster", contexts=("kind-agilio-lab",))
+    cluster.add_node("lab-control-1", control_plane=True)
+    for name in WORKERS:
+        cluster.add_node(name)
+    apply_plan(cluster)
+    program = run()
+    label_cleanup = program.by_name("agilio-label-cleanup-lab-worker-1").inputs["delete"]
+    tunnel_cleanup = program.by_name("pulumi-annotations-cleanup-lab-worker-1").inputs["delete"]
+    for command in (label_cleanup, tunnel_cleanup):
+        done = _sh(cluster, command)
+        assert done.returncode == 0, done.stderr
+    meta = (cluster.node("lab-worker-1") or {})["metadata"]
+    assert AGILIO_NODE_LABEL not in meta["labels"]
+    assert not [k for k in meta["annotations"] if k.startswith("pulumi.com/")]
+    assert meta["annotations"]["ovn.kubernetes.io/tunnel_interface"] == "ens1np0"
+    # Removed fields leave their Apply owners too: nothing of the patches is owned any more.
+    owned = json.dumps([e for e in meta["managedFields"] if e["operation"] == "Apply"])
+    assert AGILIO_NODE_LABEL not in owned and "pulumi.com" not in owned
+    # Again (a re-run after a failure): nothing left to take off, still a pass.
+    assert _sh(cluster, label_cleanup).returncode == 0
+    # The Node deleted by hand: it says so, passes, and creates no Node.
+    cluster.kubectl("delete", "node", "lab-worker-1")
+    gone = _sh(cluster, label_cleanup)
+    assert (gone.returncode, gone.stderr) == (0, "")
+    assert gone.stdout == (
+        "agilio-offload: no Node lab-worker-1 in the cluster: nothing to take off it\n"
+    )
+    assert cluster.node("lab-worker-1") is None
+    # A cluster it cannot read is no missing Node: the step fails.
+    cluster.set_unreachable()
+    failed = _sh(cluster, label_cleanup)
+    assert failed.returncode == 1 and "was refused" in failed.stderr
+
+
+def test_the_undo_brackets_act_on_an_existing_node_and_pass_a_deleted_one(tmp_path: Path) -> None:
+    """drain-before-undo and uncordon-after-undo (their deletes): kubectl on the Node as ever;
+    on a Node deleted by hand, kubectl's NotFound (recorded, e_drain) would fail the removal:
+    the step says there is nothing to drain and passes; an unreadable cluster still fails."""
+    cluster = SimCluster(tmp_path / "cluster", contexts=("kind-agilio-lab",))
+    for name in WORKERS:
+        cluster.add_node(name)
+    program = run()
+    drain = program.by_name("lab-worker-1-drain-before-undo").inputs["delete"]
+    uncordon = program.by_name("lab-worker-1-uncordon-after-undo").inputs["delete"]
+    drained = _sh(cluster, drain)
+    assert drained.returncode == 0, drained.stderr
+    assert drained.stdout.splitlines()[-1] == "node/lab-worker-1 drained"
+    assert (cluster.node("lab-worker-1") or {})["spec"]["unschedulable"] is True
+    assert _sh(cluster, uncordon).stdout == "node/lab-worker-1 uncordoned\n"
+    cluster.add_workload("guarded", "lab-worker-1", pdb_max_unavailable=0)
+    blocked = _sh(cluster, drain.replace("--timeout=600s", "--timeout=5s"))
+    assert blocked.returncode == 1 and "disruption budget" in blocked.stderr
+    cluster.kubectl("delete", "node", "lab-worker-1")
+    for command, verb in ((drain, "drain before"), (uncordon, "uncordon after")):
+        gone = _sh(cluster, command)
+        assert (gone.returncode, gone.stderr) == (0, ""), gone.stderr
+        assert gone.stdout == (
+            f"agilio-offload: no Node lab-worker-1 in the cluster: nothing to {verb} its undo\n"
+        )
+    assert cluster.node("lab-worker-1") is None
+    cluster.set_unreachable()
+    assert _sh(cluster, drain).returncode == 1

@@ -208,6 +208,10 @@ def test_the_plan_writes_the_access_summary_without_secrets(
     assert access["lab-worker-2"]["hostKey"] == "UNPINNED"
     printed = capsys.readouterr().out
     assert "1 node UNPINNED (ssh.allowUnpinned: true)" in printed
+    # Once, in the summary: the long warning is not printed again, but warnings.json keeps it.
+    assert "warning: SSH to 1 node(s) is UNPINNED" not in printed
+    saved = json.loads((out / access_summary.WARNINGS_FILE).read_text())
+    assert saved[0].startswith("SSH to 1 node(s) is UNPINNED")
     assert ED25519.split()[1] not in (out / access_summary.ACCESS_FILE).read_text()
 
 

@@ -1,9 +1,9 @@
 """`python -m tools.verify` end to end against the stand-in `kubectl` first on PATH.
 
-The stand-in (tests/support/kubectl_standin.py, shared with the registration wait's tests)
-answers like a cluster described by a scenario: pods with the labels each Kube-OVN install sets,
-nodes with what kubelet advertises, and per ovs-ovn pod its `other_config:hw-offload` and recorded
-dump-flows text. It records each call's argv and refuses commands it does not know.
+The stand-in (tests/support/kubectl_standin.py, shared with the registration wait's tests) is
+the simulated cluster's kubectl, seeded from a scenario: pods with the labels each Kube-OVN install
+sets, nodes with what kubelet advertises, and per ovs-ovn pod its `other_config:hw-offload` and
+recorded dump-flows text. The cluster logs each call and refuses commands it does not model.
 """
 
 from __future__ import annotations
@@ -597,8 +597,8 @@ def test_no_kubectl_on_path_exits_2(
 def test_unreachable_cluster_exits_2_with_kubectl_stderr(
     kubectl: StandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    message = "Unable to connect to the server: dial tcp 10.0.0.1:6443: connect: no route to host"
-    kubectl.answer({**cluster(), "fail": message})
+    message = "The connection to the server 127.0.0.1:6443 was refused"
+    kubectl.answer({**cluster(), "unreachable": True})
     assert main(["--context", "lab"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
@@ -654,12 +654,13 @@ def test_a_failed_node_wins_over_one_that_cannot_be_checked(
     kubectl: StandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
     scenario = cluster()
-    scenario["pods"].append(ovs_pod("ovs-ovn-c", "node-c"))  # no exec answers: exec fails
+    scenario["pods"].append(ovs_pod("ovs-ovn-c", "node-c"))
+    scenario["exec"]["ovs-ovn-c"] = {"container": "ovs"}  # exec into openvswitch fails
     kubectl.answer(scenario)
     assert main([]) == 1
     out, err = capsys.readouterr()
     assert table_rows(out)["node-c"][-1] == "cannot check"
-    assert 'pods "ovs-ovn-c" not found' in unwrapped(err)
+    assert "container openvswitch is not valid for pod ovs-ovn-c" in unwrapped(err)
     assert "node node-b" in unwrapped(err)
     assert "cannot check node node-c: `kubectl exec -n kube-system ovs-ovn-c" in unwrapped(err)
 
@@ -748,3 +749,15 @@ def test_bad_options_are_usage_errors(argv: list[str], capsys: pytest.CaptureFix
     assert raised.value.code == 2
     err = capsys.readouterr().err
     assert "must be" in unwrapped(err) or "not allowed with argument" in unwrapped(err)
+
+
+def test_outputs_leave_out_a_decommissioned_node(tmp_path: Path) -> None:
+    """A decommissioned node's entry is only its mark (components/node/agilio_node.py): it is
+    no offload node any more, so nothing is expected of it."""
+    from tools.verify import read_outputs
+
+    path = write_outputs(tmp_path, {"node-a": 4})
+    document = json.loads(path.read_text())
+    document["nodes"]["node-b"] = {"pf": "ens1np0", "decommissioned": True}
+    path.write_text(json.dumps(document))
+    assert read_outputs(path) == (VF, {"node-a": 4})

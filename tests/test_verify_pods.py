@@ -53,7 +53,7 @@ def node_a(*dumps: str, hw_offload: str = "true") -> dict[str, Any]:
             "ovs-ovn-7xk2p": {
                 "hw_offload": hw_offload,
                 "flows": samples[0] if len(samples) == 1 else samples,
-                "interfaces": (FIXTURES / "ovs-interfaces.json").read_text(),
+                "interfaces": json.loads((FIXTURES / "ovs-interfaces.json").read_text()),
                 "dpctl_show": (FIXTURES / "dpctl-show.txt").read_text(),
             }
         },

@@ -2,10 +2,11 @@
 kubectl_scripts/wait-vfs-advertised.sh).
 
 The exact create text the program registers runs with `sh -c`, as pulumi-command's local
-provider runs it, against the stand-in kubectl (tests/support/kubectl_standin.py) first on PATH:
-a node that advertises 0, one that advertises the right count after a delay (kubelet's next node
-status update), one that never does (bounded by a one-second timeout), and the states of the
-device plugin pod. Then the cluster-level check as the program registers it, under mocks.
+provider runs it, against the stand-in kubectl (tests/support/kubectl_standin.py: the simulated
+cluster's kubectl with a scripted kubelet) first on PATH: a node that advertises 0, one that
+advertises the right count after a delay (kubelet's next node status update), one that never
+does (bounded by a one-second timeout), and the states of the device plugin pod. Then the
+cluster-level check as the program registers it, under mocks.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from components.names import (
     VF_REGISTRATION_TYPE,
 )
 from components.scripts import render_prelude
+from components.waits import DEFAULT_WAITS, Waits
 from tests.support.kubectl_fixture import (
     AGILIO_LABELS,
     StandIn,
@@ -77,8 +79,7 @@ def wait(
         NODE,
         sriov,
         expected,
-        timeout_seconds=timeout,
-        interval_seconds=0.05,
+        Waits(vfs_advertised_seconds=timeout, vfs_advertised_interval=0.05),
         without_plugin=without_plugin,  # type: ignore[arg-type]
     )
     return subprocess.run(
@@ -99,7 +100,7 @@ def node_reads(kubectl: StandIn) -> int:
 
 def test_parameters_are_a_quoted_prelude_and_kubectl_the_arguments() -> None:
     command = wait_vfs_advertised_command(LAB, NODE, SRIOV, 4)
-    params = wait_params(NODE, SRIOV, 4)
+    params = wait_params(NODE, SRIOV, 4, DEFAULT_WAITS)
     assert render_prelude(params) in command
     assert params["RESOURCE_PATH"] == "corigine\\.com/agilio_sriov"
     assert "RESOURCE_PATH='corigine\\.com/agilio_sriov'" in command
@@ -122,18 +123,25 @@ def test_hostile_values_stay_quoted() -> None:
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [
-        ({"expected": -1}, "0 or more"),
-        ({"timeout_seconds": 0}, "timeout_seconds must be at least 1"),
-        ({"interval_seconds": 0}, "interval_seconds must be more than 0"),
-        ({"without_plugin": "maybe"}, "'pass' or 'fail'"),
-    ],
+    [({"expected": -1}, "0 or more"), ({"without_plugin": "maybe"}, "'pass' or 'fail'")],
 )
 def test_bad_wait_parameters_are_refused(change: dict[str, Any], message: str) -> None:
-    args: dict[str, Any] = {"expected": 4, **change}
-    expected = args.pop("expected")
+    args: dict[str, Any] = {"expected": 4, "without_plugin": "pass", **change}
     with pytest.raises(ValueError, match=message):
-        wait_params(NODE, SRIOV, expected, **args)
+        wait_params(NODE, SRIOV, args["expected"], DEFAULT_WAITS, args["without_plugin"])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"vfs_advertised_seconds": 0}, "vfs_advertised_seconds must be at least 1"),
+        ({"vfs_advertised_interval": 0}, "vfs_advertised_interval must be more than 0"),
+        ({"pf_seconds": 0}, "pf_seconds must be at least 1"),
+    ],
+)
+def test_bad_wait_bounds_are_refused(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Waits(**change)
 
 
 def test_jsonpath_key_escapes_every_dot() -> None:
@@ -275,13 +283,22 @@ def test_every_kubectl_call_gets_the_kubeconfig_and_context(
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))  # not what `~` means (issue 19): passwd home
     kubectl.answer(cluster((0, advertised(VF, 4, 4))))
-    done = wait(4, kubernetes=KubernetesConfig(context="lab", kubeconfig_path="~/.kube/lab"))
-    assert done.returncode == 0, done.stderr
+    # Whether kubectl finds a kubeconfig there depends on the machine (client-go clientcmd
+    # `ClientConfigLoadingRules.Load`: an explicit path that does not exist is an error).
+    wait(4, kubernetes=KubernetesConfig(context="lab", kubeconfig_path="~/.kube/lab"))
     calls = kubectl.calls()
     assert calls and all(
         call[:4] == ["--kubeconfig", f"{passwd_home()}/.kube/lab", "--context", "lab"]
         for call in calls
     )
+    # A kubeconfig that exists: every call of a wait that passes carries it.
+    kubeconfig = str(kubectl.cluster.state_dir / "kubeconfig")
+    kubectl.answer(cluster((0, advertised(VF, 4, 4))))
+    done = wait(4, kubernetes=KubernetesConfig(context="lab", kubeconfig_path=kubeconfig))
+    assert done.returncode == 0, done.stderr
+    calls = kubectl.calls()
+    assert len(calls) > 1
+    assert all(call[:4] == ["--kubeconfig", kubeconfig, "--context", "lab"] for call in calls)
     assert calls[0][4:] == [
         "get",
         "daemonset",
@@ -295,10 +312,10 @@ def test_every_kubectl_call_gets_the_kubeconfig_and_context(
 
 
 def test_unreachable_cluster_fails_at_once(kubectl: StandIn) -> None:
-    kubectl.answer({"fail": "Unable to connect to the server: dial tcp 10.0.0.1:6443"})
+    kubectl.answer({"unreachable": True})
     done = wait(4, timeout=30)
     assert done.returncode == 1
-    assert "Unable to connect to the server" in done.stderr
+    assert "The connection to the server 127.0.0.1:6443 was refused" in done.stderr
     assert "cannot read the DaemonSet kube-system/kube-sriov-device-plugin" in done.stderr
     assert len(kubectl.calls()) == 1
 

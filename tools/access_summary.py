@@ -52,12 +52,22 @@ def access_summary(config: StackConfig, source: str) -> dict[str, dict[str, Any]
     return summary
 
 
-def warnings_of_config_values(values: Mapping[str, str]) -> list[str]:
-    """The config warnings `pulumi preview` prints (components.config.warnings), the unpinned
-    summary line first, for the plan's `warnings.json`."""
+@dataclass(frozen=True)
+class ConfigWarnings:
+    """The config warnings `pulumi preview` prints (components.config.warnings): the unpinned
+    line apart, as the plan's access summary already says which nodes are unpinned."""
+
+    unpinned: str | None
+    others: list[str]
+
+    def all(self) -> list[str]:
+        """Every warning, the unpinned line first (the plan's `warnings.json`)."""
+        return [*([self.unpinned] if self.unpinned else []), *self.others]
+
+
+def warnings_of_config_values(values: Mapping[str, str]) -> ConfigWarnings:
     config = validate_stack_config(raw_config(values))
-    unpinned = unpinned_warning(config)
-    return [*([unpinned] if unpinned else []), *config_warnings(config)]
+    return ConfigWarnings(unpinned_warning(config), config_warnings(config))
 
 
 def summary_of_config_values(values: Mapping[str, str]) -> dict[str, dict[str, Any]]:

@@ -71,8 +71,10 @@ from tools.plan_text import (
     DIGEST,
     TRIGGER_VALUE,
     ValueChange,
+    decommissioning_nodes,
     out_at_once,
     render_order,
+    render_restarts,
     shown,
     value_changes,
 )
@@ -259,7 +261,9 @@ def _patch_header(resource: Resource, file: str) -> str:
         manager=manager or "pulumi-kubernetes-<8 hex characters, chosen at create>",
         by_hand=manager or f"agilio-offload-{resource.name}",
         file=file,
-        on_destroy="the fields are kept on destroy (retainOnDelete)"
+        on_destroy="pulumi forgets the patch (retainOnDelete: its delete, a server-side "
+        "apply, would create the Node again were it deleted); the fields are kept unless a "
+        "cleanup step of the stack takes them off"
         if retained
         else "pulumi gives the fields up (the patch's manager relinquishes them)",
     )
@@ -634,7 +638,8 @@ def render_engine(
             f"  {_OP_SYMBOLS[decision.op]:<2} {decision.name:<44} {operation}"
             + (f"  ({why})" if why else "")
         )
-    lines += ["", *render_order(rollout, command), "", *render_disruption(rollout)]
+    lines += ["", *render_order(rollout, command), "", *render_restarts(rollout)]
+    lines += render_disruption(rollout)
     lines += [f"  ERROR: {error}" for error in plan.errors]
     return "\n".join(lines)
 
@@ -643,6 +648,12 @@ def render_disruption(rollout: Rollout) -> list[str]:
     bound = rollout.max_unavailable
     left = [d.node for d in rollout.disruptions if d.end == NEVER]
     lines = [out_at_once(rollout)]
+    decommissioned = decommissioning_nodes(rollout)
+    if decommissioned:
+        lines.append(
+            f"  decommissioned in their lanes (drain, undo, uncordon), each free to leave "
+            f"agilio-offload:nodes once this update finished: {', '.join(decommissioned)}"
+        )
     if left:
         lines.append(f"  left drained (cordoned) when the run ends: {', '.join(left)}")
     if rollout.over_bound:
@@ -683,6 +694,16 @@ def engine_json(rollout: Rollout) -> dict[str, Any]:
             for w in rollout.waves
             if any(s.calls_provider for s in w.steps)
         ],
+        "datapathRestarts": [
+            {
+                "release": r.release,
+                "why": list(r.why),
+                "nodes": list(r.nodes),
+                "atOnce": r.at_once,
+                "strategy": r.strategy,
+            }
+            for r in rollout.datapath_restarts
+        ],
         "maxUnavailable": rollout.max_unavailable,
         "worstCaseNodesOut": rollout.worst_case,
         "overBound": rollout.over_bound,
@@ -697,13 +718,15 @@ def plan(
     stack: str,
     stack_path: Path | None = None,
     last_outputs: Mapping[str, Any] | None = None,
+    stack_values: tuple[dict[str, str], list[str]] | None = None,
 ) -> ProgramRun:
     """Run the program for `stack` (or the config in `stack_path`) under mocks, as a preview.
 
     `last_outputs` are what the stack exported last (a baseline plan's outputs.json): the
     program's change guard reads them through a StackReference to the stack itself.
+    `stack_values`: the config and secret keys when the caller has read them already.
     """
-    config, secret_keys = stack_config(stack, stack_path=stack_path)
+    config, secret_keys = stack_values or stack_config(stack, stack_path=stack_path)
     own_stack = f"{ORGANIZATION}/{project_name()}/{stack}"
     # The drain prints the placeholder lease: `drained`'s command is the real script with
     # LEASE=<32 zeros> (the token exists once the drain ran), and a rehearsal can replay it.
@@ -757,15 +780,14 @@ def _load_access(path: Path) -> dict[str, Any] | None:
     return json.loads(access_file.read_text()) if access_file.is_file() else None
 
 
-def _access(stack: str, stack_path: Path | None) -> dict[str, Any]:
-    config, _ = stack_config(stack, stack_path=stack_path)
-    return access_summary.summary_of_config_values(config)
-
-
-def _warnings(stack: str, stack_path: Path | None) -> list[str]:
+def _warnings(
+    stack: str, stack_path: Path | None, values: Mapping[str, str]
+) -> access_summary.ConfigWarnings:
     """The warnings `pulumi preview` prints for this config (also in `warnings.json`)."""
-    config, _ = stack_config(stack, stack_path=stack_path)
-    return _esc_notes(stack, stack_path) + access_summary.warnings_of_config_values(config)
+    found = access_summary.warnings_of_config_values(values)
+    return access_summary.ConfigWarnings(
+        found.unpinned, _esc_notes(stack, stack_path) + found.others
+    )
 
 
 def _esc_notes(stack: str, stack_path: Path | None) -> list[str]:
@@ -781,9 +803,8 @@ def _esc_notes(stack: str, stack_path: Path | None) -> list[str]:
     ]
 
 
-def max_unavailable(stack: str, stack_path: Path | None = None) -> int:
-    """`rollout.maxUnavailable` of the stack's config (the model's default when unset)."""
-    config, _ = stack_config(stack, stack_path=stack_path)
+def max_unavailable(config: Mapping[str, str]) -> int:
+    """`rollout.maxUnavailable` of the stack's config values (the model's default when unset)."""
     rollout = json.loads(config.get(f"{project_name()}:rollout", "{}") or "{}")
     default = RolloutConfig.model_fields["max_unavailable"].default
     value = rollout.get("maxUnavailable", default) if isinstance(rollout, dict) else default
@@ -852,7 +873,10 @@ def _destroy(args: argparse.Namespace, baseline: list[Resource] | None, out: Pat
         print(f"plan: {err}", file=sys.stderr)
         return 2
     code, text = _report_engine(
-        baseline, [], max_unavailable(args.stack, args.stack_file), targets=targets
+        baseline,
+        [],
+        max_unavailable(stack_config(args.stack, stack_path=args.stack_file)[0]),
+        targets=targets,
     )
     write_files(out, {"engine.json": text})
     print(f"Plan written to {out}/")
@@ -884,10 +908,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for note in _esc_notes(args.stack, args.stack_file):
         print(f"note: {note}", file=sys.stderr)
     try:
-        run = plan(args.stack, args.stack_file, _baseline_outputs(args.baseline))
+        values = stack_config(args.stack, stack_path=args.stack_file)
     except ConfigError as err:  # the stack file itself (components.config.stack_file)
         print(f"plan: {err}", file=sys.stderr)
         return 2
+    run = plan(args.stack, args.stack_file, _baseline_outputs(args.baseline), values)
     if isinstance(run.error, ConfigError):
         print(f"plan: {run.error}", file=sys.stderr)
         return 2
@@ -898,7 +923,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"plan: the program failed: {type(run.error).__name__}: {run.error}", file=sys.stderr)
         return 1
     resources = [r.as_resource() for r in run.resources]
-    access = _access(args.stack, args.stack_file)
+    access = access_summary.summary_of_config_values(values[0])
     changes = diff_resources(baseline, resources) if baseline is not None else None
     status = {
         c.urn: {"add": "+", "change": "~"}[c.kind] for c in changes or [] if c.kind != "remove"
@@ -907,14 +932,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(render_tree(resources, status if changes is not None else None))
     print(summary(resources))
     print(access_summary.render_summary(access))
-    warnings = _warnings(args.stack, args.stack_file)
-    for warning in warnings:
-        # The access summary above already says which nodes are unpinned, in one line.
-        if "UNPINNED" not in warning:
-            print(f"warning: {warning}")
+    warnings = _warnings(args.stack, args.stack_file, values[0])
+    for warning in warnings.others:  # the access summary above says which nodes are unpinned
+        print(f"warning: {warning}")
     extra = {
         access_summary.ACCESS_FILE: json.dumps(access, indent=2, sort_keys=True),
-        access_summary.WARNINGS_FILE: json.dumps(warnings, indent=2),
+        access_summary.WARNINGS_FILE: json.dumps(warnings.all(), indent=2),
     }
     code = 0
     if changes is not None and baseline is not None:
@@ -938,7 +961,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     code, extra["engine.json"] = _report_engine(
         baseline or [],
         resources,
-        max_unavailable(args.stack, args.stack_file),
+        max_unavailable(values[0]),
         baseline is None,
         reasons,
         targets,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tools.engine import NodeCommand, Op, Rollout, Step, Wave, command_text
+from tools.engine.rollout_analysis import runs_undo
 from tools.wording import shown
 
 # --- the parameters of a rendered script ----------------------------------------------------------
@@ -53,6 +54,7 @@ def body_of(command: Any) -> str:
 TRIGGER_VALUE = "a trigger value"
 # The digest a kubectl step's triggers carry of its node's hardware commands and connection.
 DIGEST = "digest of the node's hardware commands and SSH connection"
+TRIGGER_DIGEST = "a trigger digest (of the values it follows)"
 
 # Why a parameter's change matters, for the lines a reviewer reads first.
 CONSEQUENCES = {
@@ -105,7 +107,13 @@ def value_changes(
     if body_changed:
         changes.append(ValueChange("script text", "the baseline's", "this plan's", node))
     changes += _other_fields(before, after, node, params_old, params_new)
-    return sorted(set(changes), key=lambda c: (c.name != "script text", c.name))
+    # A value may be a list or a mapping (unhashable): dedupe by its JSON text.
+    unique = {(c.name, _key(c.before), _key(c.after), c.node): c for c in changes}
+    return sorted(unique.values(), key=lambda c: (c.name != "script text", c.name))
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _other_fields(
@@ -122,7 +130,10 @@ def _other_fields(
         for path, old, new in leaf_changes(before.get(key), after.get(key), key):
             if path.startswith("triggers["):
                 if isinstance(old, str) and _DIGEST.match(old):
-                    changes.append(ValueChange(DIGEST, old[:12], str(new)[:12], node))
+                    # Only a node's kubectl steps carry the digest of its commands; elsewhere
+                    # (the Multus restart) it is the digest of the values it follows.
+                    name = DIGEST if node else TRIGGER_DIGEST
+                    changes.append(ValueChange(name, old[:12], str(new)[:12], node))
                     continue
                 if any(
                     params_old.get(n) == str(old) and params_new[n] == str(new) for n in params_new
@@ -137,14 +148,23 @@ def leaf_changes(old: Any, new: Any, path: str) -> list[tuple[str, Any, Any]]:
     """(path, before, after) of every leaf that differs; a string holding a JSON object or list
     on both sides (a ConfigMap's config.json) is compared inside."""
     old, new = _json_or_value(old), _json_or_value(new)
+    # A field only one side has (e.g. `environment`) is compared item by item with nothing.
+    if old is None and isinstance(new, dict | list):
+        old = type(new)()
+    if new is None and isinstance(old, dict | list):
+        new = type(old)()
     if isinstance(old, dict) and isinstance(new, dict):
         found = []
         for key in sorted(old.keys() | new.keys(), key=str):
             found += leaf_changes(old.get(key), new.get(key), f"{path}.{key}")
         return found
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+    if isinstance(old, list) and isinstance(new, list):
+        # Item by item; an item only one side has is compared with None (a list is no value
+        # a change can hold: the changes are collected in a set).
         found = []
-        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+        for index in range(max(len(old), len(new))):
+            a = old[index] if index < len(old) else None
+            b = new[index] if index < len(new) else None
             found += leaf_changes(a, b, f"{path}[{index}]")
         return found
     return [] if old == new else [(path, old, new)]
@@ -179,6 +199,7 @@ UNDOES = {
     "firmware": "undo firmware (link back, nfp reload)",
     "driver": "undo driver (nfp reload if due)",
     "vfs": "undo vfs (VFs to 0)",
+    "ssh-return-after-undo": "wait for the SSH port after the undo's reload (TCP probe)",
 }
 # The steps whose `create` only echoes: they act on destroy (their `delete`).
 MARKERS = {
@@ -200,6 +221,21 @@ def reloading_nodes(rollout: Rollout) -> set[str]:
     }
 
 
+def decommissioning_nodes(rollout: Rollout) -> list[str]:
+    """The nodes whose hardware undo runs as forward steps in this rollout (`decommission:
+    true`), not as deletes."""
+    return sorted(
+        {
+            c.node
+            for wave in rollout.waves
+            for c, step in commands_with_steps(wave)
+            if c.step in ("firmware", "driver", "vfs")
+            and step.op not in (Op.DELETE, Op.DELETE_REPLACED)
+            and runs_undo(command_text(step.op, step.resource.inputs))
+        }
+    )
+
+
 def commands_with_steps(wave: Wave) -> list[tuple[NodeCommand, Step]]:
     """Each node command of a wave with the engine step that runs it."""
     by_name = {s.name: s for s in wave.steps}
@@ -217,8 +253,13 @@ def step_label(command: NodeCommand, step: Step, reloading: set[str]) -> str:
         return f"{command.step}: the replaced step is deleted (nothing runs)"
     if command.what == "nothing" or step.retained:
         return f"{command.step} (nothing runs)"
-    deleting = step.op in (Op.DELETE, Op.DELETE_REPLACED)
     text = command_text(step.op, step.resource.inputs)
+    # A decommission runs the undo as an update (or a create): labelled as the undo it runs.
+    deleting = step.op in (Op.DELETE, Op.DELETE_REPLACED) or runs_undo(text)
+    if deleting and text.startswith("echo ") and step.op is not Op.DELETE_REPLACED:
+        return f"{command.step}: nothing runs (its delete only prints)"
+    if deleting and text.startswith("echo "):
+        return f"{command.step}: the replaced step is deleted (its delete only prints)"
     if deleting:
         return UNDOES.get(command.step, f"undo {command.step}")
     if command.step in MARKERS and step.op is not Op.UPDATE:
@@ -278,6 +319,44 @@ def _other_steps(wave: Wave, calls: Sequence[Step]) -> str:
 
 
 SPANS_SHOWN = 5  # groups of nodes out together named on the line; the waves list them all
+NODES_SHOWN = 10  # nodes named on a datapath-restart line; engine.json lists them all
+
+
+def render_restarts(rollout: Rollout) -> list[str]:
+    """What each Kube-OVN release update does to the nodes' datapath (ovs-ovn), in words."""
+    waves = {s.id: w.label for w in rollout.waves for s in w.steps}
+    lines = []
+    for restart in rollout.datapath_restarts:
+        lines += [
+            f"Datapath restarts: {restart.release} in {waves.get(restart.step, '?')} "
+            f"({'; '.join(restart.why)}) changes the ovs-ovn pod template:",
+            "  ovs-ovn restarts OVS and ovn-controller on every node while the step runs (helm "
+            "waits for the rollout)",
+            f"  Agilio nodes: {_named(restart.nodes)}, {restart.at_once} at a time: counted as "
+            f"{restart.at_once} node{'s' if restart.at_once > 1 else ''} out for the whole step",
+            f"  how: the chart's ovs-ovn updateStrategy ({restart.strategy}): a new pod starts "
+            "beside the old one and restarts the node's OVS; the old one goes once the new one "
+            "is Ready",
+            "  kube-ovn-cni restarts too, one node at a time (maxUnavailable 1), without "
+            "restarting OVS",
+        ]
+        if restart.at_once > rollout.max_unavailable:
+            lines.append(
+                f"  DATAPATH RESTART OVER BOUND: {restart.at_once} nodes at a time, more than "
+                f"rollout.maxUnavailable {rollout.max_unavailable}"
+            )
+    for kept in rollout.releases_kept:
+        changed = ", ".join(kept.changed) or "inputs outside the values"
+        lines.append(
+            f"Datapath restarts: none from {kept.release}: what changes ({changed}) is not in "
+            "the ovs-ovn pod template"
+        )
+    return lines
+
+
+def _named(nodes: Sequence[str]) -> str:
+    more = len(nodes) - NODES_SHOWN
+    return ", ".join(nodes[:NODES_SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
 def out_at_once(rollout: Rollout) -> str:

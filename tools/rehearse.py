@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tools.engine import TargetError
 from tools.rehearsal.driver import (
-    Waits,
+    REHEARSAL_WAITS,
     contexts_of,
     open_cluster,
     rehearse,
@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         baseline = StackState.load(args.from_rehearsal)
     elif args.baseline:
         baseline = StackState.from_plan_dir(args.baseline)
-    program = run_stack_program(args.stack, None, None, Waits(), args.stack_file)
+    program = run_stack_program(args.stack, None, None, REHEARSAL_WAITS, args.stack_file)
     with tempfile.TemporaryDirectory(prefix="rehearsal-") as tmp, Fleet() as fleet:
         cluster = open_cluster(Path(tmp), contexts_of(program.config))
         seed_cluster(cluster, program.config)

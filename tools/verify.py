@@ -75,7 +75,7 @@ from typing import Any
 
 from components.names import AGILIO_NODE_LABEL as AGILIO_LABEL
 from components.names import AGILIO_NODE_LABEL_VALUE as AGILIO_LABEL_VALUE
-from components.names import DEFAULT_RESOURCE
+from components.names import DECOMMISSIONED_FACT, DEFAULT_RESOURCE
 from tools.flows import (
     LIST_INTERFACES,
     Counts,
@@ -372,6 +372,8 @@ def read_outputs(path: Path) -> tuple[str | None, dict[str, int | None]]:
         )
     expected: dict[str, int | None] = {}
     for name, facts in nodes.items():
+        if isinstance(facts, dict) and facts.get(DECOMMISSIONED_FACT) is True:
+            continue  # decommissioned: no offload node any more (its label and VFs are gone)
         vfs = facts.get("vfs") if isinstance(facts, dict) else None
         if vfs is not None and (isinstance(vfs, bool) or not isinstance(vfs, int) or vfs < 0):
             raise CannotCheckError(f"--outputs {path}: nodes.{name}.vfs is not a VF count: {vfs!r}")

@@ -117,6 +117,25 @@ def values_hash(values: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
+# The values that shape the CNI config Multus copies from Kube-OVN: kube-ovn-cni's install-cni
+# container moves the image's conflist into the CNI config directory (charts/kube-ovn-v2
+# templates/agent/agent-daemonset.yaml `install-cni`, cmd/daemon/cniserver.go `mvCNIConf`), so
+# it follows the image and the `cni` settings, nothing else in the values.
+CNI_CONFIG_VALUE_PATHS = (("global", "registry", "address"), ("global", "images"), ("cni",))
+
+
+def cni_config_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of the release's values that decides Kube-OVN's CNI config file."""
+    picked: dict[str, Any] = {}
+    for path in CNI_CONFIG_VALUE_PATHS:
+        value: Any = values
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if value is not None:
+            picked[".".join(path)] = value
+    return picked
+
+
 class KubeOvnOffload(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: KubeOvnOffloadArgs, opts: pulumi.ResourceOptions | None = None
@@ -124,14 +143,14 @@ class KubeOvnOffload(pulumi.ComponentResource):
         super().__init__(KUBE_OVN_OFFLOAD_TYPE, name, None, opts)
         helm = args.install == "helm"
         # install.sh labels its masters itself; the chart's ovn-central needs the label.
+        # Retained (as every node patch): the retained release's ovn-central keeps selecting
+        # these nodes.
         self.master_labels = [
             label_node(
                 f"{master.name}-kube-ovn-master-label",
                 master.name,
                 {KUBE_OVN_MASTER_LABEL: KUBE_OVN_MASTER_LABEL_VALUE},
                 self,
-                # The retained release's ovn-central keeps selecting these nodes.
-                keep_on_destroy=True,
             )
             for master in (args.master_nodes if helm else ())
         ]
@@ -143,8 +162,7 @@ class KubeOvnOffload(pulumi.ComponentResource):
                     node,
                     {TUNNEL_INTERFACE_ANNOTATION: uplink},
                     self,
-                    # kube-ovn-cni reads it at every start: without it, on the wrong NIC.
-                    keep_on_destroy=True,
+                    # Retained: kube-ovn-cni reads it at every start (else the wrong NIC).
                     field_manager=TUNNEL_FIELD_MANAGER,
                 )
                 for node, uplink in args.tunnel_interfaces.items()
@@ -163,12 +181,13 @@ class KubeOvnOffload(pulumi.ComponentResource):
             self.multus_restart = restart_multus(
                 f"{name}-multus-restart",
                 args.kubernetes,
-                # Again whenever Kube-OVN is installed anew or with other values. With
-                # `existing` the chart version installs nothing: it restarts no Multus pod.
+                # Again whenever Kube-OVN's CNI config may change: a new install, chart
+                # version or image. Other values leave it as it is: no Multus pod restarts
+                # cluster-wide for them. With `existing` the chart version installs nothing.
                 triggers=[
                     args.install,
                     args.chart_version if helm else "",
-                    values_hash(self.values),
+                    values_hash(cni_config_values(self.values)),
                 ],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
             )

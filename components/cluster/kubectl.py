@@ -32,3 +32,18 @@ def kubectl_command(kubernetes: KubernetesConfig, *args: str) -> str:
     if kubernetes.context:
         command += ["--context", shlex.quote(kubernetes.context)]
     return " ".join([*command, *(shlex.quote(arg) for arg in args)])
+
+
+def if_node_exists(kubernetes: KubernetesConfig, node: str, command: str, *, otherwise: str) -> str:
+    """`command` when the Node `node` exists; without it, print `agilio-offload: <otherwise>` and
+    succeed.
+
+    `kubectl get node N --ignore-not-found` prints nothing, exit 0, for a missing Node
+    (recorded, kube-apiserver v1.36.2) and fails for anything else (unreachable, forbidden):
+    that fails the step, so a cluster that cannot be read never passes for one without the
+    Node. Used where kubectl would fail with NotFound on a Node deleted by hand, and never to
+    guard a server-side apply (one would still create the Node if it went in between).
+    """
+    get = kubectl_command(kubernetes, "get", "node", node, "--ignore-not-found", "-o", "name")
+    say = shlex.join(["echo", f"agilio-offload: {otherwise}"])
+    return f'found=$({get}) || exit $?; if [ -n "$found" ]; then {command}; else {say}; fi'

@@ -7,6 +7,12 @@ named Node exists: a server-side apply of a missing Node would create one), and 
 rollout. Under `SriovDevicePlugin`/`KubeOvnOffload`, which wait for every node's last step, a node
 added to a running stack waited for the plugin pod on itself that the missing label kept away, and
 never finished (issue 17).
+
+Both patches are retained: pulumi-kubernetes deletes a patch by a server-side apply, which
+creates the Node again when it was deleted by hand (provider.py `_patch_node`). A cleanup step
+per patch takes off, with kubectl and only from a Node that still exists, what must go when the
+node leaves the stack: the label, and the `pulumi.com/*` annotations the patches sent. The
+tunnel annotation stays (kube-ovn-cni reads it at every start).
 """
 
 from __future__ import annotations
@@ -17,14 +23,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_command import local
 
-from components.cluster.kubectl import kubectl_command
 from components.cluster.preflight import TUNNEL_FIELD_MANAGER
-from components.cluster.provider import (
-    FIELD_MANAGER_ANNOTATION,
-    PATCH_FORCE_ANNOTATION,
-    annotate_node,
-    label_node,
-)
+from components.cluster.provider import annotate_node, label_node, node_fields_cleanup
 from components.config.models import KubernetesConfig
 from components.names import AGILIO_NODE_LABEL, AGILIO_NODE_LABEL_VALUE, NODE_MARKS_TYPE
 
@@ -53,6 +53,18 @@ class NodeMarks(pulumi.ComponentResource):
             {AGILIO_NODE_LABEL: AGILIO_NODE_LABEL_VALUE},
             self,
         )
+        # The patches are retained (never relinquished: that would create a Node deleted by
+        # hand, provider.py `_patch_node`); these take the label off instead.
+        self.cleanups: list[local.Command] = [
+            node_fields_cleanup(
+                f"agilio-label-cleanup-{args.node}",
+                args.kubernetes,
+                args.node,
+                self.label,
+                self,
+                labels=[AGILIO_NODE_LABEL],
+            )
+        ]
         self.tunnel_interface = None
         if args.uplink:
             self.tunnel_interface = annotate_node(
@@ -60,35 +72,28 @@ class NodeMarks(pulumi.ComponentResource):
                 args.node,
                 {TUNNEL_INTERFACE_ANNOTATION: args.uplink},
                 self,
-                # kube-ovn-cni reads it at every start: without it, on the wrong NIC.
-                keep_on_destroy=True,
                 field_manager=TUNNEL_FIELD_MANAGER,
             )
-            self.annotations_cleanup = self._annotations_cleanup(args)
+            # The annotation stays (kube-ovn-cni: without it, on the wrong NIC); only the
+            # `pulumi.com/*` annotations of its patch go.
+            self.cleanups.append(
+                node_fields_cleanup(
+                    f"pulumi-annotations-cleanup-{args.node}",
+                    args.kubernetes,
+                    args.node,
+                    self.tunnel_interface,
+                    self,
+                )
+            )
         self.register_outputs({"node": args.node})
-
-    def _annotations_cleanup(self, args: NodeMarksArgs) -> local.Command:
-        """The retained tunnel patch keeps its fields, the `pulumi.com/*` annotations it sent
-        too (pulumi-kubernetes sends them in the apply body: await.go `Creation`; nothing
-        relinquishes a retained patch). Deleted before it, this takes those two off the Node,
-        if the Node is still there (an annotate of a missing Node would fail the delete)."""
-        get = kubectl_command(args.kubernetes, "get", "node", args.node, "-o", "name")
-        annotate = kubectl_command(
-            args.kubernetes,
-            "annotate",
-            "node",
-            args.node,
-            f"{PATCH_FORCE_ANNOTATION}-",
-            f"{FIELD_MANAGER_ANNOTATION}-",
-        )
-        return local.Command(
-            f"pulumi-annotations-cleanup-{args.node}",
-            create="true",
-            delete=f"if {get} >/dev/null 2>&1; then {annotate}; fi",
-            add_previous_output_in_env=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.tunnel_interface]),
-        )
 
     @property
     def patches(self) -> list[pulumi.Resource]:
         return [p for p in (self.label, self.tunnel_interface) if p is not None]
+
+    @property
+    def before_registration(self) -> list[pulumi.Resource]:
+        """What the node's VF registration wait depends on: the patches and their cleanups (so
+        a node leaving the stack has its label taken off after that wait's delete, where the
+        patch's own delete was)."""
+        return [*self.patches, *self.cleanups]

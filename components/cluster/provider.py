@@ -9,11 +9,13 @@ CRD), so the next `up` adopts them instead of failing with AlreadyExists.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi_command import local
 
+from components.cluster.kubectl import if_node_exists, kubectl_command
 from components.config.models import KubernetesConfig
 
 # Kube-OVN's own label for the nodes that run ovn-central.
@@ -76,17 +78,12 @@ def adopting_provider(name: str, config: KubernetesConfig) -> k8s.Provider:
 
 
 def label_node(
-    name: str,
-    node: str,
-    labels: Mapping[str, str],
-    parent: pulumi.Resource,
-    *,
-    keep_on_destroy: bool = False,
+    name: str, node: str, labels: Mapping[str, str], parent: pulumi.Resource
 ) -> k8s.core.v1.NodePatch:
-    """Add `labels` to an existing Node; `pulumi destroy` takes them off again, unless
-    `keep_on_destroy` (a label something left running by destroy still needs)."""
+    """Add `labels` to an existing Node. They stay when the patch leaves the stack (see
+    `_patch_node`); `node_fields_cleanup` takes them off where they must go."""
     metadata = k8s.meta.v1.ObjectMetaPatchArgs(name=node, labels=dict(labels))
-    return _patch_node(name, metadata, parent, keep_on_destroy=keep_on_destroy)
+    return _patch_node(name, metadata, parent)
 
 
 def annotate_node(
@@ -95,16 +92,13 @@ def annotate_node(
     annotations: Mapping[str, str],
     parent: pulumi.Resource,
     *,
-    keep_on_destroy: bool = False,
     field_manager: str | None = None,
 ) -> k8s.core.v1.NodePatch:
-    """Add `annotations` to an existing Node; `pulumi destroy` takes them off again, unless
-    `keep_on_destroy`. `field_manager` names who owns them on the Node (the cluster preflight
-    looks for it to tell this stack's value from someone else's)."""
+    """Add `annotations` to an existing Node; they stay as labels do (`label_node`).
+    `field_manager` names who owns them on the Node (the cluster preflight looks for it to
+    tell this stack's value from someone else's)."""
     metadata = k8s.meta.v1.ObjectMetaPatchArgs(name=node, annotations=dict(annotations))
-    return _patch_node(
-        name, metadata, parent, keep_on_destroy=keep_on_destroy, field_manager=field_manager
-    )
+    return _patch_node(name, metadata, parent, field_manager=field_manager)
 
 
 def _patch_node(
@@ -112,17 +106,23 @@ def _patch_node(
     metadata: k8s.meta.v1.ObjectMetaPatchArgs,
     parent: pulumi.Resource,
     *,
-    keep_on_destroy: bool,
     field_manager: str | None = None,
 ) -> k8s.core.v1.NodePatch:
-    """A NodePatch of fields this stack owns.
+    """A NodePatch of fields this stack owns, never deleted by the provider (retainOnDelete).
 
     Server-side apply creates a missing object, so a patch of a Node that does not exist would
     create a phantom Node: the cluster preflight checks every named node exists first. The
     fields are ours by config, so a conflict with another manager's value (the preflight
     reports a foreign tunnel interface before anything changes) is won (`patchForce`).
-    Deleting a patch relinquishes its fields (ssa/actions.go `Relinquish`): `keep_on_destroy`
-    retains the patch instead, so the fields stay.
+
+    pulumi-kubernetes deletes a patch by a server-side apply too (provider.go
+    `kubeProvider.Delete` -> await.go `Deletion` -> ssa/actions.go `Relinquish`: the bare
+    `{apiVersion, kind, metadata.name}` with the patch's field manager), which creates the Node
+    again when it was deleted meanwhile (recorded: kube-apiserver v1.36.2), an empty Node that
+    a later drain passes. No check before it can close that window, so no patch of a Node is
+    ever deleted: destroy (and a node leaving the config) forgets it, and a
+    `node_fields_cleanup` step removes what must go, with kubectl label/annotate, which answer
+    NotFound for a missing Node and never create one.
     """
     pulumi_annotations = {PATCH_FORCE_ANNOTATION: "true"}
     if field_manager:
@@ -135,5 +135,44 @@ def _patch_node(
     return k8s.core.v1.NodePatch(
         name,
         metadata=metadata,
-        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=keep_on_destroy),
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True),
+    )
+
+
+def node_fields_cleanup(
+    name: str,
+    kubernetes: KubernetesConfig,
+    node: str,
+    patch: pulumi.Resource,
+    parent: pulumi.Resource,
+    *,
+    labels: Sequence[str] = (),
+) -> local.Command:
+    """A step whose delete (before `patch`'s, which it depends on) takes `labels` off the Node,
+    and the `pulumi.com/*` annotations pulumi-kubernetes sent with the patch (await.go
+    `Creation` applies them with the fields; nothing takes them off a retained patch), if the
+    Node is still there. kubectl label/annotate patch an existing object only (NotFound
+    otherwise, kubectl label.go `RunLabel` / annotate.go `RunAnnotate` through the resource
+    builder's GET), so no Node is ever created by it; a cluster that cannot be read fails it."""
+    removals = {
+        "label": [f"{key}-" for key in labels],
+        "annotate": [f"{key}-" for key in (PATCH_FORCE_ANNOTATION, FIELD_MANAGER_ANNOTATION)],
+    }
+    commands = [
+        kubectl_command(kubernetes, verb, "node", node, *keys)
+        for verb, keys in removals.items()
+        if keys
+    ]
+    delete = if_node_exists(
+        kubernetes,
+        node,
+        " && ".join(commands),
+        otherwise=f"no Node {node} in the cluster: nothing to take off it",
+    )
+    return local.Command(
+        name,
+        create="true",
+        delete=delete,
+        add_previous_output_in_env=False,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[patch]),
     )

@@ -19,7 +19,7 @@ Two places run it:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pulumi
@@ -30,17 +30,16 @@ from components.cluster.provider import SYSTEM_NAMESPACE
 from components.config import pins
 from components.config.models import KubernetesConfig, SriovConfig
 from components.names import (
+    AGILIO_NODE_LABEL,
+    AGILIO_NODE_LABEL_VALUE,
     DEVICE_PLUGIN_DAEMON_SET,
     DEVICE_PLUGIN_POD_SELECTOR,
     VF_REGISTRATION_TYPE,
 )
 from components.scripts import KUBECTL_SCRIPTS, ParamValue, remote_command, render_script
+from components.waits import DEFAULT_WAITS, Waits
 
 SCRIPT = "wait-vfs-advertised"
-# A restarted plugin registers within seconds and kubelet reports it in its next node status
-# (every 10 s by default); 5 minutes leaves room for a slow image pull.
-DEFAULT_TIMEOUT_SECONDS = 300
-DEFAULT_INTERVAL_SECONDS = 5.0
 
 WithoutPlugin = Literal["pass", "fail"]
 
@@ -61,18 +60,13 @@ def wait_params(
     node: str,
     sriov: SriovConfig,
     expected: int,
-    *,
-    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
-    interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
+    waits: Waits,
     without_plugin: WithoutPlugin = "pass",
 ) -> dict[str, ParamValue]:
-    """The script's parameters; ValueError for values the wait cannot use."""
+    """The script's parameters; ValueError for values the wait cannot use (the bounds are
+    checked by `Waits` itself)."""
     if expected < 0:
         raise ValueError(f"expected VF count of {node} must be 0 or more, not {expected}")
-    if timeout_seconds < 1:
-        raise ValueError(f"timeout_seconds must be at least 1, not {timeout_seconds}")
-    if interval_seconds <= 0:
-        raise ValueError(f"interval_seconds must be more than 0, not {interval_seconds}")
     if without_plugin not in ("pass", "fail"):
         raise ValueError(f"without_plugin must be 'pass' or 'fail', not {without_plugin!r}")
     return {
@@ -80,8 +74,8 @@ def wait_params(
         "RESOURCE": sriov.resource,
         "RESOURCE_PATH": jsonpath_key(sriov.resource),
         "EXPECTED": expected,
-        "TIMEOUT_SECONDS": timeout_seconds,
-        "INTERVAL_SECONDS": f"{interval_seconds:g}",
+        "TIMEOUT_SECONDS": waits.vfs_advertised_seconds,
+        "INTERVAL_SECONDS": f"{waits.vfs_advertised_interval:g}",
         "NAMESPACE": SYSTEM_NAMESPACE,
         "DAEMONSET": DEVICE_PLUGIN_DAEMON_SET,
         "POD_SELECTOR": DEVICE_PLUGIN_POD_SELECTOR,
@@ -89,6 +83,9 @@ def wait_params(
         "VENDORS": ",".join(sriov.vendors),
         "DEVICES": ",".join(sriov.devices),
         "DRIVERS": ",".join(sriov.drivers),
+        "NODE_LABEL": AGILIO_NODE_LABEL,
+        "NODE_LABEL_VALUE": AGILIO_NODE_LABEL_VALUE,
+        "NODE_LABEL_PATH": jsonpath_key(AGILIO_NODE_LABEL),
     }
 
 
@@ -97,9 +94,7 @@ def wait_vfs_advertised_command(
     node: str,
     sriov: SriovConfig,
     expected: int,
-    *,
-    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
-    interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
+    waits: Waits = DEFAULT_WAITS,
     without_plugin: WithoutPlugin = "pass",
 ) -> str:
     """The `local.Command` create text that waits until `node` advertises `expected` VFs.
@@ -110,14 +105,7 @@ def wait_vfs_advertised_command(
     `without_plugin="pass"` (the in-chain step) passes when no device plugin DaemonSet exists
     yet; `"fail"` (the cluster check) fails then.
     """
-    params = wait_params(
-        node,
-        sriov,
-        expected,
-        timeout_seconds=timeout_seconds,
-        interval_seconds=interval_seconds,
-        without_plugin=without_plugin,
-    )
+    params = wait_params(node, sriov, expected, waits, without_plugin)
     script = render_kubectl_script(SCRIPT, params)
     return f"{remote_command(script, sudo=False)} {SCRIPT} {kubectl_command(kubernetes)}"
 
@@ -129,7 +117,7 @@ class VfRegistrationArgs:
     nodes: Mapping[str, int]
     sriov: SriovConfig
     kubernetes: KubernetesConfig
-    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+    waits: Waits = field(default_factory=Waits)
 
 
 class VfRegistration(pulumi.ComponentResource):
@@ -153,12 +141,7 @@ class VfRegistration(pulumi.ComponentResource):
         self, name: str, node: str, expected: int, args: VfRegistrationArgs
     ) -> local.Command:
         create = wait_vfs_advertised_command(
-            args.kubernetes,
-            node,
-            args.sriov,
-            expected,
-            timeout_seconds=args.timeout_seconds,
-            without_plugin="fail",
+            args.kubernetes, node, args.sriov, expected, args.waits, without_plugin="fail"
         )
         return local.Command(
             f"{name}-{node}",

@@ -72,6 +72,9 @@ class NodeConfig(_Model):
     user: LinuxUser | None = None
     host_key: HostKey | None = None
     assy: Assy | None = None
+    # Undo the node's offload in the rollout's order and bound (docs/rollout.md "Removing a
+    # node"); a node leaves `nodes` only once an update has finished its decommission.
+    decommission: StrictBool = False
 
 
 class SshConfig(_Model):
@@ -225,6 +228,7 @@ class StackConfig(_Model):
             vfs=node.vfs if node.vfs is not None else self.vfs,
             app=self.firmware.app,
             assy=node.assy or self.firmware.assy,
+            decommission=node.decommission,
         )
 
 
@@ -242,3 +246,4 @@ class ResolvedNode(_Model):
     vfs: int
     app: str
     assy: str
+    decommission: bool = False

@@ -36,13 +36,14 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_command import local, remote
 
-from components.cluster.kubectl import kubectl_command
+from components.cluster.kubectl import if_node_exists, kubectl_command
 from components.cluster.provider import SYSTEM_NAMESPACE
 from components.cluster.vf_registration import wait_vfs_advertised_command
 from components.config.models import KubernetesConfig, ResolvedNode, SriovConfig, StackConfig
 from components.config.paths import expand_home
 from components.names import (
     AGILIO_NODE_TYPE,
+    DECOMMISSIONED_FACT,
     DEVICE_PLUGIN_POD_SELECTOR,
     SSH_RETURN_AFTER_UNDO_STEP,
     SSH_RETURN_STEP,
@@ -63,6 +64,7 @@ from components.scripts import (
     render_operator_script,
     render_script,
 )
+from components.waits import DEFAULT_WAITS, Waits
 
 # What the firmware and vfs steps report in their JSON line, exposed as the node's facts.
 REPORTED_FACTS = ("pciAddress", "totalVfs", "vfs", "firmware")
@@ -74,8 +76,6 @@ DRAIN_TIMEOUT = "600s"
 POD_DELETE_TIMEOUT = "120s"
 DRAIN_OPTIONS = ("--ignore-daemonsets", "--delete-emptydir-data", f"--timeout={DRAIN_TIMEOUT}")
 
-# How long a step waits for the PF to come back after a driver reload.
-PF_WAIT_SECONDS = 300
 # pulumi-command retries only the dial (remote/connection.go `dialWithRetry`): it stops when
 # `try + 1 > dialErrorLimit`, so DIAL_ERROR_LIMIT + 1 tries, each bounded by
 # PER_DIAL_TIMEOUT_SECONDS for the TCP connect only (x/crypto ssh.Dial: `net.DialTimeout(...,
@@ -115,10 +115,14 @@ class SshReturnBounds:
     may take to go away after the reload was armed (its 2 s delay on the node, then rmmod);
     `back`: how long it may then take to come back (as long as a step waits for the PF)."""
 
-    gone: int = 30
-    back: int = PF_WAIT_SECONDS
+    gone: int = DEFAULT_WAITS.ssh_gone_seconds
+    back: int = DEFAULT_WAITS.pf_seconds
     poll: float = 0.5
     probe: float = 2.0
+
+    @classmethod
+    def of(cls, waits: Waits) -> SshReturnBounds:
+        return cls(gone=waits.ssh_gone_seconds, back=waits.pf_seconds)
 
 
 def ssh_return_command(
@@ -310,6 +314,7 @@ class AgilioNodeArgs:
     after: Sequence[pulumi.Resource] = ()
     # What its VF registration wait needs on the Node first (its label and tunnel annotation).
     marks: Sequence[pulumi.Resource] = ()
+    waits: Waits = field(default_factory=Waits)
 
 
 class AgilioNode(pulumi.ComponentResource):
@@ -341,8 +346,17 @@ class AgilioNode(pulumi.ComponentResource):
         self.node_name = args.node.name
         self._node = args.node
         self._access = args.access
+        self._waits = args.waits
         steps = NodeStepFactory(args.node, args.access, parent=self)
-        wait = {"PF_WAIT_SECONDS": PF_WAIT_SECONDS}
+        if args.node.decommission:
+            self._decommission(steps, args)
+        else:
+            self._roll_out(steps, args)
+        self.register_outputs({"node": self._node.name, "facts": self.facts})
+
+    def _roll_out(self, steps: NodeStepFactory, args: AgilioNodeArgs) -> None:
+        """The node's rollout: its steps in runbook order (the module's docstring)."""
+        wait = {"PF_WAIT_SECONDS": args.waits.pf_seconds}
         hardware = {
             "firmware": steps.commands("firmware", {}, undo=True, lease=True),
             # RELOAD=auto: a synchronous reload when SSH does not cross the card, else detached
@@ -407,7 +421,11 @@ class AgilioNode(pulumi.ComponentResource):
         self.vfs_advertised = steps.local_step(
             "vfs-advertised",
             wait_vfs_advertised_command(
-                args.access.kubernetes, args.node.name, args.access.sriov, args.node.vfs
+                args.access.kubernetes,
+                args.node.name,
+                args.access.sriov,
+                args.node.vfs,
+                args.waits,
             ),
             after=[self.device_plugin_restart, *args.marks],
             triggers=triggers,
@@ -425,7 +443,6 @@ class AgilioNode(pulumi.ComponentResource):
         self.facts = {"pf": self._node.pf}
         for key in REPORTED_FACTS:
             self.facts[key] = reported.apply(lambda facts, key=key: facts[key])
-        self.register_outputs({"node": self._node.name, "facts": self.facts})
 
     def _drained_commands(
         self, steps: NodeStepFactory, hardware: dict[str, StepCommands]
@@ -448,7 +465,8 @@ class AgilioNode(pulumi.ComponentResource):
 
     def _ssh_return_command(self, action: str) -> str:
         node = self._node
-        return ssh_return_command(node.name, node.host, node.port, action)
+        bounds = SshReturnBounds.of(self._waits)
+        return ssh_return_command(node.name, node.host, node.port, action, bounds)
 
     # --- what re-runs the kubectl steps ---
 
@@ -530,6 +548,7 @@ class AgilioNode(pulumi.ComponentResource):
             kubectl_args=self._drain_args(),
             done=f"{name} is drained before any undo",
             off=f"rollout.drain is off: {name} is not drained before its undo",
+            gone=f"no Node {name} in the cluster: nothing to drain before its undo",
             after=after,
         )
 
@@ -551,6 +570,7 @@ class AgilioNode(pulumi.ComponentResource):
             kubectl_args=("uncordon", name),
             done=f"{name} is uncordoned after any undo",
             off=f"rollout.drain is off: {name} was not cordoned for its undo",
+            gone=f"no Node {name} in the cluster: nothing to uncordon after its undo",
             after=after,
         )
 
@@ -562,15 +582,187 @@ class AgilioNode(pulumi.ComponentResource):
         kubectl_args: Sequence[str],
         done: str,
         off: str,
+        gone: str,
         after: Sequence[pulumi.Resource],
     ) -> local.Command:
         """A step whose create only prints `done` and whose delete runs kubectl (with drain
-        off: prints `off`). No triggers: it is never replaced, only updated."""
+        off: prints `off`). No triggers: it is never replaced, only updated.
+
+        A Node deleted by hand (a machine taken out of the cluster before it leaves the
+        config) has nothing to drain or uncordon (the pod garbage collector deletes the pods
+        bound to a missing Node, podgc `gcOrphaned`): the delete says so (`gone`) and passes,
+        where kubectl would fail with NotFound. A Node that exists is drained as ever."""
         if self._access.drain:
-            delete = kubectl_command(self._access.kubernetes, *kubectl_args)
+            kubernetes = self._access.kubernetes
+            delete = if_node_exists(
+                kubernetes,
+                self._node.name,
+                kubectl_command(kubernetes, *kubectl_args),
+                otherwise=gone,
+            )
         else:
             delete = echo_command(off)
         return steps.local_step(step, echo_command(done), after=after, delete=delete)
+
+    # --- the decommission chain (`nodes[].decommission: true`) ---
+
+    def _decommission(self, steps: NodeStepFactory, args: AgilioNodeArgs) -> None:
+        """The node's undo as forward steps, in its lane, within `rollout.maxUnavailable`:
+
+            uncordon-after-undo (no-op) -> drain -> drain-before-undo (no-op) -> vfs undo
+            -> ssh-return (no-op) -> driver undo -> firmware undo -> ssh-return-after-undo
+            (the probe, ACTION=undo) -> reload-wait undo -> drained undo (the drain lease
+            removed) -> device-plugin-restart
+            -> vfs-advertised (no-op) -> uncordon
+
+        The same resources as the rollout's steps, so a decommission updates or replaces them
+        and creates none. The engine's choice (tools/engine, pulumi-command's rules): a remote
+        step keeps its triggers ([pf]), so its new `create` (the undo) runs as an update
+        (remote/commandController.go `Update`: `news.Update`, else `news.Create`); the kubectl
+        steps with triggers get new ones, so they are replaced create-first and their old
+        delete (none) runs at the end; the brackets (no triggers) are updated. Every delete
+        is made inert: None on the remote steps (`Delete` returns before dialing when
+        `props.Delete == nil`), a print on the local ones. So once the decommission finished,
+        the node leaves `nodes` (or gets a new PF) without any command touching it."""
+        node = self._node
+        wait = {"PF_WAIT_SECONDS": args.waits.pf_seconds}
+        undo = {
+            "vfs": self._undo_only(steps, "vfs", {"VFS": node.vfs, **wait}),
+            "driver": self._undo_only(steps, "driver", {"RELOAD": "auto", **wait}),
+            "firmware": self._undo_only(steps, "firmware", {}),
+            "reload-wait": self._undo_only(steps, "reload-wait", wait),
+        }
+        # Not the rollout's triggers: going back to `decommission: false` replaces these steps
+        # again, so the node is drained before its apply and uncordoned after.
+        triggers: list[pulumi.Input[object]] = [*self._kubectl_triggers(undo), "decommission"]
+        noop = self._decommission_noop
+
+        self.uncordon_after_undo = noop("uncordon-after-undo", after=args.after)
+        self.drain = self._decommission_local(
+            "drain", self._decommission_drain(), [self.uncordon_after_undo], triggers
+        )
+        self.drain_before_undo = noop("drain-before-undo", after=[self.drain])
+        self.vfs = self._decommission_remote(steps, "vfs", undo["vfs"], [self.drain_before_undo])
+        self.ssh_return = noop(SSH_RETURN_STEP, after=[self.vfs], triggers=triggers)
+        self.driver = self._decommission_remote(steps, "driver", undo["driver"], [self.ssh_return])
+        self.firmware = self._decommission_remote(
+            steps, "firmware", undo["firmware"], [self.driver]
+        )
+        # The firmware undo may have armed a detached reload: wait, without a session, for the
+        # SSH port to go away and come back (passes when it does not go away).
+        self.ssh_return_after_undo = self._decommission_local(
+            SSH_RETURN_AFTER_UNDO_STEP, self._ssh_return_command("undo"), [self.firmware]
+        )
+        self.reload_wait = self._decommission_remote(
+            steps, "reload-wait", undo["reload-wait"], [self.ssh_return_after_undo]
+        )
+        # Kept, as the rollout's other steps: unregistered, its delete would dial the node.
+        self.drained = self._decommission_remote(
+            steps, DRAINED_STEP, self._undo_only(steps, DRAINED_STEP, {}), [self.reload_wait]
+        )
+        # The plugin counts VFs only when it starts: restarted, it advertises none here.
+        self.device_plugin_restart = self._decommission_local(
+            "device-plugin-restart",
+            kubectl_command(args.access.kubernetes, *self._device_plugin_restart_args()),
+            [self.drained],
+            triggers,
+        )
+        self.vfs_advertised = noop(
+            "vfs-advertised", after=[self.device_plugin_restart], triggers=triggers
+        )
+        self.uncordon = self._decommission_local(
+            "uncordon", self._decommission_uncordon(), [self.vfs_advertised], triggers
+        )
+        self.last_step = self.uncordon
+        # Known in a preview; in `pulumi up` the URN resolves once the engine has run the
+        # uncordon (pulumi `source_eval.go` `(*resmon).RegisterResource` answers only after
+        # `<-step.done`, and fails when the step failed), so the mark is exported only when the
+        # whole decommission finished; a failed one keeps the last outputs.
+        decommissioned = self.uncordon.urn.apply(lambda _urn: True)
+        self.facts = {"pf": node.pf, DECOMMISSIONED_FACT: decommissioned}
+
+    def _undo_only(
+        self, steps: NodeStepFactory, step: str, params: dict[str, ParamValue]
+    ) -> StepCommands:
+        """`step`'s undo (ACTION=undo, the text its delete runs in the rollout) as its create;
+        nothing on delete."""
+        script = render_script(step, steps.params({**params, "ACTION": "undo"}))
+        return StepCommands(create=remote_command(script, sudo=self._node.sudo), delete=None)
+
+    def _decommission_remote(
+        self,
+        steps: NodeStepFactory,
+        step: str,
+        commands: StepCommands,
+        after: Sequence[pulumi.Resource],
+    ) -> remote.Command:
+        """As `NodeStepFactory.remote_step`, with the rollout's triggers ([pf]) although the
+        delete is None: the change from the rollout's step is an update (runs the undo), and a
+        later PF change replaces it delete-first with an inert delete."""
+        return remote.Command(
+            step_name(self._node.name, step),
+            connection=steps.connection,
+            create=commands.create,
+            delete=commands.delete,
+            triggers=[self._node.pf],
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=list(after), delete_before_replace=True
+            ),
+        )
+
+    def _decommission_local(
+        self,
+        step: str,
+        create: str,
+        after: Sequence[pulumi.Resource],
+        triggers: Sequence[pulumi.Input[object]] | None = None,
+    ) -> local.Command:
+        """A kubectl step (or probe) whose create also runs on update (no `update`), and whose
+        delete only prints."""
+        name = self._node.name
+        return local.Command(
+            step_name(name, step),
+            create=create,
+            delete=echo_command(f"{name} {step}: decommissioned, nothing to undo"),
+            triggers=list(triggers) if triggers is not None else None,
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
+        )
+
+    def _decommission_noop(
+        self,
+        step: str,
+        *,
+        after: Sequence[pulumi.Resource],
+        triggers: Sequence[pulumi.Input[object]] | None = None,
+    ) -> local.Command:
+        message = echo_command(f"{self._node.name} {step}: decommissioned, nothing to run")
+        return self._decommission_local(step, message, after, triggers)
+
+    def _decommission_drain(self) -> str:
+        """The drain; when it fails (a PodDisruptionBudget, its timeout) the node is uncordoned
+        again before the step fails: nothing of it is undone yet, so a failed decommission
+        leaves the node in service, not out beside the next node of a re-run."""
+        if not self._access.drain:
+            return self._drain_command()
+        drain = self._drain_command()
+        uncordon = self._uncordon_command()
+        return self._if_node_exists(f"{drain} || {{ {uncordon}; exit 1; }}", "nothing to drain")
+
+    def _decommission_uncordon(self) -> str:
+        if not self._access.drain:
+            return self._uncordon_command()
+        return self._if_node_exists(self._uncordon_command(), "nothing to uncordon")
+
+    def _if_node_exists(self, command: str, otherwise: str) -> str:
+        """A decommission goes on when the Node was deleted by hand (the machine may still be
+        reachable over SSH, and its card still configured): nothing to drain or uncordon."""
+        name = self._node.name
+        kubernetes = self._access.kubernetes
+        return if_node_exists(
+            kubernetes, name, command, otherwise=f"no Node {name} in the cluster: {otherwise}"
+        )
 
     @staticmethod
     def _facts(stdouts: list[str]) -> dict[str, object]:

@@ -12,9 +12,15 @@ The guard reads what the stack's last update exported (its own `nodes` output, t
 StackReference to itself: the engine's builtin provider answers it from the backend's latest
 snapshot, `pkg/resource/deploy/builtins.go` `readStackReference` -> `GetStackOutputs`, and a
 stack with no update yet has no outputs) and compares it with the config:
-- more nodes removed than `rollout.maxUnavailable`: refused; remove at most that many per update;
-- a node whose PF changed in place: refused; remove the node (`pulumi up`), then add it back with
-  the new PF (`pulumi up`), so its whole undo runs before its new apply.
+- a node leaves `nodes` only when the last outputs mark it decommissioned (`nodes[i].decommission:
+  true` and a `pulumi up` that finished it: its mark waits for its last step). Its steps' deletes
+  are then inert, so the delete waves cannot take it out whatever they are. Counting removals
+  was not enough: after a failed delete phase the outputs (registered when the program ended,
+  kept by the engine, `step_executor.go` `executeRegisterResourceOutputs`) already lack the node
+  whose undo did not finish, and its remaining undo ran beside the next removal's;
+- a node whose PF changed in place: refused unless it was decommissioned (its old steps'
+  deletes are inert; the new PF is a fresh apply in the node's lane). Else: decommission it
+  (`pulumi up`), then set the new PF with `decommission: false` (`pulumi up`).
 Its verdict is an input of the preflight gate: a refusal fails the gate, so no node step changes
 anything, and a failed program run makes the engine delete nothing.
 """
@@ -26,6 +32,7 @@ from collections.abc import Mapping
 import pulumi
 
 from components.config.models import StackConfig
+from components.names import DECOMMISSIONED_FACT
 
 NODES_OUTPUT = "nodes"
 
@@ -39,30 +46,36 @@ class ChangeRefused(pulumi.RunError):
         super().__init__(f"change refused before any node was touched:\n{lines}")
 
 
+def was_decommissioned(facts: object) -> bool:
+    """The last outputs' mark of a node whose decommission finished (components/outputs.py)."""
+    return isinstance(facts, Mapping) and facts.get(DECOMMISSIONED_FACT) is True
+
+
 def change_problems(config: StackConfig, previous_nodes: Mapping[str, object] | None) -> list[str]:
     """What is wrong with going from the last update's `nodes` output to `config`."""
     if not previous_nodes:
         return []  # the first update, or a stack that exported no nodes yet
-    current = {node.name: node for node in config.resolved_nodes()}
+    current = {node.name for node in config.nodes}
     problems = []
-    removed = sorted(set(previous_nodes) - set(current))
-    bound = config.rollout.max_unavailable
-    if len(removed) > bound:
-        problems.append(
-            f"agilio-offload:nodes: this update removes {len(removed)} nodes "
-            f"({', '.join(removed)}) but rollout.maxUnavailable is {bound}: the engine undoes "
-            f"removed nodes all at once (drain, VFs off, driver reload). Remove at most {bound} "
-            f"per `pulumi up`, or raise agilio-offload:rollout.maxUnavailable for this update."
-        )
+    for name in sorted(set(previous_nodes) - current):
+        if not was_decommissioned(previous_nodes[name]):
+            problems.append(
+                f"agilio-offload:nodes: node {name} leaves the config without a finished "
+                f"decommission: its undo (drain, VFs off, driver reload) would run in the "
+                f"engine's delete waves, beside any other removal's, outside "
+                f"rollout.maxUnavailable. Put it back, set its decommission: true, `pulumi up` "
+                f"(its undo runs in its lane), then remove it and `pulumi up` again."
+            )
     for index, node in enumerate(config.nodes):
         before = previous_nodes.get(node.name)
         old_pf = before.get("pf") if isinstance(before, Mapping) else None
-        if isinstance(old_pf, str) and old_pf != node.pf:
+        if isinstance(old_pf, str) and old_pf != node.pf and not was_decommissioned(before):
             problems.append(
                 f"agilio-offload:nodes[{index}].pf: node {node.name}'s PF changes from {old_pf} "
                 f"to {node.pf} in place, which would interleave the old PF's undo with the new "
-                f"PF's apply. Remove the node from agilio-offload:nodes and `pulumi up` (undoes "
-                f"{old_pf}), then add it back with pf {node.pf} and `pulumi up` again."
+                f"PF's apply. Keep pf {old_pf}, set nodes[{index}].decommission: true and "
+                f"`pulumi up` (undoes {old_pf}), then set pf {node.pf} with decommission: false "
+                f"and `pulumi up` again."
             )
     return problems
 

@@ -10,7 +10,9 @@ no node waits for the slowest node of a batch (a rolling window, not barriers). 
 stops new work everywhere (the engine starts no new step after a failure).
 
 `pulumi destroy` deletes dependents first: node i is undone before node i-k, one node per lane at
-a time, so the bound holds in reverse too. Removing nodes is bounded by the change guard.
+a time, so the bound holds in reverse too. A node leaves the config only once decommissioned
+(`nodes[].decommission: true`: its undo runs at its place in its lane, as forward steps; the
+change guard refuses any other removal), so its removal then runs no command.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from components.config.models import StackConfig
 from components.node.agilio_node import AgilioNode, AgilioNodeArgs, node_access
 from components.node.change_guard import change_verdict
 from components.node.preflight import Preflight, PreflightArgs
+from components.waits import DEFAULT_WAITS, Waits
 
 
 def lane_predecessor(index: int, lanes: int) -> int | None:
@@ -36,6 +39,7 @@ def roll_out_nodes(
     private_key: pulumi.Input[str] | None,
     checks: Sequence[pulumi.Resource] = (),
     marks: Callable[[str, Sequence[pulumi.Resource]], Sequence[pulumi.Resource]] | None = None,
+    waits: Waits = DEFAULT_WAITS,
 ) -> list[AgilioNode]:
     """Every Agilio node in config order, rolled out in `rollout.maxUnavailable` lanes after
     every node's preflight, the cluster `checks` and the change guard have passed.
@@ -58,8 +62,12 @@ def roll_out_nodes(
         before = lane_predecessor(index, lanes)
         if before is not None:
             after.append(nodes[before].last_step)
-        own_marks = marks(node.name, [preflight.gate]) if marks else ()
+        # A decommissioned node keeps none: its label goes (the device plugin leaves it) at
+        # the end of the update that decommissions it.
+        own_marks = marks(node.name, [preflight.gate]) if marks and not node.decommission else ()
         nodes.append(
-            AgilioNode(node.name, AgilioNodeArgs(node, access, after=after, marks=own_marks))
+            AgilioNode(
+                node.name, AgilioNodeArgs(node, access, after=after, marks=own_marks, waits=waits)
+            )
         )
     return nodes

@@ -7,10 +7,11 @@ The emulated node and the stand-ins:
 - `node_steps`: the program's exact node commands run over SSH on an emulated node
   (`run_step`, `apply_all`, `undo_all`) and readers of what the node recorded;
 - `kubectl_fixture`: the stand-in `kubectl` first on PATH (`StandIn`, the `kubectl` fixture of
-  tests/conftest.py) and builders for the cluster it answers as (`pod`, `node`, `advertised`,
-  ...); `kubectl_standin` is the stand-in itself, run as a plain file;
-- `cluster_standin`: the stand-in `kubectl` the cluster preflight script runs against, and
-  builders for a fresh, an install.sh and a chart-installed cluster.
+  tests/conftest.py) over a simulated cluster (tools/rehearsal/cluster) seeded from a scenario,
+  and builders for it (`pod`, `node`, `advertised`, ...); `kubectl_standin` is the stand-in
+  itself (the simulated cluster's kubectl with a scripted kubelet), run as a plain file;
+- `cluster_standin`: the simulated cluster the cluster preflight script runs against (`StandIn`),
+  and builders for a fresh, an install.sh and a chart-installed cluster.
 
 The program, its config and its tools:
 - `stack_config`: the dev stack's raw config (`dev_config`), a value set at a path (`set_path`),

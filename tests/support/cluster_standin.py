@@ -1,193 +1,187 @@
-"""A stand-in `kubectl` for the cluster preflight: answers `get` from a recorded cluster.
+"""The cluster the preflight script's `kubectl` answers from: the simulated cluster
+(tools/rehearsal/cluster), seeded by the builders below and run with its controllers stopped.
 
-The cluster is a JSON file of objects (`STANDIN_CLUSTER`); every call is appended to
-`STANDIN_CALLS`. It answers what the preflight script asks, as kubectl v1.3x does:
+A cluster is a list of seeds, each a step on a fresh `SimCluster`, in order: nodes registered as
+kubelet does, objects created by the field manager that makes them (install.sh's
+`kubectl apply`, Helm, the stack's pulumi-kubernetes), annotations set with `kubectl annotate` or
+by the stack's server-side apply patches, so managedFields are the API server's own. Faults:
+`denied` (RBAC refuses a read, kube-apiserver's Forbidden) and `unreachable`.
 
-- `get KIND NAME [--namespace NS] [--ignore-not-found] -o jsonpath=T`: one object; a missing
-  one prints nothing with `--ignore-not-found`, else `Error from server (NotFound)`, exit 1
-  (kubectl `get.go` `RunGet`, IgnoreNotFound);
-- `get KIND [--all-namespaces] [--selector k=v] -o jsonpath=T`: a `List` with `items`;
-- `-o jsonpath=T` and `--selector` as the simulated cluster answers them
-  (tools/rehearsal/cluster/jsonpath.py and selectors.py, grounded in a real kube-apiserver).
-
-The emulation stops there: no other verbs, output formats or label-selector operators.
-The builders below make the clusters the tests need, from upstream facts named in each.
+`StandIn.check(seeds, command)` runs the program's check command with /bin/sh, as
+pulumi-command's local.Command does, with the cluster's `kubectl` first on PATH, its kubeconfig
+and a HOME of its own.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-import os
-import sys
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from tools.rehearsal.cluster.jsonpath import render as render_jsonpath
-from tools.rehearsal.cluster.selectors import labels_match
+from tools.rehearsal.cluster import SimCluster
+from tools.rehearsal.cluster import kube_ovn as sim_kube_ovn
+from tools.rehearsal.cluster.apply import PATCH_FORCE
+from tools.rehearsal.cluster.kubectl_cli import KINDS
 
-KINDS = {
-    "node": "Node",
-    "nodes": "Node",
-    "daemonset": "DaemonSet",
-    "daemonsets": "DaemonSet",
-    "deployment": "Deployment",
-    "deployments": "Deployment",
-    "customresourcedefinition": "CustomResourceDefinition",
-    "customresourcedefinitions": "CustomResourceDefinition",
-    "configmap": "ConfigMap",
-    "serviceaccount": "ServiceAccount",
-    "namespace": "Namespace",
-    "network-attachment-definitions.k8s.cni.cncf.io": "NetworkAttachmentDefinition",
-}
-CLUSTER_SCOPED = {"Node", "CustomResourceDefinition", "Namespace"}
+Seed = Callable[[SimCluster], None]
+SYSTEM = "kube-system"
+KUBE_OVN_VERSION = "1.16.2"
+CONTEXTS = ("kind-agilio-lab", "lab-admin")
+CLIENT_SIDE_APPLY = "kubectl-client-side-apply"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
-# --- client-go util/jsonpath: the simulated cluster's one module -----------------------------
+@dataclass
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+    calls: list[list[str]]
 
 
-def jsonpath(template: str, data: Any) -> str:
-    return render_jsonpath(template, data)
+class StandIn:
+    """A fresh simulated cluster per check, under `tmp_path`."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.checks = 0
+        self.home = tmp_path
+
+    def check(self, seeds: list[Seed], command: str) -> Outcome:
+        self.checks += 1
+        cluster = SimCluster(self.tmp_path / f"cluster-{self.checks}", contexts=CONTEXTS)
+        cluster.stop_controllers()
+        for step in seeds:
+            step(cluster)
+        env = cluster.env()
+        self.home = Path(env["HOME"])
+        # `~/.kube/lab` of the kubeconfig test: the cluster's own kubeconfig.
+        (self.home / ".kube" / "lab").write_text(Path(env["KUBECONFIG"]).read_text())
+        seeded = len(cluster.calls())
+        done = subprocess.run(
+            ["/bin/sh", "-c", command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        calls = [call["argv"] for call in cluster.calls()[seeded:] if call["kind"] == "kubectl"]
+        return Outcome(done.returncode, done.stdout, done.stderr, calls)
 
 
-# --- kubectl get -----------------------------------------------------------------------------
+# --- seeds -------------------------------------------------------------------------------------
 
 
-def _options(args: list[str]) -> tuple[list[str], dict[str, str | bool]]:
-    positional, options = [], {}
-    flags_with_values = {"--kubeconfig", "--context", "--namespace", "-n", "--selector", "-l", "-o"}
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg in flags_with_values:
-            options[arg.lstrip("-")] = args[i + 1]
-            i += 2
-        elif arg.startswith("-o") and len(arg) > 2:
-            options["o"] = arg[2:].lstrip("=")
-            i += 1
-        elif arg.startswith("--"):
-            options[arg[2:]] = True
-            i += 1
-        else:
-            positional.append(arg)
-            i += 1
-    return positional, options
+def kubectl(*args: str) -> Seed:
+    def step(cluster: SimCluster) -> None:
+        _out, err, code = cluster.kubectl(*args)
+        assert code == 0, err
+
+    return step
 
 
-def _matches(obj: dict[str, Any], selector: str | None) -> bool:
-    return labels_match(obj["metadata"].get("labels", {}), selector)
+def created(obj: dict[str, Any], manager: str) -> Seed:
+    """`obj` created by `manager`; `kubectl apply` (client side) saves the configuration it
+    applied in an annotation (kubectl pkg/util/apply.go `CreateApplyAnnotation`)."""
+    obj = copy.deepcopy(obj)
+    if manager == CLIENT_SIDE_APPLY:
+        applied = json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n"
+        obj["metadata"].setdefault("annotations", {})[LAST_APPLIED] = applied
+    return lambda cluster: cluster.create(obj, manager)
 
 
-def _forbidden(cluster: dict[str, Any], resource: str, name: list[str]) -> str:
-    """The RBAC denial kube-apiserver answers (apiserver `forbidden` responsewriter: `User "U"
-    cannot get resource "R" ... `) for a `[kind, name]` listed under `forbidden` (name "*":
-    every get and list of the kind)."""
-    for kind, denied_name in cluster.get("forbidden", []):
-        if KINDS[resource] == KINDS[kind] and denied_name in ("*", *name):
-            return (
-                f'Error from server (Forbidden): {resource} "{denied_name}" is forbidden: User '
-                f'"lab-admin" cannot get resource "{resource}" in API group "" in the namespace '
-                '"kube-system"'
-            )
-    return ""
+def node(name: str, annotations: dict[str, str] | None = None) -> Seed:
+    """A node as kubelet registers it, its annotations set with `kubectl annotate`."""
+
+    def step(cluster: SimCluster) -> None:
+        cluster.add_node(name)
+        if annotations:
+            annotated("node", name, annotations)(cluster)
+
+    return step
 
 
-def _objects(cluster: dict[str, Any], kind: str) -> Iterator[dict[str, Any]]:
-    return (obj for obj in cluster["objects"] if obj["kind"] == kind)
+def annotated(kind: str, name: str, annotations: dict[str, str], namespace: str = "") -> Seed:
+    """`kubectl annotate --overwrite` (field manager "kubectl-annotate")."""
+    pairs = [f"{key}={value}" for key, value in annotations.items()]
+    where = ["--namespace", namespace] if namespace else []
+    return kubectl("annotate", kind, name, *pairs, "--overwrite", *where)
 
 
-def main(argv: list[str]) -> int:
-    with open(os.environ["STANDIN_CALLS"], "a") as log:
-        log.write(json.dumps(argv) + "\n")
-    with open(os.environ["STANDIN_CLUSTER"]) as source:
-        cluster = json.load(source)
-    if cluster.get("unreachable"):
-        print("The connection to the server 192.0.2.1:6443 was refused", file=sys.stderr)
-        return 1
-    positional, options = _options(argv)
-    if positional[:1] != ["get"] or not str(options.get("o", "")).startswith("jsonpath="):
-        print(f"stand-in kubectl: {argv} is beyond this stand-in", file=sys.stderr)
-        return 3
-    kind = KINDS[positional[1]]
-    denied = _forbidden(cluster, positional[1], positional[2:3])
-    if denied:
-        print(denied, file=sys.stderr)
-        return 1
-    template = str(options["o"])[len("jsonpath=") :]
-    namespace = options.get("namespace", options.get("n", "default"))
-    objects = [
-        obj
-        for obj in _objects(cluster, kind)
-        if options.get("all-namespaces")
-        or kind in CLUSTER_SCOPED
-        or obj["metadata"].get("namespace") == namespace
-    ]
-    if len(positional) > 2:
-        name = positional[2]
-        found = [obj for obj in objects if obj["metadata"]["name"] == name]
-        if not found:
-            if options.get("ignore-not-found"):
-                return 0
-            print(
-                f'Error from server (NotFound): {positional[1]} "{name}" not found', file=sys.stderr
-            )
-            return 1
-        sys.stdout.write(jsonpath(template, found[0]))
-        return 0
-    selected = [obj for obj in objects if _matches(obj, options.get("selector", options.get("l")))]
-    sys.stdout.write(jsonpath(template, {"kind": "List", "items": selected}))
-    return 0
+def patched(name: str, manager: str, annotations: dict[str, str]) -> Seed:
+    """The stack's node annotation patch: a forced server-side apply by its field manager with
+    `pulumi.com/patchForce` (pulumi-kubernetes, tools/rehearsal/cluster/apply.py)."""
+    body = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "annotations": {PATCH_FORCE: "true", **annotations}},
+    }
+
+    def step(cluster: SimCluster) -> None:
+        cluster.server_side_apply(body, manager, force=True)
+
+    return step
+
+
+def denied(kind: str, name: str = "*") -> Seed:
+    """RBAC refuses get (and, with "*", list) of `kind` NAME."""
+    return lambda cluster: cluster.deny(KINDS[kind][0], name)
+
+
+def unreachable() -> Seed:
+    return lambda cluster: cluster.set_unreachable()
 
 
 # --- clusters ----------------------------------------------------------------------------------
 
 
-def managed(*managers: str) -> list[dict[str, Any]]:
-    return [{"manager": manager, "operation": "Update"} for manager in managers]
-
-
-def owning(manager: str, *annotations: str, operation: str = "Update") -> dict[str, Any]:
-    """A managedFields entry owning these annotations (fieldsV1 keys `f:<name>`, apimachinery
-    fieldpath `SetToJSON`; `kubectl annotate` updates as manager "kubectl-annotate")."""
-    owned = {f"f:{key}": {} for key in annotations}
-    fields = {"f:metadata": {"f:annotations": owned}}
-    return {"manager": manager, "operation": operation, "fieldsV1": fields}
-
-
-def namespaces(*names: str) -> list[dict[str, Any]]:
-    return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-        for name in names or ("default", "kube-system", "kube-public", "kube-node-lease")
-    ]
-
-
-def runbook_device_plugin(manager: str = "kubectl-client-side-apply") -> list[dict[str, Any]]:
+def runbook_device_plugin(manager: str = CLIENT_SIDE_APPLY) -> list[Seed]:
     """The objects the runbook's `kubectl apply` of sriov-network-device-plugin v3.11.0
-    creates in kube-system (deployments/configMap.yaml, sriovdp-daemonset.yaml)."""
-    metadata = {"namespace": "kube-system", "managedFields": managed(manager)}
-    return [
-        {"kind": "ConfigMap", "metadata": {"name": "sriovdp-config", **metadata}},
-        {"kind": "ServiceAccount", "metadata": {"name": "sriov-device-plugin", **metadata}},
-        {"kind": "DaemonSet", "metadata": {"name": "kube-sriov-device-plugin", **metadata}},
-    ]
-
-
-def attachment(name: str, namespace: str, manager: str) -> list[dict[str, Any]]:
-    metadata = {"name": name, "namespace": namespace, "managedFields": managed(manager)}
-    return [{"kind": "NetworkAttachmentDefinition", "metadata": metadata}]
-
-
-def node(name: str, annotations: dict[str, str] | None = None, managers=("kubelet",)) -> dict:
-    metadata = {"name": name, "annotations": annotations or {}, "managedFields": managed(*managers)}
-    return {"apiVersion": "v1", "kind": "Node", "metadata": metadata}
-
-
-def _workload(kind: str, name: str, metadata: dict, container: dict) -> dict:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": kind,
-        "metadata": {"name": name, "namespace": "kube-system", **metadata},
-        "spec": {"template": {"spec": {"containers": [container]}}},
+    creates in kube-system (deployments/configMap.yaml, sriovdp-daemonset.yaml), or the stack
+    (its ServiceAccount does not mount a token)."""
+    metadata = {"namespace": SYSTEM}
+    labels = {"name": "sriov-device-plugin"}
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "sriovdp-config", **metadata},
+        "data": {"config.json": '{"resourceList": []}'},
     }
+    account: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "sriov-device-plugin", **metadata},
+    }
+    if manager != CLIENT_SIDE_APPLY:
+        account["automountServiceAccountToken"] = False
+    daemon_set = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "kube-sriov-device-plugin", **metadata},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "kube-sriovdp"}]},
+            },
+        },
+    }
+    return [created(obj, manager) for obj in (config_map, account, daemon_set)]
+
+
+def attachment(name: str, namespace: str, manager: str) -> list[Seed]:
+    obj = {
+        "apiVersion": "k8s.cni.cncf.io/v1",
+        "kind": "NetworkAttachmentDefinition",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"config": '{"cniVersion": "0.3.1", "type": "kube-ovn"}'},
+    }
+    return [created(obj, manager)]
 
 
 def kube_ovn(
@@ -197,94 +191,63 @@ def kube_ovn(
     enable_mirror: str = "false",
     iface: str = "",
     helm_release: str | None = None,
-    extra_env: list[dict[str, str]] = (),
-) -> list[dict]:
-    """Kube-OVN v1.16.2 as install.sh applies it (dist/images/install.sh: ovs-ovn's openvswitch
-    container env HW_OFFLOAD "$HW_OFFLOAD", kube-ovn-controller's `--enable-lb=$ENABLE_LB`,
-    kube-ovn-cni's cni-server `--enable-mirror=$ENABLE_MIRROR` and `--iface=${IFACE}`; applied
-    with kubectl), or as the kube-ovn-v2 chart renders the same (the same container names and
-    args; Helm adds `meta.helm.sh/release-*` annotations and the managed-by label,
-    pkg/action/validate.go `setMetadataVisitor`, and applies as field manager "helm")."""
+    extra_env: tuple[dict[str, str], ...] = (),
+) -> list[Seed]:
+    """Kube-OVN v1.16.2 as install.sh applies it (field manager "kubectl-client-side-apply"),
+    or as the kube-ovn-v2 chart release `helm_release` renders it (manager "helm"): the
+    simulated cluster's objects of either install (tools/rehearsal/cluster/kube_ovn.py), with
+    `extra_env` after ovs-ovn's own environment."""
+    on = {name: value == "true" for name, value in (("hw", hw_offload), ("lb", enable_lb))}
+    mirror = enable_mirror == "true"
     if helm_release:
-        metadata = {
-            "labels": {"app.kubernetes.io/managed-by": "Helm"},
-            "annotations": {
-                "meta.helm.sh/release-name": helm_release,
-                "meta.helm.sh/release-namespace": "kube-system",
-            },
-            "managedFields": managed("helm"),
+        values = {
+            "features": {"enableHardwareOffload": on["hw"], "enableLoadbalancer": on["lb"]},
+            "agent": {"mirroring": {"enabled": mirror}, "interface": iface},
         }
+        objects = sim_kube_ovn.chart_objects(helm_release, SYSTEM, KUBE_OVN_VERSION, values, None)
+        manager = "helm"
     else:
-        metadata = {"managedFields": managed("kubectl-client-side-apply")}
-    env = [{"name": "ENABLE_SSL", "value": "false"}, {"name": "HW_OFFLOAD", "value": hw_offload}]
-    return [
-        _workload(
-            "DaemonSet",
-            "ovs-ovn",
-            metadata,
-            {"name": "openvswitch", "env": [*env, *extra_env]},
-        ),
-        _workload(
-            "Deployment",
-            "kube-ovn-controller",
-            metadata,
-            {
-                "name": "kube-ovn-controller",
-                "args": [
-                    "/kube-ovn/start-controller.sh",
-                    "--network-type=geneve",
-                    f"--enable-lb={enable_lb}",
-                    "--enable-np=true",
-                ],
-            },
-        ),
-        _workload(
-            "DaemonSet",
-            "kube-ovn-cni",
-            metadata,
-            {
-                "name": "cni-server",
-                "args": [
-                    f"--enable-mirror={enable_mirror}",
-                    "--encap-checksum=true",
-                    f"--iface={iface}",
-                ],
-            },
-        ),
-    ]
+        objects = sim_kube_ovn.install_sh_objects(
+            KUBE_OVN_VERSION, on["hw"], on["lb"], mirror, iface
+        )
+        manager = CLIENT_SIDE_APPLY
+    objects[0]["spec"]["template"]["spec"]["containers"][0]["env"] += list(extra_env)
+    return [created(obj, manager) for obj in objects]
 
 
-def multus(*, thick: bool = True, manager: str = "kubectl-client-side-apply") -> list[dict]:
+def multus(*, thick: bool = True, manager: str = CLIENT_SIDE_APPLY) -> list[Seed]:
     """Multus v4.3.0 from upstream's deployments (multus-daemonset-thick.yml: DaemonSet
     kube-multus-ds, labels app/name multus, command multus-daemon; the thin
     multus-daemonset.yml runs /thin_entrypoint) and its NAD CRD."""
     command = ["/usr/src/multus-cni/bin/multus-daemon"] if thick else ["/thin_entrypoint"]
-    daemon_set = _workload(
-        "DaemonSet",
-        "kube-multus-ds",
-        {
-            "labels": {"app": "multus", "name": "multus", "tier": "node"},
-            "managedFields": managed(manager),
+    labels = {"app": "multus", "name": "multus", "tier": "node"}
+    daemon_set = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "kube-multus-ds", "namespace": SYSTEM, "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": {"name": "multus"}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "kube-multus", "command": command}]},
+            },
         },
-        {"name": "kube-multus", "command": command},
-    )
+    }
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {
-            "name": "network-attachment-definitions.k8s.cni.cncf.io",
-            "managedFields": managed(manager),
+        "metadata": {"name": "network-attachment-definitions.k8s.cni.cncf.io"},
+        "spec": {
+            "group": "k8s.cni.cncf.io",
+            "scope": "Namespaced",
+            "names": {
+                "kind": "NetworkAttachmentDefinition",
+                "plural": "network-attachment-definitions",
+            },
         },
     }
-    return [daemon_set, crd]
+    return [created(daemon_set, manager), created(crd, manager)]
 
 
-def cluster(nodes: list[dict], *workloads: list[dict]) -> dict[str, Any]:
-    objects = [*nodes, *(obj for group in workloads for obj in group)]
-    if not any(obj["kind"] == "Namespace" for obj in objects):
-        objects += namespaces()
-    return {"objects": objects}
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+def cluster(nodes: list[Seed], *workloads: list[Seed]) -> list[Seed]:
+    return [*nodes, *(step for group in workloads for step in group)]

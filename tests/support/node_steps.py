@@ -11,12 +11,12 @@ import subprocess
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
-from unittest import mock
 
 from components.names import HARDWARE_STEPS, STEPS
 from components.node import agilio_node
 from components.node.agilio_node import SshReturnBounds, ssh_return_command
 from components.node.lease import DRAINED_STEP
+from components.waits import DEFAULT_WAITS, Waits, waits_for_run
 from tests.support.emulated_node.harness import EmulatedNode
 from tools.engine.mock_driver import run_stack
 from tools.rehearsal.outputs import LeaseMocks, with_lease
@@ -57,7 +57,7 @@ def program_commands(
             "vendors": list(sriov[0] or ("19ee",)),
             "devices": list(sriov[1] or ("6003",)),
         }
-    with mock.patch.object(agilio_node, "PF_WAIT_SECONDS", pf_wait_seconds):
+    with waits_for_run(Waits(pf_seconds=pf_wait_seconds)):
         run = run_stack("dev", overrides, mocks=LeaseMocks())
     assert run.error is None, run.error
     commands = {}
@@ -77,7 +77,7 @@ def step_command(step: str, action: str, params: dict[str, Any]) -> str:
     commands = program_commands(
         int(params.get("VFS", 4)),
         str(params.get("ASSY", "scan")),
-        int(params.get("PF_WAIT_SECONDS", agilio_node.PF_WAIT_SECONDS)),
+        int(params.get("PF_WAIT_SECONDS", DEFAULT_WAITS.pf_seconds)),
         (tuple(params.get("VENDORS", ())), tuple(params.get("DEVICES", ()))),
     )
     return commands[(step, action)]

@@ -13,6 +13,8 @@ going from an earlier plan's `resources.json` to a new one, split where pulumi's
 - `step_executor`: when each step starts, the delete waves (`step_executor.go`,
   `ScheduleDeletes`);
 - `rollout_analysis`: what each step does to a node, the waves, the nodes out at once;
+- `datapath_restarts`: which Kube-OVN release steps restart ovs-ovn (the datapath) on every
+  node, and how many nodes at once by the chart's update strategy;
 - `mock_driver`: runs the real program in-process under the Pulumi SDK's mocks and records every
   registration (`sdk_speedups`: its cheaper SDK bookkeeping, for it alone).
 

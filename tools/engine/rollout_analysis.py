@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,6 +17,7 @@ from components.names import (
     SSH_RETURN_STEP,
     step_of,
 )
+from tools.engine.datapath_restarts import DatapathRestart, ReleaseKept, datapath_restarts
 from tools.engine.graph import max_antichain, topological
 from tools.engine.resources import Resource, ResourceJSON, as_resource, as_resources
 from tools.engine.step import EnginePlan, Op, Step
@@ -89,16 +91,26 @@ def node_of(
     return max(matches, key=len) if matches else None
 
 
+_UNDO_PARAM = re.compile(r"^ACTION=undo$", re.MULTILINE)
+
+
+def runs_undo(text: str) -> bool:
+    """Whether a rendered node script (or probe) runs its undo: `ACTION=undo` in its prelude
+    (components/scripts.py `render_prelude`). A decommission runs the undo as a create or an
+    update (components/node/agilio_node.py `_decommission`), not only a delete."""
+    return bool(_UNDO_PARAM.search(text))
+
+
 def node_command(step: Step, node: str) -> NodeCommand:
     """What `step` runs on (or for) `node`: the command text it executes decides."""
     resource = step.resource
     name = step_of(resource.name, node)
-    deleting = step.op in (Op.DELETE, Op.DELETE_REPLACED)
     text = command_text(step.op, resource.inputs)
+    deleting = step.op in (Op.DELETE, Op.DELETE_REPLACED) or runs_undo(text)
     if not text or step.retained:
         return NodeCommand(node, name, "nothing", Effect.OTHER)
     if resource.type == LOCAL_COMMAND:
-        if (name, deleting) in SSH_RETURN_WAITS:
+        if (name, deleting) in SSH_RETURN_WAITS and not text.startswith("echo "):
             return NodeCommand(node, name, SSH_RETURN_WAITS[(name, deleting)], Effect.OTHER)
         verbs = _kubectl_verbs(text.split())
         if verbs[:1] == ["drain"]:
@@ -170,7 +182,9 @@ NEVER = float("inf")
 class Disruption:
     """A node out of service: from its first drain or hardware change until it is uncordoned
     (or its last hardware change, when it was never drained); `end` is NEVER when the run
-    leaves it drained. `first`/`last` are the step ids that open and close it."""
+    leaves it drained. `first`/`last` are the step ids that open and close it. `node` is a
+    restart slot's name (`DatapathRestart.slots`) for the nodes a Kube-OVN release restarts
+    one after the other."""
 
     node: str
     start: float
@@ -203,6 +217,18 @@ def disruptions(
         end = max(last[0].end, opening[-1][0].end)
         found.append(Disruption(node, first[0].start, end, first[1], last[1]))
     return found
+
+
+def restart_disruptions(
+    restarts: Sequence[DatapathRestart], timings: Mapping[str, Timing]
+) -> list[Disruption]:
+    """A release step that restarts ovs-ovn keeps `at_once` nodes out for as long as it runs
+    (helm waits for the rollout; which node when is the DaemonSet controller's choice)."""
+    return [
+        Disruption(slot, timings[r.step].start, timings[r.step].end, r.step, r.step)
+        for r in restarts
+        for slot in r.slots()
+    ]
 
 
 def peak_disrupted(found: Sequence[Disruption]) -> int:
@@ -277,6 +303,9 @@ class Rollout:
     worst_case: int
     worst_case_nodes: tuple[str, ...]
     max_unavailable: int
+    # Kube-OVN release steps that restart ovs-ovn on the nodes, and release updates that do not.
+    datapath_restarts: tuple[DatapathRestart, ...] = ()
+    releases_kept: tuple[ReleaseKept, ...] = ()
 
     @property
     def over_bound(self) -> bool:
@@ -302,8 +331,13 @@ def analyse(
     plan = plan_engine(old, new, targets)
     timings = run_engine(plan, unit_duration)
     commands = node_commands(plan, old, new)
-    found = disruptions(timings, commands)
+    agilio = sorted(set(node_names([*old, *new])))
+    restarts, kept = datapath_restarts(plan, old, agilio)
+    found = disruptions(timings, commands) + restart_disruptions(restarts, timings)
     worst, nodes = worst_case_disrupted(plan, found)
+    if restarts:
+        # A restart slot is one of the Agilio nodes: never more out than there are nodes.
+        worst = min(worst, len(agilio))
     return Rollout(
         plan,
         tuple(_waves(plan, timings, commands, found)),
@@ -311,6 +345,8 @@ def analyse(
         worst,
         tuple(nodes),
         max_unavailable,
+        tuple(restarts),
+        tuple(kept),
     )
 
 

@@ -7,17 +7,14 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
-from components.cluster import vf_registration
 from components.names import AGILIO_NODE_LABEL, AGILIO_NODE_LABEL_VALUE
-from components.node import agilio_node
-from tools.engine import EnginePlan, ProgramRun, Resource, targets_by_name
+from components.waits import Waits, waits_for_run
+from tools.engine import EnginePlan, ProgramRun, Resource, analyse, targets_by_name
 from tools.engine.mock_driver import (
     ORGANIZATION,
     project_name,
@@ -30,52 +27,13 @@ from tools.rehearsal.outputs import LeaseMocks
 from tools.rehearsal.remote import FleetRemote
 from tools.rehearsal.state import StackState
 
-# How long a rehearsal's ssh-return probe waits for an emulated node's port to go away.
-REHEARSAL_GONE_SECONDS = 4
-
-
-@dataclass(frozen=True)
-class Waits:
-    """The program's wait bounds, shortened for a rehearsal (the simulated cluster and the
-    emulated nodes answer in well under a second); None keeps the program's own value."""
-
-    vfs_advertised_seconds: int | None = 20
-    vfs_advertised_interval: float | None = 0.2
-    pf_wait_seconds: int | None = 30
-
-    @contextmanager
-    def applied(self) -> Iterator[None]:
-        """The program's own defaults replaced while it runs (they are bound when the functions
-        are defined, so the defaults themselves are patched)."""
-        wait = vf_registration.wait_vfs_advertised_command
-        kwdefaults = dict(wait.__kwdefaults__ or {})
-        if self.vfs_advertised_seconds is not None:
-            kwdefaults["timeout_seconds"] = self.vfs_advertised_seconds
-        if self.vfs_advertised_interval is not None:
-            kwdefaults["interval_seconds"] = self.vfs_advertised_interval
-        check_defaults = vf_registration.VfRegistrationArgs.__init__.__defaults__
-        if self.vfs_advertised_seconds is not None:
-            check_defaults = (self.vfs_advertised_seconds,)
-        with ExitStack() as stack:
-            stack.enter_context(mock.patch.object(wait, "__kwdefaults__", kwdefaults))
-            stack.enter_context(
-                mock.patch.object(
-                    vf_registration.VfRegistrationArgs.__init__, "__defaults__", check_defaults
-                )
-            )
-            if self.pf_wait_seconds is not None:
-                stack.enter_context(
-                    mock.patch.object(agilio_node, "PF_WAIT_SECONDS", self.pf_wait_seconds)
-                )
-            # The ssh-return probe watches the port for `gone` seconds even when no reload went
-            # detached (a destroy's probe cannot know); on an emulated node a detached reload
-            # starts 2 s after it is armed, so a few seconds show it.
-            back = self.pf_wait_seconds or agilio_node.PF_WAIT_SECONDS
-            bounds = agilio_node.SshReturnBounds(gone=REHEARSAL_GONE_SECONDS, back=back)
-            stack.enter_context(
-                mock.patch.object(agilio_node.ssh_return_command, "__defaults__", (bounds,))
-            )
-            yield
+# The program's wait bounds for a rehearsal: the simulated cluster and the emulated nodes answer
+# within a second. The ssh-return probe watches the port for `ssh_gone_seconds` even when no
+# reload went detached (a destroy's probe cannot know); on an emulated node a detached reload
+# starts 2 s after it is armed, so a few seconds show it.
+REHEARSAL_WAITS = Waits(
+    pf_seconds=30, ssh_gone_seconds=4, vfs_advertised_seconds=20, vfs_advertised_interval=0.2
+)
 
 
 @dataclass
@@ -96,8 +54,12 @@ class StackRun:
         return list(self.config.get("nodes") or [])
 
     def expected_vfs(self) -> dict[str, int]:
+        """The nodes that keep the offload, with their VF counts: a decommissioned node is
+        expected as one out of the config (0 VFs, no label, schedulable)."""
         default = int(self.config.get("vfs") or 0)
-        return {n["name"]: int(n.get("vfs", default)) for n in self.nodes()}
+        return {
+            n["name"]: int(n.get("vfs", default)) for n in self.nodes() if not n.get("decommission")
+        }
 
 
 def run_stack_program(
@@ -112,7 +74,7 @@ def run_stack_program(
     config, secret_keys = stack_config(stack, overrides, stack_path=stack_path)
     own = f"{ORGANIZATION}/{project_name()}/{stack}"
     mocks = LeaseMocks({own: dict(last_outputs)} if last_outputs else None)
-    with waits.applied():
+    with waits_for_run(waits):
         run = run_program(config, stack=stack, secret_keys=secret_keys, preview=True, mocks=mocks)
     prefix = f"{project_name()}:"
     values = {k.removeprefix(prefix): _parse(v) for k, v in config.items()}
@@ -148,6 +110,9 @@ class Result:
     changes: int  # provider steps run
     waves: int
     extra: dict[str, Any] = field(default_factory=dict)
+    # The plan tool's "Nodes out at once" for the same change (tools.engine.analyse): the most
+    # nodes out in any order the engine may run the steps; None when the program failed.
+    planned_peak: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -162,7 +127,7 @@ def rehearse(
     fleet: Fleet,
     overrides: Mapping[str, Any] | None = None,
     destroy: bool = False,
-    waits: Waits = Waits(),
+    waits: Waits = REHEARSAL_WAITS,
     parallel: int | None = 8,
     echo: Callable[[str], None] = print,
     stack_path: Path | None = None,
@@ -204,6 +169,7 @@ def rehearse(
         remote.close()
     expected = {} if destroy else program.expected_vfs()
     bound = int((program.config.get("rollout") or {}).get("maxUnavailable", 1))
+    planned = analyse(old.resources, [] if destroy else new_resources, bound, wanted).worst_case
     return Result(
         outcome=outcome,
         end_state=end_state_problems(
@@ -212,6 +178,7 @@ def rehearse(
         max_unavailable=bound,
         changes=len(outcome.provider_steps),
         waves=len(outcome.plan.delete_waves),
+        planned_peak=planned,
     )
 
 
@@ -250,7 +217,8 @@ def end_state_problems(
 ) -> list[str]:
     """What differs from the config: each configured node offloaded with its VFs, labelled,
     schedulable; each node out of the config (or every node after destroy) back to 0 VFs,
-    unlabelled, schedulable and without `pulumi.com/*` annotations."""
+    unlabelled, schedulable and without `pulumi.com/*` annotations; no Node that kubelet did
+    not register."""
     problems: list[str] = []
     resource = resource or "corigine.com/agilio_sriov"
     snapshot_node = cluster.node
@@ -275,6 +243,10 @@ def _node_problems(
     meta = node.get("metadata") or {}
     labels = meta.get("labels") or {}
     annotations = meta.get("annotations") or {}
+    if not any(entry.get("manager") == "kubelet" for entry in meta.get("managedFields") or []):
+        # kubelet registers its Node (kubelet_node_status.go `registerWithAPIServer`, manager
+        # "kubelet"); one without is a phantom a server-side apply created (issue 17).
+        problems.append(f"{name}: a Node no kubelet registered (a phantom a step created)")
     if (node.get("spec") or {}).get("unschedulable"):
         problems.append(f"{name}: still cordoned")
     if in_config:

@@ -312,7 +312,14 @@ class Rehearsal:
             with self._lock:
                 self._records.append(record)
             return resource
-        hardware = node is not None and step_of(resource.name, node) in HARDWARE_STEPS
+        # A hardware step with no command to run (a decommissioned node's delete: pulumi-command
+        # remote/commandController.go `Delete` returns before dialing when `Delete` is nil)
+        # touches no node.
+        hardware = (
+            node is not None
+            and step_of(resource.name, node) in HARDWARE_STEPS
+            and bool(command_text(step.op, resource.inputs))
+        )
         if hardware and resource.type == REMOTE_COMMAND:
             self._hardware(node, +1)
         self._say(record, "...")

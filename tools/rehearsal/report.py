@@ -17,6 +17,7 @@ def figures(result: Result) -> dict[str, Any]:
         "steps": result.changes,
         "waves": result.waves,
         "peakDisrupted": outcome.peak_disrupted,
+        "plannedPeak": result.planned_peak,
         "maxUnavailable": result.max_unavailable,
         "endState": "= config" if not result.end_state else f"{len(result.end_state)} differences",
     }
@@ -36,6 +37,10 @@ def summary(result: Result) -> str:
         f"most Agilio nodes cordoned or disrupted at once: {outcome.peak_disrupted} "
         f"({', '.join(outcome.peak_nodes) or 'none'}); rollout.maxUnavailable {bound}: {verdict}"
     )
+    if result.planned_peak is not None:
+        lines.append(
+            f"the plan's nodes out at once (python -m tools.plan, any order): {result.planned_peak}"
+        )
     if result.end_state:
         lines.append("end state differs from the config:")
         lines += [f"  - {problem}" for problem in result.end_state]

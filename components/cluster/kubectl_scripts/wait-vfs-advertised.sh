@@ -8,7 +8,9 @@
 # RESOURCE_PATH (RESOURCE with its dots escaped for a kubectl jsonpath), EXPECTED,
 # TIMEOUT_SECONDS, INTERVAL_SECONDS, NAMESPACE, DAEMONSET, POD_SELECTOR, WITHOUT_PLUGIN
 # (pass: no device plugin DaemonSet yet is a pass, as on the first rollout; fail: it is an
-# error), and VENDORS, DEVICES, DRIVERS (the plugin's selectors, for the hint on failure).
+# error), and, for the hint on failure, VENDORS, DEVICES, DRIVERS (the plugin's selectors) and
+# NODE_LABEL, NODE_LABEL_VALUE (the label the DaemonSet selects), NODE_LABEL_PATH (NODE_LABEL
+# as one jsonpath field).
 # Arguments: the kubectl command to use, e.g. `kubectl --context prod`.
 #
 # Last line on success: one JSON object with the numbers seen. Exit 0 when advertised (or no
@@ -73,10 +75,56 @@ node_counts() {
     -o "jsonpath={.status.capacity.$RESOURCE_PATH}/{.status.allocatable.$RESOURCE_PATH}"
 }
 
+# The tolerations the DaemonSet controller gives every daemon pod, as key:effect, each with
+# operator Exists (pkg/controller/daemon/util/daemonset_util.go
+# `AddOrUpdateDaemonPodTolerations`; network-unavailable as the plugin uses hostNetwork). The
+# plugin's DaemonSet sets none of its own, so any other NoSchedule or NoExecute taint keeps its
+# pod off the node (daemon_controller.go `predicates`).
+DAEMON_TOLERATIONS=" node.kubernetes.io/not-ready:NoExecute node.kubernetes.io/unreachable:NoExecute node.kubernetes.io/disk-pressure:NoSchedule node.kubernetes.io/memory-pressure:NoSchedule node.kubernetes.io/pid-pressure:NoSchedule node.kubernetes.io/unschedulable:NoSchedule node.kubernetes.io/network-unavailable:NoSchedule "
+TOLERATED="the not-ready and unreachable NoExecute taints and the disk-, memory- and pid-pressure, unschedulable (cordon) and network-unavailable NoSchedule taints"
+
+# The node's value of NODE_LABEL, then its taints as key:effect, one a line.
+node_marks() {
+  "${kubectl_[@]}" get node "$NODE" \
+    -o "jsonpath={.metadata.labels.$NODE_LABEL_PATH}{\"\\n\"}{range .spec.taints[*]}{.key}:{.effect}{\"\\n\"}{end}"
+}
+
+# The taints in $1 (key:effect lines) that keep the plugin pod off, space-separated.
+untolerated() {
+  local taint found=""
+  while read -r taint; do
+    case $taint in
+      *:NoSchedule | *:NoExecute) [[ $DAEMON_TOLERATIONS == *" $taint "* ]] || found+="${found:+ }$taint" ;;
+    esac
+  done <<<"$1"
+  printf '%s' "$found"
+}
+
+# Why the DaemonSet has no pod on the node: the label it selects, or a taint it does not
+# tolerate (tolerating only the taints its controller adds; cordon is one of them).
+no_pod_cause() {
+  local marks label="" taints=""
+  if ! marks=$(node_marks 2>&1); then
+    echo "no device plugin pod on $NODE (its labels and taints could not be read: $marks): the DaemonSet $NAMESPACE/$DAEMONSET runs only on nodes labelled $NODE_LABEL=$NODE_LABEL_VALUE without a NoSchedule or NoExecute taint other than $TOLERATED, which its controller tolerates; check them (kubectl describe node $NODE)"
+    return
+  fi
+  label=${marks%%$'\n'*}
+  if [[ $marks == *$'\n'* ]]; then
+    taints=$(untolerated "${marks#*$'\n'}")
+  fi
+  if [[ $label != "$NODE_LABEL_VALUE" ]]; then
+    echo "no device plugin pod on $NODE: the node lacks the label $NODE_LABEL=$NODE_LABEL_VALUE the DaemonSet $NAMESPACE/$DAEMONSET selects (the stack's $NODE-agilio-label patch sets it; kubectl get node $NODE --show-labels)"
+  elif [[ -n $taints ]]; then
+    echo "no device plugin pod on $NODE: the node has the taint(s) $taints, which the DaemonSet $NAMESPACE/$DAEMONSET does not tolerate (its controller adds tolerations only for $TOLERATED); remove the taint or wait until the node is Ready (kubectl describe node $NODE)"
+  else
+    echo "no device plugin pod on $NODE although it has the label $NODE_LABEL=$NODE_LABEL_VALUE and no taint the DaemonSet $NAMESPACE/$DAEMONSET does not tolerate: see the DaemonSet's events (kubectl --namespace $NAMESPACE describe daemonset $DAEMONSET)"
+  fi
+}
+
 likely_cause() {
   local capacity=$1 allocatable=$2 pods=$3
   if [[ -z ${pods//[[:space:]]/} ]]; then
-    echo "no device plugin pod on $NODE: the DaemonSet $NAMESPACE/$DAEMONSET runs only on nodes labelled agilio-offload/agilio-cx=true and tolerates no taint; check the node's labels and taints (kubectl describe node $NODE)"
+    no_pod_cause
   elif ! plugin_running "$pods"; then
     echo "the device plugin pod on $NODE is not running: kubectl --namespace $NAMESPACE describe pod and kubectl logs it"
   elif ((${allocatable:-0} == 0)); then

@@ -336,10 +336,26 @@ def fits(node: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
 
 
 def should_run(ds: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
-    """daemon_controller.go `NodeShouldRunDaemonPod`: the node selector matches and the pod
-    (with the tolerations the controller adds) tolerates the node's taints."""
+    """daemon_controller.go `NodeShouldRunDaemonPod` (shouldRun): the node selector matches and
+    the pod (with the tolerations the controller adds) tolerates the node's NoSchedule and
+    NoExecute taints (`predicates`)."""
     spec = ds["spec"]["template"].get("spec") or {}
     return selector_matches(node, spec) and taints_tolerated(node, daemon_tolerations(spec))
+
+
+def should_continue_running(ds: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
+    """`NodeShouldRunDaemonPod` (shouldContinueRunning): a running pod stays unless the
+    selector no longer matches or a NoExecute taint is not tolerated; an untolerated
+    NoSchedule taint only keeps a new pod off."""
+    spec = ds["spec"]["template"].get("spec") or {}
+    if not selector_matches(node, spec):
+        return False
+    tolerations = daemon_tolerations(spec)
+    return all(
+        tolerates(tolerations, taint)
+        for taint in node.get("spec", {}).get("taints") or []
+        if taint.get("effect") == "NoExecute"
+    )
 
 
 def daemon_sets(state: State) -> None:
@@ -359,7 +375,10 @@ def daemon_sets(state: State) -> None:
         spec = template.get("spec") or {}
         eligible = [n for n, node in nodes.items() if should_run(ds, node)]
         for node_name, node_pods in pods.items():
-            if node_name not in eligible:
+            node = nodes.get(node_name)
+            # `podsShouldBeOnNode`: pods on a node gone (`getUnscheduledPodsWithoutNode`) or
+            # where they should not continue running are deleted.
+            if node is None or not should_continue_running(ds, node):
                 for pod in node_pods:
                     delete_pod(state, pod)
         pending = _unbound_ds_pods(state, ds)
@@ -702,7 +721,10 @@ BEHAVIOURS: list[Callable[[State], None]] = [
 
 
 def tick(state: State) -> bool:
-    """One second of the cluster: every behaviour once; True when anything changed."""
+    """One second of the cluster: every behaviour once; True when anything changed. With the
+    controllers stopped (`SimCluster.stop_controllers`) nothing runs: kube-apiserver alone."""
+    if state.data["settings"].get("controllers_stopped"):
+        return False
     before = json.dumps(state.data["objects"], sort_keys=True)
     plugins_before = json.dumps(state.data.get("plugins", {}), sort_keys=True)
     for behaviour in BEHAVIOURS:

@@ -103,6 +103,45 @@ def ovs_strategy(existing: Mapping[str, Any] | None, values: Mapping[str, Any]) 
     return {"type": kind}
 
 
+def chart_labels(version: str) -> dict[str, str]:
+    """`_helpers.tpl` `kubeovn.labels`, which the ovs-ovn pod template carries: every chart
+    version changes the template (Chart.yaml: version v1.16.2, appVersion "1.16.2")."""
+    number = version.removeprefix("v")
+    return {
+        "helm.sh/chart": f"kube-ovn-v2-v{number}",
+        "app.kubernetes.io/version": number,
+        "app.kubernetes.io/managed-by": "Helm",
+    }
+
+
+def ovs_container(version: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The `openvswitch` container of `ovs-ovn-daemonset.yaml` as far as the values the stack
+    may set reach it (image, pull policy, env, resources); defaults from values.yaml."""
+    registry = (values.get("global") or {}).get("registry") or {}
+    image = ((values.get("global") or {}).get("images") or {}).get("kubeovn") or {}
+    networking = values.get("networking") or {}
+    features = values.get("features") or {}
+    container: dict[str, Any] = {
+        "name": "openvswitch",
+        "image": (
+            f"{registry.get('address', 'docker.io/kubeovn')}/"
+            f"{image.get('repository', 'kube-ovn')}:"
+            f"{image.get('tag', 'v' + version.removeprefix('v'))}"
+        ),
+        "imagePullPolicy": (values.get("image") or {}).get("pullPolicy", "IfNotPresent"),
+        "env": [
+            {"name": "ENABLE_SSL", "value": _flag(networking.get("enableSsl"))},
+            {"name": "HW_OFFLOAD", "value": _flag(features.get("enableHardwareOffload"))},
+            {"name": "TUNNEL_TYPE", "value": str(networking.get("tunnelType", "geneve"))},
+            {"name": "OVN_DB_IPS", "value": ",".join(values.get("masterNodes") or [])},
+        ],
+    }
+    resources = (values.get("ovsOvn") or {}).get("resources")
+    if resources:
+        container["resources"] = resources
+    return container
+
+
 def chart_objects(
     release: str,
     namespace: str,
@@ -123,18 +162,14 @@ def chart_objects(
     }
     ovs = daemon_set(
         "ovs-ovn",
-        OVS_LABELS,
-        {
-            "name": "openvswitch",
-            "image": _image(version),
-            "env": [
-                {"name": "ENABLE_SSL", "value": "false"},
-                {"name": "HW_OFFLOAD", "value": _flag(features.get("enableHardwareOffload"))},
-            ],
-        },
+        {**OVS_LABELS, **chart_labels(version)},
+        ovs_container(version, values),
         ovs_strategy(existing_ovs, {**values, "__chart_version": version}),
         metadata,
     )
+    pod_annotations = (values.get("ovsOvn") or {}).get("podAnnotations")
+    if pod_annotations:
+        ovs["spec"]["template"]["metadata"]["annotations"] = dict(pod_annotations)
     cni = daemon_set(
         "kube-ovn-cni",
         CNI_LABELS,
@@ -182,18 +217,19 @@ def chart_objects(
 
 
 def install_sh_objects(
-    version: str, hw_offload: bool, enable_lb: bool, mirror: bool
+    version: str, hw_offload: bool, enable_lb: bool, mirror: bool, iface: str = ""
 ) -> list[dict[str, Any]]:
     """dist/images/install.sh of VERSION (read at v1.16.2): the same DaemonSets, applied with
     `kubectl apply`; its ovs-ovn manifest has `updateStrategy: RollingUpdate, maxSurge: 1,
-    maxUnavailable: 0` and the pod labels app/component/type only."""
+    maxUnavailable: 0` and the pod labels app/component/type only; `IFACE` becomes
+    cni-server's `--iface`."""
     objects = chart_objects(
         "",
         SYSTEM,
         version,
         {
             "features": {"enableHardwareOffload": hw_offload, "enableLoadbalancer": enable_lb},
-            "agent": {"mirroring": {"enabled": mirror}},
+            "agent": {"mirroring": {"enabled": mirror}, "interface": iface},
         },
         None,
     )

@@ -16,11 +16,12 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.rehearsal.cluster import apply, behaviours, jsonpath, selectors
+from tools.rehearsal.cluster import behaviours, jsonpath, selectors
 from tools.rehearsal.cluster.store import APIError, State, Store, key_of, namespaced
 
 VALUE_FLAGS = {
@@ -224,11 +225,33 @@ def select(state: State, call: Call, resource: str) -> list[dict[str, Any]]:
     ]
 
 
+def check_access(state: State, call: Call, resource: str) -> None:
+    """A denial set by `SimCluster.deny`, as kube-apiserver words it: apiserver
+    `responsewriters.forbiddenMessage` ("User U cannot VERB resource R in API group G in the
+    namespace N" / "at the cluster scope") inside apimachinery `errors.NewForbidden`
+    ("R.G \"NAME\" is forbidden: ..."; without a name for a list)."""
+    name = call.words[2] if len(call.words) == 3 else ""
+    for denied, denied_name in state.data["settings"].get("forbidden", []):
+        if denied != resource or denied_name not in ("*", name):
+            continue
+        plural, _dot, group = resource.partition(".")
+        verb = "get" if name else "list"
+        scope = "at the cluster scope"
+        if namespaced(resource) and not call.flags.get("all_namespaces"):
+            scope = f'in the namespace "{call.namespace()}"'
+        subject = f'{resource} "{name}"' if name else resource
+        raise KubectlError(
+            f'Error from server (Forbidden): {subject} is forbidden: User "sim" cannot {verb} '
+            f'resource "{plural}" in API group "{group}" {scope}'
+        )
+
+
 def get(state: State, call: Call) -> None:
     """get.go `RunGet`: one object by name (NotFound unless --ignore-not-found) or a List."""
     if len(call.words) not in (2, 3):
         raise unsupported(call.words)
     resource, printed = kind_of(call.words[1])
+    check_access(state, call, resource)
     output = call.flags.get("output")
     if len(call.words) == 3:
         namespace = call.namespace() if namespaced(resource) else ""
@@ -331,6 +354,9 @@ def delete_objects(state: State, call: Call, resource: str, printed: str) -> Non
                 continue
             raise KubectlError(f'Error from server (NotFound): {resource} "{name}" not found')
         state.remove(resource, namespace, name)
+        # Imported here: the front-end runs once per kubectl call, and only this verb needs it.
+        from tools.rehearsal.cluster import apply
+
         apply.collect_garbage(state, live)
         where = f" from {namespace} namespace" if namespace else ""
         call.out.append(f'{printed} "{name}" deleted{where}\n')
@@ -600,7 +626,8 @@ def evict_all(state: State, call: Call, pods: list[dict[str, Any]], timeout: flo
 def annotate(state: State, call: Call, section: str) -> None:
     """annotate.go / label.go `RunAnnotate`/`RunLabel`: `k=v` sets (refused without
     --overwrite when k has another value), `k-` removes; field manager "kubectl-annotate" /
-    "kubectl-label"; prints `<kind>/<name> annotated|labeled`."""
+    "kubectl-label". A missing object is the resource builder's GET answer (NotFound, exit 1):
+    neither ever creates one."""
     if len(call.words) < 4:
         raise unsupported(call.words)
     resource, printed = kind_of(call.words[1])
@@ -611,29 +638,52 @@ def annotate(state: State, call: Call, section: str) -> None:
         raise KubectlError(f'Error from server (NotFound): {resource} "{name}" not found')
     changed = copy.deepcopy(live)
     values = changed["metadata"].setdefault(section, {})
+    added: set[str] = set()
+    removed: set[str] = set()
     for change in call.words[3:]:
         if change.endswith("-") and "=" not in change:
-            values.pop(change[:-1], None)
+            key = change[:-1]
+            if key in values:
+                removed.add(key)
+            elif section == "labels":
+                # label.go `RunLabel`: said before the object's line, still exit 0.
+                call.out.append(f'label "{key}" not found.\n')
+            values.pop(key, None)
             continue
         key, _eq, value = change.partition("=")
         if key in values and values[key] != value and not call.flags.get("overwrite"):
-            what = "annotation" if section == "annotations" else "label"
-            raise KubectlError(
-                f"error: --overwrite is false but found the following declared {what}(s): "
-                f"'{key}' already has a value ({values[key]})"
-            )
+            raise KubectlError(_overwrite_refused(section, key, values[key]))
+        if values.get(key) != value:
+            added.add(key)
         values[key] = value
     if not values:
         del changed["metadata"][section]
-    verb = "annotated" if section == "annotations" else "labeled"
     if changed != live:
         manager = "kubectl-annotate" if section == "annotations" else "kubectl-label"
         state.write(changed, manager)
-    if changed != live or section == "annotations":
+    if section == "annotations":
         # Recorded (v1.36.2): annotate says "annotated" also when nothing changed.
-        call.out.append(f"{printed}/{name} {verb}\n")
-    else:
-        call.out.append(f"{printed}/{name} not {verb}\n")
+        call.out.append(f"{printed}/{name} annotated\n")
+        return
+    # label.go `updateDataChangeMsg`.
+    verb = "not labeled"
+    if added and removed:
+        verb = "modified"
+    elif added:
+        verb = "labeled"
+    elif removed:
+        verb = "unlabeled"
+    call.out.append(f"{printed}/{name} {verb}\n")
+
+
+def _overwrite_refused(section: str, key: str, value: str) -> str:
+    """Recorded (v1.36.2): annotate.go and label.go `validateNoOverwrites` word it apart."""
+    if section == "labels":
+        return f"error: '{key}' already has a value ({value}), and --overwrite is false"
+    return (
+        "error: --overwrite is false but found the following declared annotation(s): "
+        f"'{key}' already has a value ({value})"
+    )
 
 
 # --- rollout status ---------------------------------------------------------------------------
@@ -790,8 +840,11 @@ def dispatch(state: State, call: Call) -> None:
         raise unsupported(call.words)
 
 
-def run(state_dir: Path, args: list[str]) -> tuple[str, str, int]:
-    """One kubectl call against the cluster in `state_dir`: (stdout, stderr, exit code)."""
+def run(
+    state_dir: Path, args: list[str], before: Callable[[State, Call], None] | None = None
+) -> tuple[str, str, int]:
+    """One kubectl call against the cluster in `state_dir`: (stdout, stderr, exit code).
+    `before` (a test stand-in's hook) sees the parsed call and the state first, in the lock."""
     store = Store(state_dir)
     with store.open() as state:
         started = state.clock
@@ -803,6 +856,8 @@ def run(state_dir: Path, args: list[str]) -> tuple[str, str, int]:
         code = 0
         try:
             call = parse(args)
+            if before is not None:
+                before(state, call)
             check_context(state, call)
             dispatch(state, call)
         except KubectlError as failed:

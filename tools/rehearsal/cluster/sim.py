@@ -255,6 +255,19 @@ class SimCluster:
         with self.store.open() as state:
             state.data["settings"]["unreachable"] = unreachable
 
+    def deny(self, resource: str, name: str = "*") -> None:
+        """RBAC refuses this user `get` of `resource` NAME ("*": every get and list of it);
+        kubectl answers with kube-apiserver's Forbidden (kubectl_cli `check_access`)."""
+        with self.store.open() as state:
+            state.data["settings"].setdefault("forbidden", []).append([resource, name])
+
+    def stop_controllers(self) -> None:
+        """kube-apiserver alone: no controller manager, scheduler or kubelet moves anything, the
+        objects stay as they were seeded (the tests' kubectl stand-ins answer from such a
+        cluster at one instant)."""
+        with self.store.open() as state:
+            state.data["settings"]["controllers_stopped"] = True
+
     # --- the plan's Kubernetes resources ---
 
     def apply_resource(self, op: str, new: Resource | None, old: Resource | None) -> None:
