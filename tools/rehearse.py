@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from components.waits import DEFAULT_WAITS
 from tools.engine import TargetError
 from tools.rehearsal.driver import (
     REHEARSAL_WAITS,
@@ -71,7 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         baseline = StackState.load(args.from_rehearsal)
     elif args.baseline:
         baseline = StackState.from_plan_dir(args.baseline)
-    program = run_stack_program(args.stack, None, None, REHEARSAL_WAITS, args.stack_file)
+    # A plan renders the commands with `pulumi up`'s own wait bounds: against it, the program
+    # runs with the same ones, or every node step would differ from the baseline by its bounds.
+    waits = DEFAULT_WAITS if args.baseline else REHEARSAL_WAITS
+    program = run_stack_program(args.stack, None, None, waits, args.stack_file)
+    if args.baseline:
+        baseline = baseline.with_secrets_from(program.resources)
     with tempfile.TemporaryDirectory(prefix="rehearsal-") as tmp, Fleet() as fleet:
         cluster = open_cluster(Path(tmp), contexts_of(program.config))
         seed_cluster(cluster, program.config)
@@ -85,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 replay=baseline,
                 echo=lambda _line: None,
                 stack_path=args.stack_file,
+                waits=waits,
             )
             if not first.finished:
                 print(f"the baseline itself does not roll out: {summary(first)}", file=sys.stderr)
@@ -100,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 destroy=args.destroy,
                 parallel=args.parallel,
                 stack_path=args.stack_file,
+                waits=waits,
                 targets=tuple(args.target),
                 target_dependents=args.target_dependents,
             )

@@ -8,6 +8,7 @@ keep the file where the stack's own secrets may be.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.engine import Resource, as_resources
+from tools.engine.mock_driver import SECRET
 
 
 @dataclass
@@ -44,6 +46,21 @@ class StackState:
         # A rehearsal report carries the state it left under "state".
         return cls.from_json(data.get("state", data))
 
+    def with_secrets_from(self, current: Sequence[Resource]) -> StackState:
+        """This state with every input a plan could only show as "[secret]" (pulumi-command's
+        `connection`, a key digest) taken from `current`, the program's registration of the same
+        resource: what the plan could not see is taken as unchanged. Without it every remote
+        step would differ from the baseline by its connection, and run again."""
+        by_urn = {r.urn: r for r in current}
+        filled = []
+        for resource in self.resources:
+            now = by_urn.get(resource.urn)
+            if now is not None:
+                inputs = _fill_secrets(dict(resource.inputs), now.inputs)
+                resource = dataclasses.replace(resource, inputs=inputs)
+            filled.append(resource)
+        return StackState(filled, dict(self.outputs))
+
     @classmethod
     def from_plan_dir(cls, directory: Path) -> StackState:
         """An earlier plan's `resources.json` (and `outputs.json` if present) as a baseline."""
@@ -51,6 +68,16 @@ class StackState:
         outputs_file = directory / "outputs.json"
         outputs = json.loads(outputs_file.read_text()) if outputs_file.exists() else {}
         return cls(as_resources(_entries(resources)), outputs)
+
+
+def _fill_secrets(old: Any, now: Any) -> Any:
+    if old == SECRET:
+        return now
+    if isinstance(old, dict) and isinstance(now, Mapping):
+        return {key: _fill_secrets(value, now.get(key)) for key, value in old.items()}
+    if isinstance(old, list) and isinstance(now, list) and len(old) == len(now):
+        return [_fill_secrets(a, b) for a, b in zip(old, now, strict=True)]
+    return old
 
 
 def _entries(data: Any) -> Sequence[Mapping[str, Any]]:
