@@ -45,6 +45,8 @@ KUBECTL_STEPS = (
 SSH_RETURN_STEP = "ssh-return"
 SSH_RETURN_AFTER_UNDO_STEP = "ssh-return-after-undo"
 SSH_RETURN_STEPS = (SSH_RETURN_AFTER_UNDO_STEP, SSH_RETURN_STEP)
+# The kubectl script that drains a node within rollout.maxUnavailable (kubectl_scripts/).
+DRAIN_SCRIPT = "drain-within-bound"
 GATE_NAME = "preflight-gate"
 # In the stack's `nodes` output, a node whose decommission finished: `{"pf": ..., DECOMMISSIONED:
 # true}` (the change guard lets only such a node leave the config).

@@ -178,10 +178,14 @@ def test_drain_brackets_the_hardware_steps_with_the_stack_kubeconfig() -> None:
     )
     drain, uncordon = step(result, "w1", "drain"), step(result, "w1", "uncordon")
     assert (drain.type, uncordon.type) == (LOCAL, LOCAL)
-    assert drain.inputs["create"] == (
-        "kubectl --kubeconfig /etc/agilio/kubeconfig --context lab drain w1 "
-        "--ignore-daemonsets --delete-emptydir-data --timeout=600s && " + print_lease_command("w1")
+    drain_within_bound, lease = drain.inputs["create"].rsplit(" && ", 1)
+    assert drain_within_bound.endswith(
+        ')" drain-within-bound kubectl --kubeconfig /etc/agilio/kubeconfig --context lab'
     )
+    for param in ("NODE=w1", "MAX_UNAVAILABLE=1", "DRAIN_TIMEOUT=600s"):
+        assert f"\n{param}\n" in drain_within_bound, param
+    assert "SELECTOR=agilio-offload/agilio-cx=true" in drain_within_bound
+    assert lease == print_lease_command("w1")
     assert uncordon.inputs["create"].endswith("uncordon w1")
     assert names(step(result, "w1", "reload-wait").depends_on) == {"w1-drained"}
     assert names(step(result, "w1", "firmware").depends_on) == {"w1-ssh-return-after-undo"}
@@ -267,22 +271,24 @@ def test_kubectl_finds_a_home_relative_kubeconfig_on_every_operators_machine(
     tmp_path: Path,
 ) -> None:
     result = run({"nodes": nodes(1), "kubernetes": {"kubeconfigPath": "~/.kube/my lab"}})
-    drain = step(result, "w1", "drain").inputs["create"]
+    uncordon = step(result, "w1", "uncordon").inputs["create"]
     # The command text names no home directory, so it is the same for every operator...
-    assert drain.startswith(f"kubectl --kubeconfig {SHELL_PASSWD_HOME}/'.kube/my lab' drain w1 ")
+    assert uncordon == f"kubectl --kubeconfig {SHELL_PASSWD_HOME}/'.kube/my lab' uncordon w1"
+    drain = step(result, "w1", "drain").inputs["create"]
+    assert f"drain-within-bound kubectl --kubeconfig {SHELL_PASSWD_HOME}/'.kube/my lab' &&" in drain
     # ...and the shell hands kubectl the operator's own path, in one piece: the passwd home,
     # as the Kubernetes provider expands `~` (issue 19), whatever $HOME says.
     stand_in = tmp_path / "kubectl"
     stand_in.write_text("#!/bin/sh\nprintf '%s\\n' \"$@\"\n")
     stand_in.chmod(0o755)
     argv = subprocess.run(
-        ["bash", "-c", drain],
+        ["bash", "-c", uncordon],
         env={"HOME": "/home/operator", "PATH": f"{tmp_path}:{os.environ['PATH']}"},
         capture_output=True,
         text=True,
         check=True,
     ).stdout.splitlines()
-    assert argv[:3] == ["--kubeconfig", f"{passwd_home()}/.kube/my lab", "drain"]
+    assert argv[:3] == ["--kubeconfig", f"{passwd_home()}/.kube/my lab", "uncordon"]
 
 
 def test_a_new_pf_replaces_the_hardware_steps() -> None:

@@ -74,9 +74,11 @@ def test_a_new_firmware_app_re_runs_firmware_driver_and_vfs_on_every_node() -> N
     ]
 
 
-def test_a_new_lane_count_changes_no_resource() -> None:
-    # maxUnavailable only rewires which node waits for which: no input, so no step, changes.
+def test_a_new_lane_count_changes_only_the_drains_bound() -> None:
+    # maxUnavailable rewires which node waits for which, and is the bound each drain checks
+    # against the nodes already cordoned (drain-within-bound.sh): the drains are updated, and a
+    # drain's update drains nothing (it prints its lease again); no other step changes.
     result = radius("rollout.maxUnavailable")
     assert result.hardware_steps == []
-    assert result.nodes_touched == []
-    assert tuple(result.changes) == ()
+    assert sorted(c.name for c in result.changes) == ["lab-worker-1-drain", "lab-worker-2-drain"]
+    assert {c.kind for c in result.changes} == {"change"}

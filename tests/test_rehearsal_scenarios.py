@@ -250,6 +250,28 @@ def test_a_drain_that_fails_on_a_pdb_then_a_rerun(day2: Stage) -> None:
     day2.good(BASE, label="VF count back")
 
 
+def test_a_node_left_cordoned_is_counted_before_another_drain(day2: Stage) -> None:
+    """A failed update leaves w2 cordoned (its drain hit a PDB). The operator then changes a
+    value that re-runs w1 too: w1's drain would take a second node out while w2 waits behind it
+    in the lane. The drain counts the Agilio nodes already cordoned and refuses, changing
+    nothing; the documented way out (finish the failed update first) keeps the bound."""
+    day2.cluster.add_workload("held", "w2", pdb_max_unavailable=0)
+    first = config(vfs=6)
+    failed = day2.up(first, label="VF change everywhere, w2's drain blocked by a PDB")
+    assert not failed.finished
+    assert "w2-drain" in (failed.outcome.failed_step or "")
+    lift_pdb(day2.cluster, "held")
+    other = config(vfs=5)
+    refused = day2.up(other, label="another VF change before w2 finished")
+    assert refused.outcome.peak_disrupted <= 1, refused.outcome.disrupted_timeline
+    assert not refused.finished
+    assert "w1-drain" in (refused.outcome.failed_step or "")
+    assert "w2 is cordoned" in refused.outcome.failure, refused.outcome.failure
+    day2.good(first, label="the failed update finished first")
+    day2.good(other, label="then the other change")
+    day2.good(BASE, label="VF count back")
+
+
 def test_a_failed_decommission_then_another_one_keeps_the_bound(day2: Stage) -> None:
     """Issue 17's failed delete phase: removing w3 directly (its drain blocked by a PDB) failed
     in the delete phase with outputs that already lacked w3, and removing w1 next ran w3's

@@ -111,7 +111,7 @@ KUBECTL_SCRIPTS = sorted(KUBECTL_SCRIPTS_DIR.glob("*.sh"))
 
 
 def test_there_are_kubectl_scripts() -> None:
-    assert {path.stem for path in KUBECTL_SCRIPTS} == {"wait-vfs-advertised"}
+    assert {path.stem for path in KUBECTL_SCRIPTS} == {"drain-within-bound", "wait-vfs-advertised"}
 
 
 @pytest.mark.parametrize("script", KUBECTL_SCRIPTS, ids=[path.name for path in KUBECTL_SCRIPTS])

@@ -38,13 +38,16 @@ from pulumi_command import local, remote
 
 from components.cluster.kubectl import if_node_exists, kubectl_command
 from components.cluster.provider import SYSTEM_NAMESPACE
-from components.cluster.vf_registration import wait_vfs_advertised_command
+from components.cluster.vf_registration import render_kubectl_script, wait_vfs_advertised_command
 from components.config.models import KubernetesConfig, ResolvedNode, SriovConfig, StackConfig
 from components.config.paths import expand_home
 from components.names import (
+    AGILIO_NODE_LABEL,
+    AGILIO_NODE_LABEL_VALUE,
     AGILIO_NODE_TYPE,
     DECOMMISSIONED_FACT,
     DEVICE_PLUGIN_POD_SELECTOR,
+    DRAIN_SCRIPT,
     SSH_RETURN_AFTER_UNDO_STEP,
     SSH_RETURN_STEP,
     step_name,
@@ -150,6 +153,8 @@ class NodeAccess:
 
     private_key: pulumi.Input[str] | None = None
     drain: bool = True
+    # rollout.maxUnavailable: a drain refuses while that many other Agilio nodes are cordoned.
+    max_unavailable: int = 1
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
     sriov: SriovConfig = field(default_factory=SriovConfig)
 
@@ -162,6 +167,7 @@ def node_access(config: StackConfig, private_key: pulumi.Input[str] | None) -> N
     return NodeAccess(
         private_key=key,
         drain=config.rollout.drain,
+        max_unavailable=config.rollout.max_unavailable,
         kubernetes=config.kubernetes,
         sriov=config.sriov,
     )
@@ -502,9 +508,20 @@ class AgilioNode(pulumi.ComponentResource):
         return ("drain", self._node.name, *DRAIN_OPTIONS)
 
     def _drain_command(self) -> str:
+        """The drain, refused while `rollout.maxUnavailable` other Agilio nodes are cordoned
+        (kubectl_scripts/drain-within-bound.sh): a node an earlier failed update left cordoned
+        still counts as out."""
         if not self._access.drain:
             return echo_command(f"rollout.drain is off: {self._node.name} is not drained")
-        return kubectl_command(self._access.kubernetes, *self._drain_args())
+        params: dict[str, ParamValue] = {
+            "NODE": self._node.name,
+            "MAX_UNAVAILABLE": self._access.max_unavailable,
+            "SELECTOR": f"{AGILIO_NODE_LABEL}={AGILIO_NODE_LABEL_VALUE}",
+            "DRAIN_TIMEOUT": DRAIN_TIMEOUT,
+        }
+        script = render_kubectl_script(DRAIN_SCRIPT, params)
+        kubectl = kubectl_command(self._access.kubernetes)
+        return f"{remote_command(script, sudo=False)} {DRAIN_SCRIPT} {kubectl}"
 
     def _uncordon_command(self) -> str:
         if not self._access.drain:

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from components.names import AGILIO_NODE_TYPE as NODE_COMPONENT
 from components.names import (
+    DRAIN_SCRIPT,
     HARDWARE_STEPS,
     LOCAL_COMMAND,
     REMOTE_COMMAND,
@@ -112,17 +113,27 @@ def node_command(step: Step, node: str) -> NodeCommand:
     if resource.type == LOCAL_COMMAND:
         if (name, deleting) in SSH_RETURN_WAITS and not text.startswith("echo "):
             return NodeCommand(node, name, SSH_RETURN_WAITS[(name, deleting)], Effect.OTHER)
-        verbs = _kubectl_verbs(text.split())
-        if verbs[:1] == ["drain"]:
+        actions = _kubectl_actions(text)
+        # A drain first: a drain that fails uncordons its node again (`_decommission_drain`).
+        if any(verbs[:1] == ["drain"] for verbs in actions) or _runs_kubectl_script(
+            text, DRAIN_SCRIPT
+        ):
             return NodeCommand(node, name, "kubectl drain", Effect.DRAIN)
-        if verbs[:1] == ["uncordon"]:
+        if any(verbs[:1] == ["uncordon"] for verbs in actions):
             return NodeCommand(node, name, "kubectl uncordon", Effect.UNCORDON)
+        verbs = actions[-1] if actions else []
         what = f"kubectl {' '.join(verbs[:2])}" if verbs else "local no-op"
         return NodeCommand(node, name, what, Effect.OTHER)
     what = (UNDOES if deleting else RUNS).get(name, f"undo {name}" if deleting else name)
     return NodeCommand(
         node, name, what, Effect.HARDWARE if name in HARDWARE_STEPS else Effect.OTHER
     )
+
+
+def _runs_kubectl_script(text: str, script: str) -> bool:
+    """Whether `text` runs the rendered kubectl script `script` (its name is `$0` after the
+    script text: components/cluster/vf_registration.py `render_kubectl_script`)."""
+    return f')" {script} kubectl ' in text
 
 
 def command_text(op: Op, inputs: Mapping[str, object]) -> str:
@@ -137,6 +148,21 @@ def command_text(op: Op, inputs: Mapping[str, object]) -> str:
     else:
         key = "create"
     return str(inputs.get(key) or "")
+
+
+_SHELL_BREAKS = re.compile(r"\$\(|[;(){}|&]")
+_SHELL_KEYWORDS = {"if", "then", "else", "fi", "exit"}
+
+
+def _kubectl_actions(text: str) -> list[list[str]]:
+    """The verbs of every `kubectl` call in a shell command line, in order: a step's kubectl may
+    sit inside `if`, `$(...)` or `||` (components/cluster/kubectl.py `if_node_exists`)."""
+    actions = []
+    for part in _SHELL_BREAKS.split(text):
+        words = [w for w in part.split() if w not in _SHELL_KEYWORDS]
+        if words[:1] == ["kubectl"]:
+            actions.append(_kubectl_verbs(words))
+    return actions
 
 
 def _kubectl_verbs(words: Sequence[str]) -> list[str]:
