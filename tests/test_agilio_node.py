@@ -468,36 +468,21 @@ def test_the_drain_prints_a_fresh_lease_and_its_update_prints_the_old_one_again(
     result = run({"nodes": nodes(1), "rollout": {"drain": False}})
     drain = step(result, "w1", "drain")
     env = {**os.environ, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    first = subprocess.run(
-        ["/bin/sh", "-c", drain.inputs["create"]],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    second = subprocess.run(
-        ["/bin/sh", "-c", drain.inputs["create"]],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
+
+    def sh(command: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["/bin/sh", "-c", command],
+            capture_output=True,
+            text=True,
+            env={**env, **extra},
+            check=True,
+        )
+
+    first, second = sh(drain.inputs["create"]), sh(drain.inputs["create"])
     token = drain_lease("w1", first.stdout)
     assert len(token) == 32 and token != drain_lease("w1", second.stdout)
-    again = subprocess.run(
-        ["/bin/sh", "-c", drain.inputs["update"]],
-        capture_output=True,
-        text=True,
-        env={**env, "PULUMI_COMMAND_STDOUT": first.stdout},
-        check=True,
-    )
+    again = sh(drain.inputs["update"], PULUMI_COMMAND_STDOUT=first.stdout)
     assert drain_lease("w1", again.stdout) == token
     # No previous stdout (pulumi-command sets the variable only when there was one): no lease.
-    bare = subprocess.run(
-        ["/bin/sh", "-c", drain.inputs["update"]],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
+    bare = sh(drain.inputs["update"])
     assert drain_lease("w1", bare.stdout) == ""

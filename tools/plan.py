@@ -67,6 +67,7 @@ from tools.engine.mock_driver import (
     stack_environments,
     stack_file,
 )
+from tools.engine.step_generator import add_target_arguments
 from tools.plan_text import (
     DIGEST,
     TRIGGER_VALUE,
@@ -750,15 +751,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="with --baseline: plan `pulumi destroy` of the baseline's resources",
     )
     parser.add_argument("--quiet", action="store_true", help="print the summary, not the tree")
-    parser.add_argument(
-        "--target",
-        action="append",
-        default=[],
-        help="plan `pulumi up --target` (a resource name or URN; repeatable)",
-    )
-    parser.add_argument(
-        "--target-dependents", action="store_true", help="with --target: pulumi's flag"
-    )
+    add_target_arguments(parser, "plan")
     return parser.parse_args(argv)
 
 

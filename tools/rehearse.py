@@ -26,6 +26,7 @@ from pathlib import Path
 
 from components.waits import DEFAULT_WAITS
 from tools.engine import TargetError
+from tools.engine.step_generator import add_target_arguments
 from tools.rehearsal.driver import (
     REHEARSAL_WAITS,
     contexts_of,
@@ -53,15 +54,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--parallel", type=int, default=8, help="pulumi's --parallel (default 8: 4 x 2 CPUs)"
     )
-    parser.add_argument(
-        "--target",
-        action="append",
-        default=[],
-        help="rehearse `pulumi up --target` (a resource name or URN; repeatable)",
-    )
-    parser.add_argument(
-        "--target-dependents", action="store_true", help="with --target: pulumi's flag"
-    )
+    add_target_arguments(parser, "rehearse")
     return parser.parse_args(argv)
 
 

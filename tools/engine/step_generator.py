@@ -38,6 +38,7 @@ deleted last, after everything else), and nothing of the cluster's live state is
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -282,6 +283,19 @@ class Targets:
 
 
 _IMPLICITLY_TARGETED = ("pulumi:providers:", "pulumi:pulumi:Stack")
+
+
+def add_target_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    """`--target` and `--target-dependents` as pulumi spells them, for a tool that `verb`s."""
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        help=f"{verb} `pulumi up --target` (a resource name or URN; repeatable)",
+    )
+    parser.add_argument(
+        "--target-dependents", action="store_true", help="with --target: pulumi's flag"
+    )
 
 
 def _targeted(resource: Resource, targets: Targets | None, actual: set[str]) -> bool:
