@@ -50,6 +50,18 @@ def render_kubectl_script(name: str, params: Mapping[str, ParamValue]) -> str:
     return render_script(name, params, KUBECTL_SCRIPTS)
 
 
+def kubectl_script_command(
+    kubernetes: KubernetesConfig, name: str, params: Mapping[str, ParamValue]
+) -> str:
+    """The `local.Command` text that runs kubectl_scripts/<name>.sh: its parameters in the
+    quoted prelude, the kubectl to run (with the stack's `--kubeconfig`/`--context`, quoted by
+    `kubectl_command`) as its arguments, so the operator's shell expands a `~/` kubeconfig path
+    as for every other kubectl step. `$0` is the script's name (tools/engine/rollout_analysis.py
+    finds the drain by it)."""
+    script = render_kubectl_script(name, params)
+    return f"{remote_command(script, sudo=False)} {name} {kubectl_command(kubernetes)}"
+
+
 def jsonpath_key(key: str) -> str:
     """`key` as one kubectl jsonpath field: dots escaped (client-go util/jsonpath parser.go,
     `advance`, takes `\\.` as part of the name; `/` needs no escape)."""
@@ -106,8 +118,7 @@ def wait_vfs_advertised_command(
     yet; `"fail"` (the cluster check) fails then.
     """
     params = wait_params(node, sriov, expected, waits, without_plugin)
-    script = render_kubectl_script(SCRIPT, params)
-    return f"{remote_command(script, sudo=False)} {SCRIPT} {kubectl_command(kubernetes)}"
+    return kubectl_script_command(kubernetes, SCRIPT, params)
 
 
 @dataclass

@@ -38,7 +38,7 @@ from pulumi_command import local, remote
 
 from components.cluster.kubectl import if_node_exists, kubectl_command
 from components.cluster.provider import SYSTEM_NAMESPACE
-from components.cluster.vf_registration import render_kubectl_script, wait_vfs_advertised_command
+from components.cluster.vf_registration import kubectl_script_command, wait_vfs_advertised_command
 from components.config.models import KubernetesConfig, ResolvedNode, SriovConfig, StackConfig
 from components.config.paths import expand_home
 from components.names import (
@@ -519,9 +519,7 @@ class AgilioNode(pulumi.ComponentResource):
             "SELECTOR": f"{AGILIO_NODE_LABEL}={AGILIO_NODE_LABEL_VALUE}",
             "DRAIN_TIMEOUT": DRAIN_TIMEOUT,
         }
-        script = render_kubectl_script(DRAIN_SCRIPT, params)
-        kubectl = kubectl_command(self._access.kubernetes)
-        return f"{remote_command(script, sudo=False)} {DRAIN_SCRIPT} {kubectl}"
+        return kubectl_script_command(self._access.kubernetes, DRAIN_SCRIPT, params)
 
     def _uncordon_command(self) -> str:
         if not self._access.drain:
@@ -565,7 +563,7 @@ class AgilioNode(pulumi.ComponentResource):
             kubectl_args=self._drain_args(),
             done=f"{name} is drained before any undo",
             off=f"rollout.drain is off: {name} is not drained before its undo",
-            gone=f"no Node {name} in the cluster: nothing to drain before its undo",
+            gone="nothing to drain before its undo",
             after=after,
         )
 
@@ -587,7 +585,7 @@ class AgilioNode(pulumi.ComponentResource):
             kubectl_args=("uncordon", name),
             done=f"{name} is uncordoned after any undo",
             off=f"rollout.drain is off: {name} was not cordoned for its undo",
-            gone=f"no Node {name} in the cluster: nothing to uncordon after its undo",
+            gone="nothing to uncordon after its undo",
             after=after,
         )
 
@@ -610,13 +608,8 @@ class AgilioNode(pulumi.ComponentResource):
         bound to a missing Node, podgc `gcOrphaned`): the delete says so (`gone`) and passes,
         where kubectl would fail with NotFound. A Node that exists is drained as ever."""
         if self._access.drain:
-            kubernetes = self._access.kubernetes
-            delete = if_node_exists(
-                kubernetes,
-                self._node.name,
-                kubectl_command(kubernetes, *kubectl_args),
-                otherwise=gone,
-            )
+            command = kubectl_command(self._access.kubernetes, *kubectl_args)
+            delete = self._if_node_exists(command, gone)
         else:
             delete = echo_command(off)
         return steps.local_step(step, echo_command(done), after=after, delete=delete)
@@ -773,8 +766,9 @@ class AgilioNode(pulumi.ComponentResource):
         return self._if_node_exists(self._uncordon_command(), "nothing to uncordon")
 
     def _if_node_exists(self, command: str, otherwise: str) -> str:
-        """A decommission goes on when the Node was deleted by hand (the machine may still be
-        reachable over SSH, and its card still configured): nothing to drain or uncordon."""
+        """`command` when the node's Node exists; else `no Node <name> in the cluster:
+        <otherwise>` and success. The undo brackets and a decommission go on when the Node was
+        deleted by hand (the machine may still be reachable over SSH, its card configured)."""
         name = self._node.name
         kubernetes = self._access.kubernetes
         return if_node_exists(
